@@ -1,0 +1,6 @@
+export * from './errors.js';
+export * from './random.js';
+export * from './topics.js';
+export * from './messages.js';
+export { build, decodeMessage, encodeMessage, sha256Hex, DEFAULT_MAX_MESSAGE_BYTES, MAX_PARTICIPANTS, type DecodeOptions } from './wire.js';
+export * from './codecs/index.js';

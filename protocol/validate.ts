@@ -1,0 +1,85 @@
+import { DecodeError, DecodeReason } from './errors.js';
+
+/** Field checks for decoders: each returns the typed value or throws `DecodeError('bad-field')`. */
+export type Obj = Record<string, unknown>;
+
+function bad(field: string, what: string): never {
+  throw new DecodeError(DecodeReason.BadField, `field "${field}" ${what}`);
+}
+
+export function str(o: Obj, field: string, maxLength = 256): string {
+  const v = o[field];
+  if (typeof v !== 'string' || v.length > maxLength) bad(field, `must be a string of at most ${maxLength} characters`);
+  return v;
+}
+
+export function num(o: Obj, field: string): number {
+  const v = o[field];
+  if (typeof v !== 'number' || !Number.isFinite(v)) bad(field, 'must be a finite number');
+  return v;
+}
+
+export function int(o: Obj, field: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  const v = o[field];
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    bad(field, `must be an integer in [${min}, ${max}]`);
+  }
+  return v;
+}
+
+export function positive(o: Obj, field: string): number {
+  const v = num(o, field);
+  if (v <= 0) bad(field, 'must be > 0');
+  return v;
+}
+
+export function obj(o: Obj, field: string): Obj {
+  const v = o[field];
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || ArrayBuffer.isView(v)) bad(field, 'must be a map');
+  return v as Obj;
+}
+
+export function oneOf<T extends string>(o: Obj, field: string, values: readonly T[]): T {
+  const v = o[field];
+  if (typeof v !== 'string' || !(values as readonly string[]).includes(v)) bad(field, `must be one of ${values.join(', ')}`);
+  return v as T;
+}
+
+export function strArray(o: Obj, field: string, maxItems: number, maxLength = 64): string[] {
+  const v = o[field];
+  if (!Array.isArray(v) || v.length > maxItems) bad(field, `must be an array of at most ${maxItems} strings`);
+  for (const s of v) if (typeof s !== 'string' || s.length > maxLength) bad(field, 'must contain only short strings');
+  return v as string[];
+}
+
+export function intArray(o: Obj, field: string, maxItems: number): number[] {
+  const v = o[field];
+  if (!Array.isArray(v) || v.length > maxItems) bad(field, `must be an array of at most ${maxItems} integers`);
+  for (const n of v) if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) bad(field, 'must contain only integers >= 0');
+  return v as number[];
+}
+
+export function bytes(o: Obj, field: string): Uint8Array {
+  const v = o[field];
+  if (!(v instanceof Uint8Array)) bad(field, 'must be a byte string');
+  return v;
+}
+
+export function float32s(o: Obj, field: string): Float32Array {
+  const v = o[field];
+  if (!(v instanceof Float32Array)) bad(field, 'must be a float32 array');
+  for (let i = 0; i < v.length; i++) {
+    if (!Number.isFinite(v[i])) throw new DecodeError(DecodeReason.NonFinite, `field "${field}" has a non-finite value at ${i}`);
+  }
+  return v;
+}
+
+export function numberRecord(o: Obj, field: string): Record<string, number> {
+  const m = obj(o, field);
+  const out: Record<string, number> = {};
+  for (const [k, n] of Object.entries(m)) {
+    if (typeof n !== 'number' || !Number.isFinite(n)) bad(field, 'must map names to numbers');
+    out[k] = n;
+  }
+  return out;
+}

@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { Encoder } from 'cbor-x';
+import { DecodeError } from './errors.js';
+import { build, decodeMessage, encodeMessage } from './wire.js';
+import { fleetTopics, parseTopic } from './topics.js';
+
+function reasonOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(DecodeError);
+    return (e as DecodeError).reason;
+  }
+  return 'accepted';
+}
+
+describe('messages on the wire', () => {
+  it('round-trips every message type with typed arrays intact', () => {
+    // Prepare
+    const weights = new Float32Array([0.5, -1.25, 3]);
+    const messages = [
+      build.task({ model: 'mlp', inputShape: [28, 28, 1], numClasses: 10, paramCount: 3, codec: 'int8', defaults: { epochs: 1, batchSize: 20, lr: 0.05 } }),
+      build.global({ version: 2, round: 1, weights }),
+      build.round({ round: 3, globalVersion: 2, participants: ['a', 'b'], deadline: 1_700_000_000_000, codec: 'int8', seed: 7, epochs: 1, batchSize: 20, lr: 0.1 }),
+      build.update({ round: 3, deviceId: 'dev-1', numExamples: 600, codec: 'f32', delta: new Uint8Array([1, 2, 3]), metrics: { loss: 0.3, accuracy: 0.9 }, trainMs: 120 }),
+      build.status({ deviceId: 'dev-1', state: 'online', ts: 1, capabilities: { cpus: 4, memoryMb: 1024, backend: 'wasm', samples: 600 } }),
+      build.metrics({ round: 1, accuracy: 0.9, loss: 0.3, participants: 10, accepted: 9, rejected: 1, rejectedByReason: { 'bad-length': 1 }, bytesUp: 10, bytesDown: 20, trainMs: 5, aggregateMs: 1, wallMs: 6 }),
+    ];
+    for (const m of messages) {
+      // Execute
+      const decoded = decodeMessage(m.type, encodeMessage(m));
+      // Assert
+      expect(decoded).toEqual(m);
+    }
+  });
+
+  it('rejects garbage, oversize, the wrong type, another version and bad fields with reasons', () => {
+    const status = build.status({ deviceId: 'd', state: 'online', ts: 1 });
+    const raw = new Encoder({ useRecords: false, mapsAsObjects: true });
+    expect(reasonOf(() => decodeMessage('status', new Uint8Array([0xff, 0x00, 0x13])))).toBe('malformed');
+    expect(reasonOf(() => decodeMessage('status', encodeMessage(status), { maxBytes: 8 }))).toBe('too-large');
+    expect(reasonOf(() => decodeMessage('update', encodeMessage(status)))).toBe('bad-type');
+    expect(reasonOf(() => decodeMessage('status', raw.encode({ ...status, v: 99 })))).toBe('bad-version');
+    expect(reasonOf(() => decodeMessage('status', raw.encode({ ...status, state: 'asleep' })))).toBe('bad-field');
+    expect(reasonOf(() => decodeMessage('status', raw.encode({ ...status, deviceId: 'a/b' })))).toBe('bad-field');
+    expect(reasonOf(() => decodeMessage('status', raw.encode([1, 2])))).toBe('malformed');
+  });
+
+  it('refuses a global whose weights are not finite or do not match their hash', () => {
+    const g = build.global({ version: 1, round: 0, weights: new Float32Array([1, 2]) });
+    const raw = new Encoder({ useRecords: false, mapsAsObjects: true });
+    expect(reasonOf(() => decodeMessage('global', raw.encode({ ...g, weights: new Float32Array([1, NaN]) })))).toBe('non-finite');
+    expect(reasonOf(() => decodeMessage('global', raw.encode({ ...g, weights: new Float32Array([1, 3]) })))).toBe('bad-field');
+  });
+});
+
+describe('topics', () => {
+  it('builds the fleet topics of DESIGN.md and parses them back', () => {
+    const t = fleetTopics('home');
+    expect(t.update('pi-1')).toBe('fedmq/v1/home/update/pi-1');
+    expect(parseTopic(t.status('pi-1'))).toEqual({ kind: 'status', fleet: 'home', deviceId: 'pi-1' });
+    expect(parseTopic(t.round)).toEqual({ kind: 'round', fleet: 'home' });
+    expect(parseTopic('fedmq/v1/home/update/a/b')).toBeNull();
+    expect(parseTopic('other/topic')).toBeNull();
+  });
+
+  it('refuses ids that would break the topic tree', () => {
+    expect(() => fleetTopics('a/b')).toThrow(/fleet/);
+    expect(() => fleetTopics().update('+')).toThrow(/id/);
+    expect(() => fleetTopics().status('#')).toThrow(/id/);
+  });
+});
