@@ -1,0 +1,254 @@
+import type { MqttClient } from 'mqtt';
+import {
+  DEFAULT_MAX_MESSAGE_BYTES,
+  DecodeError,
+  Rng,
+  TypedEmitter,
+  build,
+  decodeMessage,
+  encodeMessage,
+  fleetTopics,
+  parseCodec,
+  parseTopic,
+  type FleetTopics,
+  type MetricsMessage,
+  type RoundMessage,
+} from '../protocol/index.js';
+import { initialWeights, modelInfo } from '../learning/index.js';
+import { parseCoordinatorOptions, type CoordinatorOptions } from './options.js';
+import { DeviceRegistry, type DeviceRecord } from './registry.js';
+import { RoundCollection, type RejectReason } from './round.js';
+import { selectParticipants } from './selection.js';
+import { FedAvg, type Strategy } from './strategies/index.js';
+
+/** Accuracy and loss of a global model on held-out data. */
+export type Evaluator = (weights: Float32Array) => Promise<{ accuracy: number; loss: number }>;
+
+/** What one closed round did; the simulator's run report is a list of these. */
+export interface RoundReport extends Omit<MetricsMessage, 'v' | 'type'> {
+  evalMs: number;
+  trainMsMax: number;
+  /** Why the round stopped collecting. */
+  closedBy: 'complete' | 'deadline' | 'dropouts' | 'stopped';
+  /** Participants that did not report. */
+  missing: string[];
+  /** False when fewer than `quorum` updates were accepted and the global was kept. */
+  aggregated: boolean;
+}
+
+export type CoordinatorEvents = {
+  /** Waiting for devices before round 1; fired on every change of the online count. */
+  waiting: [online: number, needed: number];
+  roundStarted: [round: RoundMessage];
+  updateAccepted: [info: { round: number; deviceId: string; bytes: number }];
+  updateRejected: [info: { round: number; deviceId: string; reason: RejectReason; detail: string }];
+  roundClosed: [report: RoundReport];
+  deviceStatus: [device: DeviceRecord];
+  /** A non-update message on a fleet topic could not be decoded. */
+  invalidMessage: [info: { topic: string; error: Error }];
+};
+
+export interface CoordinatorDeps {
+  client: MqttClient;
+  evaluate: Evaluator;
+  strategy?: Strategy;
+  /** Starting weights (e.g. a checkpoint); by default the model's seeded initialisation. */
+  initialWeights?: Float32Array;
+}
+
+/**
+ * The round coordinator: announce -> collect -> close -> aggregate -> evaluate -> publish,
+ * once per round, over an already-connected MQTT client (DESIGN.md, Roles and data flow).
+ */
+export class Coordinator extends TypedEmitter<CoordinatorEvents> {
+  readonly options: CoordinatorOptions;
+  readonly registry = new DeviceRegistry();
+  private readonly topics: FleetTopics;
+  private readonly client: MqttClient;
+  private readonly strategy: Strategy;
+  private readonly evaluate: Evaluator;
+  private global: Float32Array;
+  private globalVersion = 0;
+  private globalBytes = 0;
+  private collection: RoundCollection | null = null;
+  private wake: (() => void) | null = null;
+  private stopped = false;
+  private readonly onMessage = (topic: string, payload: Buffer): void => this.handle(topic, payload);
+
+  constructor(options: Partial<CoordinatorOptions>, deps: CoordinatorDeps) {
+    super();
+    this.options = parseCoordinatorOptions(options);
+    this.topics = fleetTopics(this.options.fleet);
+    this.client = deps.client;
+    this.strategy = deps.strategy ?? new FedAvg();
+    this.evaluate = deps.evaluate;
+    const info = modelInfo(this.options.model);
+    this.global = deps.initialWeights ?? initialWeights(this.options.model, this.options.seed);
+    if (this.global.length !== info.paramCount) {
+      throw new RangeError(`initial weights have ${this.global.length} values, ${info.name} has ${info.paramCount}`);
+    }
+  }
+
+  /** The current global weights (a view: do not modify). */
+  get weights(): Float32Array {
+    return this.global;
+  }
+
+  /** Runs every round and resolves with their reports; `stop()` ends it early. */
+  async run(): Promise<RoundReport[]> {
+    const o = this.options;
+    const info = modelInfo(o.model);
+    this.client.on('message', this.onMessage);
+    try {
+      await this.client.subscribeAsync([this.topics.allStatus, this.topics.allUpdates], { qos: 1 });
+      await this.publish(this.topics.task, encodeMessage(build.task({
+        model: o.model, inputShape: info.inputShape, numClasses: info.numClasses, paramCount: info.paramCount,
+        codec: o.codec, defaults: { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr },
+      })));
+      await this.publishGlobal(0);
+      await this.waitForDevices();
+      const reports: RoundReport[] = [];
+      for (let round = 1; round <= o.rounds && !this.stopped; round++) {
+        const report = await this.runRound(round);
+        if (report) reports.push(report);
+      }
+      return reports;
+    } finally {
+      this.client.off('message', this.onMessage);
+    }
+  }
+
+  /** Ends the run after the current phase; the open round closes now. */
+  stop(): void {
+    this.stopped = true;
+    this.wake?.();
+  }
+
+  private async waitForDevices(): Promise<void> {
+    const o = this.options;
+    const deadline = Date.now() + o.waitForDevicesMs;
+    let last = -1;
+    while (!this.stopped) {
+      const online = this.registry.online().length;
+      if (online !== last) this.emit('waiting', online, o.minDevices);
+      last = online;
+      if (online >= o.minDevices) return;
+      if (Date.now() >= deadline && online >= o.minParticipants) return;
+      await this.sleep(Math.max(0, Math.min(1000, deadline - Date.now())) || 1000);
+    }
+  }
+
+  private async runRound(round: number): Promise<RoundReport | null> {
+    const o = this.options;
+    const started = performance.now();
+    const participants = selectParticipants(this.registry.all(), o, Rng.derive(o.seed, 'select', round));
+    if (participants.length < o.minParticipants) {
+      await this.waitForDevices();
+      if (this.stopped) return null;
+      return this.runRound(round);
+    }
+    const codec = parseCodec(o.codec);
+    const message = build.round({
+      round, globalVersion: this.globalVersion, participants, deadline: Date.now() + o.roundTimeoutMs,
+      codec: o.codec, seed: Rng.derive(o.seed, 'round', round).nextUint32(),
+      epochs: o.epochs, batchSize: o.batchSize, lr: o.lr,
+    });
+    const roundBytes = encodeMessage(message);
+    const collection = new RoundCollection(message, codec, this.strategy.beginRound(round, this.global), DEFAULT_MAX_MESSAGE_BYTES);
+    this.collection = collection;
+    await this.publish(this.topics.round, roundBytes);
+    this.emit('roundStarted', message);
+
+    const closedBy = await this.collect(collection);
+    const next = collection.close();
+    const aggregated = next !== null && collection.accepted >= o.quorum;
+    if (aggregated) this.global = next;
+
+    const evalStarted = performance.now();
+    const { accuracy, loss } = await this.evaluate(this.global);
+    const evalMs = performance.now() - evalStarted;
+    const downPerDevice = this.globalBytes + roundBytes.byteLength;
+    if (aggregated) await this.publishGlobal(round);
+
+    const report: RoundReport = {
+      round, accuracy, loss, participants: participants.length,
+      accepted: collection.accepted, rejected: collection.rejected, rejectedByReason: { ...collection.rejectedByReason },
+      bytesUp: collection.bytesUp, bytesDown: downPerDevice * participants.length,
+      trainMs: collection.trainMs, trainMsMax: collection.trainMsMax, aggregateMs: collection.aggregateMs, evalMs,
+      wallMs: performance.now() - started, closedBy, missing: collection.outstanding(), aggregated,
+    };
+    const { evalMs: _e, trainMsMax: _t, closedBy: _c, missing: _m, aggregated: _a, ...summary } = report;
+    await this.publish(this.topics.metrics, encodeMessage(build.metrics(summary)));
+    this.emit('roundClosed', report);
+    return report;
+  }
+
+  /** Waits until every participant reported, the rest went offline, the deadline, or stop(). */
+  private async collect(c: RoundCollection): Promise<RoundReport['closedBy']> {
+    for (;;) {
+      if (this.stopped) return 'stopped';
+      const outstanding = c.outstanding();
+      if (outstanding.length === 0) return 'complete';
+      if (outstanding.every((id) => !this.registry.isOnline(id))) return 'dropouts';
+      const left = c.message.deadline - Date.now();
+      if (left <= 0) return 'deadline';
+      await this.sleep(left);
+    }
+  }
+
+  /** Sleeps until `ms` pass or something the round waits on happens. */
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = () => {
+        this.wake = null;
+        done();
+      };
+    });
+  }
+
+  private handle(topic: string, payload: Buffer): void {
+    const parsed = parseTopic(topic);
+    if (!parsed || parsed.fleet !== this.options.fleet) return;
+    if (parsed.kind === 'update') {
+      const c = this.collection;
+      if (!c) return;
+      const verdict = c.receive(parsed.deviceId, payload);
+      if (verdict.accepted) {
+        this.emit('updateAccepted', { round: c.message.round, deviceId: parsed.deviceId, bytes: payload.byteLength });
+      } else {
+        this.emit('updateRejected', { round: c.message.round, deviceId: parsed.deviceId, reason: verdict.reason, detail: verdict.detail });
+      }
+      this.wake?.();
+    } else if (parsed.kind === 'status') {
+      if (payload.byteLength === 0) {
+        this.registry.remove(parsed.deviceId);
+      } else {
+        try {
+          const status = decodeMessage('status', payload, { maxBytes: 64 * 1024 });
+          if (status.deviceId !== parsed.deviceId) throw new DecodeError('bad-field', `status for ${status.deviceId} on ${topic}`);
+          this.registry.apply(status);
+          this.emit('deviceStatus', this.registry.get(status.deviceId)!);
+        } catch (error) {
+          this.emit('invalidMessage', { topic, error: error as Error });
+        }
+      }
+      this.wake?.();
+    }
+  }
+
+  private async publishGlobal(round: number): Promise<void> {
+    if (round > 0) this.globalVersion += 1;
+    const bytes = encodeMessage(build.global({ version: this.globalVersion, round, weights: this.global }));
+    this.globalBytes = bytes.byteLength;
+    await this.publish(this.topics.global, bytes);
+  }
+
+  private async publish(topic: string, payload: Uint8Array): Promise<void> {
+    await this.client.publishAsync(topic, Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), { qos: 1, retain: true });
+  }
+}

@@ -1,0 +1,15 @@
+export { Coordinator, type CoordinatorEvents, type CoordinatorDeps, type Evaluator, type RoundReport } from './coordinator.js';
+export { createEvaluator } from './evaluator.js';
+export {
+  defaultCoordinatorOptions,
+  parseCoordinatorOptions,
+  stripUndefined,
+  type CoordinatorOptions,
+  DEFAULT_ROUNDS,
+  DEFAULT_CODEC,
+  DEFAULT_MODEL,
+} from './options.js';
+export { DeviceRegistry, type DeviceRecord } from './registry.js';
+export { RejectReason, RoundCollection } from './round.js';
+export { selectParticipants, type Criterion, type SelectionOptions } from './selection.js';
+export * from './strategies/index.js';

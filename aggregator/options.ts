@@ -1,0 +1,96 @@
+import { CODEC_SPECS, DEFAULT_FLEET, OptionsError, assertValidId, parseCodec, type TrainConfig } from '../protocol/index.js';
+import { isModelName, type ModelName } from '../learning/index.js';
+
+export const DEFAULT_ROUNDS = 5;
+export const DEFAULT_FRACTION = 1;
+export const DEFAULT_EPOCHS = 1;
+export const DEFAULT_BATCH_SIZE = 20;
+export const DEFAULT_LR = 0.05;
+export const DEFAULT_CODEC = 'int8';
+export const DEFAULT_MODEL: ModelName = 'mlp';
+export const DEFAULT_ROUND_TIMEOUT_MS = 120_000;
+export const DEFAULT_WAIT_FOR_DEVICES_MS = 300_000;
+
+/** How the aggregator runs the federation. */
+export interface CoordinatorOptions extends TrainConfig {
+  /** Fleet id, the third topic level. @default 'default' */
+  fleet: string;
+  /** Model architecture by zoo name. @default 'mlp' */
+  model: ModelName;
+  /** Rounds to run. @default 5 */
+  rounds: number;
+  /** Share of online devices chosen each round (McMahan's C). @default 1 */
+  fraction: number;
+  /** Fewest devices chosen in a round. @default 1 */
+  minParticipants: number;
+  /** Fewest accepted updates for a round to change the global; fewer keeps it. @default 1 */
+  quorum: number;
+  /** Devices that must be online before round 1 starts. @default minParticipants */
+  minDevices: number;
+  /** How long to wait for `minDevices`, then start with whoever is online (at least minParticipants). @default 300000 */
+  waitForDevicesMs: number;
+  /** Time from a round's announcement to its deadline. @default 120000 */
+  roundTimeoutMs: number;
+  /** Update codec spec every device must use. @default 'int8' */
+  codec: string;
+  /** Seed of model initialisation, selection and devices' shuffles. @default 0 */
+  seed: number;
+  /** Local epochs E. @default 1 */
+  epochs: number;
+  /** Local batch size B. @default 20 */
+  batchSize: number;
+  /** Local SGD learning rate. @default 0.05 */
+  lr: number;
+}
+
+export function defaultCoordinatorOptions(): CoordinatorOptions {
+  return {
+    fleet: DEFAULT_FLEET,
+    model: DEFAULT_MODEL,
+    rounds: DEFAULT_ROUNDS,
+    fraction: DEFAULT_FRACTION,
+    minParticipants: 1,
+    quorum: 1,
+    minDevices: 1,
+    waitForDevicesMs: DEFAULT_WAIT_FOR_DEVICES_MS,
+    roundTimeoutMs: DEFAULT_ROUND_TIMEOUT_MS,
+    codec: DEFAULT_CODEC,
+    seed: 0,
+    epochs: DEFAULT_EPOCHS,
+    batchSize: DEFAULT_BATCH_SIZE,
+    lr: DEFAULT_LR,
+  };
+}
+
+function integer(name: string, v: number, min: number, max = Number.MAX_SAFE_INTEGER): void {
+  if (!Number.isInteger(v) || v < min || v > max) throw new OptionsError(name, `must be an integer in [${min}, ${max}], got ${v}`);
+}
+
+/** Fills defaults and validates once; throws `OptionsError` naming the bad option. */
+export function parseCoordinatorOptions(partial: Partial<CoordinatorOptions> = {}): CoordinatorOptions {
+  const o = { ...defaultCoordinatorOptions(), ...stripUndefined(partial) };
+  if (partial.minDevices === undefined) o.minDevices = o.minParticipants;
+  assertValidId('fleet', o.fleet);
+  if (!isModelName(o.model)) throw new OptionsError('model', `unknown model "${String(o.model)}"; known: mlp, 2nn, cnn`);
+  integer('rounds', o.rounds, 1);
+  if (!(o.fraction > 0 && o.fraction <= 1)) throw new OptionsError('fraction', `must be in (0, 1], got ${o.fraction}`);
+  integer('minParticipants', o.minParticipants, 1);
+  integer('quorum', o.quorum, 1);
+  integer('minDevices', o.minDevices, 1);
+  integer('waitForDevicesMs', o.waitForDevicesMs, 0);
+  integer('roundTimeoutMs', o.roundTimeoutMs, 1);
+  integer('seed', o.seed, 0, 0xffffffff);
+  integer('epochs', o.epochs, 1, 10_000);
+  integer('batchSize', o.batchSize, 1);
+  if (!(o.lr > 0 && Number.isFinite(o.lr))) throw new OptionsError('lr', `must be a positive number, got ${o.lr}`);
+  try {
+    parseCodec(o.codec);
+  } catch (cause) {
+    throw new OptionsError('codec', `unknown codec "${o.codec}"; known: ${CODEC_SPECS.join(', ')}`, { cause });
+  }
+  return o;
+}
+
+export function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,108 @@
+import { DecodeError, decodeMessage, type Codec, type RoundMessage, type UpdateMessage } from '../protocol/index.js';
+import type { RoundAggregation } from './strategies/index.js';
+
+/** Why an update was refused; counted per reason in `metrics` and the run report. */
+export const RejectReason = {
+  Malformed: 'malformed',
+  IdMismatch: 'id-mismatch',
+  WrongRound: 'wrong-round',
+  RoundClosed: 'round-closed',
+  NotSelected: 'not-selected',
+  Duplicate: 'duplicate',
+  BadCodec: 'bad-codec',
+  BadLength: 'bad-length',
+  NonFinite: 'non-finite',
+  TooLarge: 'too-large',
+} as const;
+export type RejectReason = (typeof RejectReason)[keyof typeof RejectReason];
+
+export type UpdateVerdict =
+  | { accepted: true; update: UpdateMessage }
+  | { accepted: false; reason: RejectReason; detail: string; update?: UpdateMessage };
+
+/**
+ * One round's collection: which participants reported, what was refused and why, and the
+ * running aggregate. Nothing that arrives is trusted: each check below names its reason.
+ */
+export class RoundCollection {
+  readonly reported = new Set<string>();
+  readonly rejectedByReason: Record<string, number> = {};
+  accepted = 0;
+  bytesUp = 0;
+  trainMs = 0;
+  trainMsMax = 0;
+  aggregateMs = 0;
+  open = true;
+  private readonly selected: Set<string>;
+
+  constructor(
+    readonly message: RoundMessage,
+    private readonly codec: Codec,
+    private readonly aggregation: RoundAggregation,
+    private readonly maxUpdateBytes: number,
+  ) {
+    this.selected = new Set(message.participants);
+  }
+
+  get rejected(): number {
+    return Object.values(this.rejectedByReason).reduce((a, b) => a + b, 0);
+  }
+
+  /** Participants that have not reported yet. */
+  outstanding(): string[] {
+    return this.message.participants.filter((id) => !this.reported.has(id));
+  }
+
+  /** Validates an update that arrived on `update/{topicDeviceId}` and folds it in if good. */
+  receive(topicDeviceId: string, payload: Uint8Array): UpdateVerdict {
+    this.bytesUp += payload.byteLength;
+    const verdict = this.check(topicDeviceId, payload);
+    if (!verdict.accepted) {
+      this.rejectedByReason[verdict.reason] = (this.rejectedByReason[verdict.reason] ?? 0) + 1;
+    }
+    return verdict;
+  }
+
+  private check(topicDeviceId: string, payload: Uint8Array): UpdateVerdict {
+    let update: UpdateMessage;
+    try {
+      update = decodeMessage('update', payload, { maxBytes: this.maxUpdateBytes });
+    } catch (e) {
+      const reason = e instanceof DecodeError && e.reason === 'too-large' ? RejectReason.TooLarge : RejectReason.Malformed;
+      return { accepted: false, reason, detail: (e as Error).message };
+    }
+    const reject = (reason: RejectReason, detail: string): UpdateVerdict => ({ accepted: false, reason, detail, update });
+    // The topic is the broker-authenticated identity; a payload claiming another is forged.
+    if (update.deviceId !== topicDeviceId) return reject(RejectReason.IdMismatch, `payload says ${update.deviceId}`);
+    if (update.round !== this.message.round) return reject(RejectReason.WrongRound, `update for round ${update.round}`);
+    if (!this.open) return reject(RejectReason.RoundClosed, `round ${update.round} already closed`);
+    if (!this.selected.has(update.deviceId)) return reject(RejectReason.NotSelected, `${update.deviceId} was not chosen`);
+    // A repeat is ignored, never counted twice toward the aggregate.
+    if (this.reported.has(update.deviceId)) return reject(RejectReason.Duplicate, 'second update this round');
+    if (update.codec !== this.codec.spec) return reject(RejectReason.BadCodec, `codec ${update.codec}, round uses ${this.codec.spec}`);
+    const started = performance.now();
+    try {
+      this.aggregation.add({ deviceId: update.deviceId, numExamples: update.numExamples, codec: this.codec, delta: update.delta });
+    } catch (e) {
+      if (!(e instanceof DecodeError)) throw e;
+      const reason = e.reason === 'bad-length' ? RejectReason.BadLength : e.reason === 'non-finite' ? RejectReason.NonFinite : e.reason === 'bad-codec' ? RejectReason.BadCodec : RejectReason.Malformed;
+      return reject(reason, e.message);
+    } finally {
+      this.aggregateMs += performance.now() - started;
+    }
+    this.reported.add(update.deviceId);
+    this.accepted += 1;
+    this.trainMs += update.trainMs;
+    this.trainMsMax = Math.max(this.trainMsMax, update.trainMs);
+    return { accepted: true, update };
+  }
+
+  /** Closes the round; returns the new global (or null to keep the old one). */
+  close(): Float32Array | null {
+    this.open = false;
+    const started = performance.now();
+    const next = this.aggregation.finish(this.outstanding());
+    this.aggregateMs += performance.now() - started;
+    return next;
+  }
+}

@@ -1,0 +1,77 @@
+import { writeFile } from 'node:fs/promises';
+import mqtt from 'mqtt';
+import { Coordinator, createEvaluator } from '../aggregator/index.js';
+import { loadDataSource, loadMnist, parseDataSource } from '../datasets/index.js';
+import { initBackend } from '../learning/index.js';
+import { buildReport, reportRound, type ReportRound } from '../simulator/index.js';
+import { UsageError, num, seconds, str, type Command } from './args.js';
+import { roundLine, settingsLine } from './format.js';
+import { onShutdown } from './signals.js';
+import { federationFlags, federationOptions } from './shared-flags.js';
+
+export const aggregatorCommand: Command = {
+  name: 'aggregator',
+  summary: 'coordinate rounds over a broker: select devices, collect and validate updates, aggregate, evaluate, publish',
+  examples: [
+    'npx fedmq aggregator --broker mqtt://127.0.0.1:1883 --rounds 10 --min-devices 3',
+    'npx fedmq aggregator --broker mqtt://pi-hub.local:1883 --fraction 0.1 --min-participants 5 --round-timeout 300',
+  ],
+  flags: {
+    broker: { type: 'string', placeholder: 'URL', description: 'broker URL (required)' },
+    'min-devices': { type: 'string', placeholder: 'N', description: 'devices online before round 1', default: 'min-participants' },
+    'wait-devices': { type: 'string', placeholder: 'SECONDS', description: 'then start with whoever is online', default: '300' },
+    eval: { type: 'string', placeholder: 'DATA', description: 'held-out data: mnist (its 10k test set) or a .csv/.ndjson file', default: 'mnist' },
+    username: { type: 'string', placeholder: 'NAME', description: 'MQTT username' },
+    password: { type: 'string', placeholder: 'SECRET', description: 'MQTT password' },
+    ...federationFlags,
+  },
+
+  async run(flags) {
+    const url = str(flags, 'broker');
+    if (url === undefined) throw new UsageError('--broker URL is required, e.g. --broker mqtt://127.0.0.1:1883');
+    const { backend: wanted, ...federation } = federationOptions(flags);
+    const options = { ...federation, minDevices: num(flags, 'min-devices'), waitForDevicesMs: seconds(flags, 'wait-devices') };
+    const evalSpec = str(flags, 'eval') ?? 'mnist';
+    const backend = await initBackend(wanted ?? 'auto');
+    const held = evalSpec === 'mnist' ? (await loadMnist()).test : await loadDataSource(parseDataSource(evalSpec), 0);
+    const client = await mqtt.connectAsync(url, {
+      clientId: `aggregator-${federation.fleet ?? 'default'}-${process.pid}`, reconnectPeriod: 1000,
+      ...(str(flags, 'username') !== undefined && { username: str(flags, 'username') }),
+      ...(str(flags, 'password') !== undefined && { password: str(flags, 'password') }),
+    });
+    const evaluator = await createEvaluator(federation.model ?? 'mlp', held);
+    const coordinator = new Coordinator(options, { client, evaluate: evaluator });
+    const o = coordinator.options;
+    console.log(`fedmq aggregator: ${settingsLine({ broker: url, fleet: o.fleet, rounds: o.rounds, model: o.model, fraction: o.fraction, 'min-devices': o.minDevices, codec: o.codec, epochs: o.epochs, 'batch-size': o.batchSize, lr: o.lr, seed: o.seed, backend, eval: `${evalSpec} (${held.count})` })}`);
+
+    coordinator.on('waiting', (online, needed) => console.log(`waiting for devices: ${online}/${needed} online`));
+    coordinator.on('roundStarted', (m) => console.log(`round ${m.round}: ${m.participants.length} participants, deadline in ${Math.round((m.deadline - Date.now()) / 1000)} s`));
+    coordinator.on('updateRejected', (r) => console.log(`  rejected update from ${r.deviceId}: ${r.reason} (${r.detail})`));
+    coordinator.on('invalidMessage', ({ topic, error }) => console.log(`  invalid message on ${topic}: ${error.message}`));
+    const rounds: ReportRound[] = [];
+    coordinator.on('roundClosed', (r) => {
+      rounds.push(reportRound(r));
+      console.log(roundLine(r, o.rounds));
+    });
+    const unhook = onShutdown((signal) => {
+      console.log(`${signal}: stopping after the current round`);
+      coordinator.stop();
+    });
+    const started = performance.now();
+    try {
+      await coordinator.run();
+      const file = str(flags, 'report');
+      if (file !== undefined) {
+        const report = buildReport({ ...o, devices: coordinator.registry.all().length, partition: 'n/a', backend, brokerUrl: url }, backend, rounds, performance.now() - started);
+        await writeFile(file, JSON.stringify(report, null, 2) + '\n');
+        console.log(`report: ${file}`);
+      }
+      console.log(`done: ${rounds.length} rounds, accuracy ${(rounds.at(-1)?.accuracy ?? 0).toFixed(4)}`);
+      return 0;
+    } finally {
+      unhook();
+      evaluator.dispose();
+      await client.endAsync();
+    }
+  },
+};

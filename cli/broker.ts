@@ -1,0 +1,39 @@
+import { DEFAULT_HOST, DEFAULT_PORT, startBroker } from '../broker/index.js';
+import { num, str, type Command } from './args.js';
+import { formatBytes } from './format.js';
+import { onShutdown } from './signals.js';
+
+export const brokerCommand: Command = {
+  name: 'broker',
+  summary: 'run the fedmq MQTT broker (Aedes) over TCP and, optionally, WebSocket',
+  examples: ['npx fedmq broker --port 1883 --ws-port 8883', 'npx fedmq broker --host 127.0.0.1 --port 0'],
+  flags: {
+    host: { type: 'string', placeholder: 'ADDR', description: 'address to listen on', default: DEFAULT_HOST },
+    port: { type: 'string', placeholder: 'N', description: 'MQTT TCP port (0 = any free port)', default: String(DEFAULT_PORT) },
+    'ws-port': { type: 'string', placeholder: 'N', description: 'MQTT-over-WebSocket port (off unless given)' },
+    'stats-interval': { type: 'string', placeholder: 'SECONDS', description: 'print traffic counters this often (0 = never)', default: '0' },
+  },
+
+  async run(flags) {
+    const broker = await startBroker({ host: str(flags, 'host'), port: num(flags, 'port'), wsPort: num(flags, 'ws-port') });
+    // The exact line tests and scripts wait for.
+    console.log(`broker listening on ${broker.url}${broker.wsUrl ? ` and ${broker.wsUrl}` : ''}`);
+    broker.aedes.on('client', (c) => console.log(`client connected: ${c.id}`));
+    broker.aedes.on('clientDisconnect', (c) => console.log(`client disconnected: ${c.id}`));
+    const every = num(flags, 'stats-interval') ?? 0;
+    const timer = every > 0 ? setInterval(() => {
+      const s = broker.stats();
+      console.log(`stats: clients ${s.clients}  in ${s.messagesIn} msgs / ${formatBytes(s.bytesIn)}  out ${s.messagesOut} msgs / ${formatBytes(s.bytesOut)}  rejected ${s.publishesRejected}`);
+    }, every * 1000) : undefined;
+    await new Promise<void>((resolve) => {
+      onShutdown((signal) => {
+        console.log(`${signal}: closing broker`);
+        resolve();
+      });
+    });
+    clearInterval(timer);
+    await broker.close();
+    console.log('broker closed');
+    return 0;
+  },
+};

@@ -1,0 +1,30 @@
+import type { RoundReport } from '../aggregator/index.js';
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KB`;
+  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(2)} MB`;
+  return `${(n / 1024 ** 3).toFixed(2)} GB`;
+}
+
+/** One line per closed round: what `simulate` and `aggregator` print. */
+export function roundLine(r: RoundReport, rounds: number): string {
+  const width = String(rounds).length;
+  const rejected = r.rejected > 0 ? `  rejected ${Object.entries(r.rejectedByReason).map(([k, v]) => `${k}:${v}`).join(',')}` : '';
+  const kept = r.aggregated ? '' : '  (global kept: below quorum)';
+  return (
+    `round ${String(r.round).padStart(width)}/${rounds}` +
+    `  acc ${r.accuracy.toFixed(4)}  loss ${r.loss.toFixed(4)}` +
+    `  participants ${r.accepted}/${r.participants}` +
+    `  up ${formatBytes(r.bytesUp)}  down ${formatBytes(r.bytesDown)}` +
+    `  ${(r.wallMs / 1000).toFixed(1)} s${r.closedBy === 'complete' ? '' : ` (${r.closedBy})`}${rejected}${kept}`
+  );
+}
+
+/** `key=value` pairs of a settings object, for the line printed at start. */
+export function settingsLine(settings: Record<string, unknown>): string {
+  return Object.entries(settings)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}=${String(v)}`)
+    .join(' ');
+}

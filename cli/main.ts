@@ -1,0 +1,71 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { FedmqError } from '../protocol/index.js';
+import { UsageError, helpText, parseFlags, type Command } from './args.js';
+import { agentCommand } from './agent.js';
+import { aggregatorCommand } from './aggregator.js';
+import { brokerCommand } from './broker.js';
+import { simulateCommand } from './simulate.js';
+
+const commands: Command[] = [simulateCommand, brokerCommand, aggregatorCommand, agentCommand];
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function usage(): string {
+  return [
+    'fedmq: federated learning for fleets of small devices over MQTT',
+    '',
+    'Usage: fedmq <command> [options]',
+    '',
+    'Commands:',
+    ...commands.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`),
+    '',
+    "Run 'fedmq <command> --help' for a command's options.",
+    '',
+  ].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    const command = commands.find((c) => c.name === rest[0]);
+    process.stdout.write(command ? helpText(command) : usage());
+    return 0;
+  }
+  if (name === '--version' || name === '-v') {
+    console.log(version());
+    return 0;
+  }
+  const command = commands.find((c) => c.name === name);
+  if (!command) {
+    process.stderr.write(`fedmq: unknown command "${name}"\n\n${usage()}`);
+    return 2;
+  }
+  try {
+    const flags = parseFlags(rest, command.flags);
+    if (flags.help === true) {
+      process.stdout.write(helpText(command));
+      return 0;
+    }
+    return await command.run(flags);
+  } catch (e) {
+    if (e instanceof UsageError || (e instanceof FedmqError && e.name === 'OptionsError')) {
+      process.stderr.write(`fedmq ${command.name}: ${(e as Error).message}\nRun 'fedmq ${command.name} --help' for options.\n`);
+      return 2;
+    }
+    const err = e as Error;
+    process.stderr.write(`fedmq ${command.name}: ${err instanceof FedmqError ? err.message : (err.stack ?? String(err))}\n`);
+    return 1;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`fedmq: ${String(e)}\n`);
+    process.exit(1);
+  },
+);

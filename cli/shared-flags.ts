@@ -1,0 +1,42 @@
+import { DEFAULT_FLEET } from '../protocol/index.js';
+import { defaultCoordinatorOptions, type CoordinatorOptions } from '../aggregator/index.js';
+import type { BackendName } from '../learning/index.js';
+import { num, seconds, str, type FlagSpecs, type Flags } from './args.js';
+
+const d = defaultCoordinatorOptions();
+
+/** Flags of the federation itself, shared by `simulate` and `aggregator`. */
+export const federationFlags: FlagSpecs = {
+  fleet: { type: 'string', placeholder: 'ID', description: 'fleet id (topic prefix fedmq/v1/ID/)', default: DEFAULT_FLEET },
+  rounds: { type: 'string', placeholder: 'N', description: 'federated rounds', default: String(d.rounds) },
+  model: { type: 'string', placeholder: 'NAME', description: 'mlp | 2nn | cnn', default: d.model },
+  fraction: { type: 'string', placeholder: 'C', description: 'share of online devices chosen per round', default: String(d.fraction) },
+  'min-participants': { type: 'string', placeholder: 'N', description: 'fewest devices chosen per round', default: String(d.minParticipants) },
+  quorum: { type: 'string', placeholder: 'N', description: 'fewest accepted updates to change the global', default: String(d.quorum) },
+  'round-timeout': { type: 'string', placeholder: 'SECONDS', description: 'deadline of each round', default: String(d.roundTimeoutMs / 1000) },
+  epochs: { type: 'string', placeholder: 'E', description: 'local epochs', default: String(d.epochs) },
+  'batch-size': { type: 'string', placeholder: 'B', description: 'local batch size', default: String(d.batchSize) },
+  lr: { type: 'string', placeholder: 'RATE', description: 'local SGD learning rate', default: String(d.lr) },
+  codec: { type: 'string', placeholder: 'SPEC', description: 'update codec: f32 | int8', default: d.codec },
+  seed: { type: 'string', placeholder: 'N', description: 'seed of initialisation, selection, shuffles, rounding', default: String(d.seed) },
+  backend: { type: 'string', placeholder: 'NAME', description: 'auto | tensorflow | wasm | cpu', default: 'auto' },
+  report: { type: 'string', placeholder: 'FILE', description: 'write the run report (JSON) here' },
+};
+
+export function federationOptions(flags: Flags): Partial<CoordinatorOptions> & { backend?: BackendName | 'auto' } {
+  return {
+    fleet: str(flags, 'fleet'),
+    rounds: num(flags, 'rounds'),
+    model: str(flags, 'model') as CoordinatorOptions['model'] | undefined,
+    fraction: num(flags, 'fraction'),
+    minParticipants: num(flags, 'min-participants'),
+    quorum: num(flags, 'quorum'),
+    roundTimeoutMs: seconds(flags, 'round-timeout'),
+    epochs: num(flags, 'epochs'),
+    batchSize: num(flags, 'batch-size'),
+    lr: num(flags, 'lr'),
+    codec: str(flags, 'codec'),
+    seed: num(flags, 'seed'),
+    backend: str(flags, 'backend') as BackendName | 'auto' | undefined,
+  };
+}

@@ -1,0 +1,81 @@
+import { writeFile } from 'node:fs/promises';
+import { Simulation, DEFAULT_DEVICES, DEFAULT_PARTITION } from '../simulator/index.js';
+import { num, str, type Command } from './args.js';
+import { roundLine, settingsLine } from './format.js';
+import { ProgressBar } from './progress.js';
+import { onShutdown } from './signals.js';
+import { federationFlags, federationOptions } from './shared-flags.js';
+
+export const simulateCommand: Command = {
+  name: 'simulate',
+  summary: 'run a fleet on this machine: embedded broker, aggregator and N devices, each with its own MQTT connection',
+  examples: [
+    'npx fedmq simulate',
+    'npx fedmq simulate --devices 20 --rounds 10 --partition shards:2 --seed 1 --report run.json',
+    'npx fedmq simulate --broker mqtt://127.0.0.1:1883 --model 2nn --codec f32',
+  ],
+  flags: {
+    devices: { type: 'string', placeholder: 'N', description: 'simulated devices', default: String(DEFAULT_DEVICES) },
+    partition: { type: 'string', placeholder: 'SPEC', description: 'iid | shards:K | dirichlet:ALPHA', default: DEFAULT_PARTITION },
+    broker: { type: 'string', placeholder: 'URL', description: 'use this broker instead of an embedded one' },
+    ...federationFlags,
+  },
+
+  async run(flags) {
+    const simulation = new Simulation({
+      ...federationOptions(flags),
+      devices: num(flags, 'devices'),
+      partition: str(flags, 'partition'),
+      brokerUrl: str(flags, 'broker'),
+    });
+    const o = simulation.options;
+    console.log(`fedmq simulate: ${settingsLine({
+      devices: o.devices, rounds: o.rounds, fraction: o.fraction, model: o.model, partition: o.partition,
+      epochs: o.epochs, 'batch-size': o.batchSize, lr: o.lr, codec: o.codec, seed: o.seed,
+      'round-timeout': `${o.roundTimeoutMs / 1000}s`, backend: o.backend, broker: o.brokerUrl ?? 'embedded',
+    })}`);
+
+    const bar = new ProgressBar();
+    let received = 0;
+    let expected = 0;
+    simulation.on('setup', ({ stage, detail }) => console.log(`${stage}: ${detail}`));
+    simulation.on('roundStarted', (m) => {
+      received = 0;
+      expected = m.participants.length;
+      bar.update(`round ${m.round}/${o.rounds} updates`, 0, expected);
+    });
+    simulation.on('updateAccepted', (u) => {
+      received += 1;
+      bar.update(`round ${u.round}/${o.rounds} updates`, received, expected);
+    });
+    simulation.on('updateRejected', (r) => {
+      bar.clear();
+      console.log(`  rejected update from ${r.deviceId} in round ${r.round}: ${r.reason} (${r.detail})`);
+    });
+    simulation.on('deviceWarning', ({ deviceId, error }) => {
+      bar.clear();
+      console.error(`  warning from ${deviceId}: ${error.message}`);
+    });
+    simulation.on('roundClosed', (r) => {
+      bar.clear();
+      console.log(roundLine(r, o.rounds));
+    });
+    const unhook = onShutdown(() => {
+      bar.clear();
+      console.error('stopping after the current round (Ctrl-C again to quit now)');
+      simulation.stop();
+    });
+    try {
+      const report = await simulation.run();
+      console.log(`done: ${report.final.rounds} rounds, accuracy ${report.final.accuracy.toFixed(4)}, ${(report.final.wallMs / 1000).toFixed(1)} s, backend ${report.environment.backend}`);
+      const file = str(flags, 'report');
+      if (file !== undefined) {
+        await writeFile(file, JSON.stringify(report, null, 2) + '\n');
+        console.log(`report: ${file}`);
+      }
+      return 0;
+    } finally {
+      unhook();
+    }
+  },
+};

@@ -1,0 +1,164 @@
+import os from 'node:os';
+import type { MqttClient } from 'mqtt';
+import {
+  DeviceState,
+  Rng,
+  TypedEmitter,
+  build,
+  decodeMessage,
+  encodeMessage,
+  fleetTopics,
+  parseCodec,
+  parseTopic,
+  type FleetTopics,
+  type GlobalMessage,
+  type RoundMessage,
+  type TaskMessage,
+} from '../protocol/index.js';
+import { currentBackend, isModelName, type TrainingData } from '../learning/index.js';
+import { LocalTrainer, type Trainer } from './trainer.js';
+
+export interface AgentOptions {
+  deviceId: string;
+  /** @default 'default' */
+  fleet?: string;
+  /** This device's examples; they never leave it. */
+  data: TrainingData;
+}
+
+export type SkipReason = 'not-selected' | 'past-deadline' | 'model-mismatch';
+
+export type AgentEvents = {
+  /** Told whenever the device publishes its status. */
+  status: [state: DeviceState];
+  roundSkipped: [info: { round: number; reason: SkipReason }];
+  trainingStarted: [round: RoundMessage];
+  updatePublished: [info: { round: number; bytes: number; trainMs: number; loss: number; accuracy: number }];
+  /** Something went wrong but the agent keeps running (bad message, failed training). */
+  warning: [error: Error];
+};
+
+/**
+ * The edge process's core: waits for a round that selects it, trains from the global
+ * weights on local data, and publishes only the encoded delta (DESIGN.md, One round).
+ */
+export class DeviceAgent extends TypedEmitter<AgentEvents> {
+  readonly deviceId: string;
+  private readonly topics: FleetTopics;
+  private readonly trainer: Trainer;
+  private readonly ownsTrainer: boolean;
+  private task: TaskMessage | null = null;
+  private global: GlobalMessage | null = null;
+  private round: RoundMessage | null = null;
+  private lastRound = 0;
+  private busy = false;
+  private stopped = false;
+  private readonly onMessage = (topic: string, payload: Buffer): void => this.handle(topic, payload);
+  private readonly onConnect = (): void => void this.publishStatus(this.busy ? DeviceState.Training : DeviceState.Online);
+
+  constructor(
+    private readonly client: MqttClient,
+    private readonly options: AgentOptions,
+    deps: { trainer?: Trainer } = {},
+  ) {
+    super();
+    this.deviceId = options.deviceId;
+    this.topics = fleetTopics(options.fleet);
+    this.topics.update(this.deviceId); // validates the id now rather than at the first round
+    this.trainer = deps.trainer ?? new LocalTrainer();
+    this.ownsTrainer = deps.trainer === undefined;
+  }
+
+  async start(): Promise<void> {
+    this.client.on('message', this.onMessage);
+    // After a reconnect the broker has published our last will: say we are back.
+    this.client.on('connect', this.onConnect);
+    await this.client.subscribeAsync([this.topics.task, this.topics.global, this.topics.round], { qos: 1 });
+    await this.publishStatus(DeviceState.Online);
+  }
+
+  /** Says goodbye (retained offline status) and stops listening; the caller ends the client. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.client.off('message', this.onMessage);
+    this.client.off('connect', this.onConnect);
+    if (this.client.connected) await this.publishStatus(DeviceState.Offline).catch(() => undefined);
+    if (this.ownsTrainer) this.trainer.dispose();
+  }
+
+  private handle(topic: string, payload: Buffer): void {
+    const parsed = parseTopic(topic);
+    if (!parsed || parsed.fleet !== this.topics.fleet || payload.byteLength === 0) return;
+    try {
+      if (parsed.kind === 'task') this.task = decodeMessage('task', payload);
+      else if (parsed.kind === 'global') this.global = decodeMessage('global', payload);
+      else if (parsed.kind === 'round') this.round = decodeMessage('round', payload);
+      else return;
+    } catch (error) {
+      this.emit('warning', error as Error);
+      return;
+    }
+    void this.maybeTrain();
+  }
+
+  private async maybeTrain(): Promise<void> {
+    const round = this.round;
+    if (this.busy || this.stopped || !round || round.round === this.lastRound) return;
+    if (!round.participants.includes(this.deviceId)) return this.skip(round, 'not-selected');
+    if (Date.now() > round.deadline) return this.skip(round, 'past-deadline');
+    const task = this.task;
+    const global = this.global;
+    // Both are retained and published before the round; wait until they have arrived.
+    if (!task || !global || global.version !== round.globalVersion) return;
+    if (!isModelName(task.model) || task.paramCount !== global.weights.length) return this.skip(round, 'model-mismatch');
+
+    this.busy = true;
+    this.lastRound = round.round;
+    try {
+      this.emit('trainingStarted', round);
+      await this.publishStatus(DeviceState.Training);
+      const outcome = await this.trainer.train({
+        model: task.model,
+        global: global.weights,
+        data: this.options.data,
+        options: { epochs: round.epochs, batchSize: round.batchSize, lr: round.lr, seed: Rng.derive(round.seed, 'train', this.deviceId).nextUint32() },
+      });
+      const delta = new Float32Array(outcome.weights.length);
+      for (let i = 0; i < delta.length; i++) delta[i] = outcome.weights[i]! - global.weights[i]!;
+      const codec = parseCodec(round.codec);
+      const update = encodeMessage(build.update({
+        round: round.round, deviceId: this.deviceId, numExamples: this.options.data.count, codec: codec.spec,
+        delta: codec.encode(delta, Rng.derive(round.seed, 'codec', this.deviceId)),
+        metrics: { loss: outcome.loss, accuracy: outcome.accuracy }, trainMs: outcome.ms,
+      }));
+      await this.client.publishAsync(this.topics.update(this.deviceId), Buffer.from(update.buffer, 0, update.byteLength), { qos: 1 });
+      this.emit('updatePublished', { round: round.round, bytes: update.byteLength, trainMs: outcome.ms, loss: outcome.loss, accuracy: outcome.accuracy });
+    } catch (error) {
+      this.emit('warning', error as Error);
+    } finally {
+      this.busy = false;
+    }
+    if (!this.stopped) {
+      await this.publishStatus(DeviceState.Online).catch((e: Error) => this.emit('warning', e));
+      void this.maybeTrain();
+    }
+  }
+
+  private skip(round: RoundMessage, reason: SkipReason): void {
+    this.lastRound = round.round;
+    this.emit('roundSkipped', { round: round.round, reason });
+  }
+
+  private async publishStatus(state: DeviceState): Promise<void> {
+    const status = build.status({
+      deviceId: this.deviceId, state, ts: Date.now(),
+      capabilities: {
+        cpus: os.cpus().length, memoryMb: Math.round(os.totalmem() / 2 ** 20),
+        backend: currentBackend() ?? 'none', samples: this.options.data.count,
+      },
+    });
+    await this.client.publishAsync(this.topics.status(this.deviceId), Buffer.from(encodeMessage(status)), { qos: 1, retain: true });
+    this.emit('status', state);
+  }
+}

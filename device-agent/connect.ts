@@ -1,0 +1,52 @@
+import mqtt, { type MqttClient } from 'mqtt';
+import { DeviceState, build, encodeMessage, fleetTopics } from '../protocol/index.js';
+
+export const INITIAL_RECONNECT_MS = 500;
+export const MAX_RECONNECT_MS = 30_000;
+
+export interface DeviceConnectOptions {
+  /** Broker URL, e.g. mqtt://192.168.1.10:1883 or ws://host:8883. */
+  url: string;
+  deviceId: string;
+  /** @default 'default' */
+  fleet?: string;
+  username?: string;
+  password?: string;
+  /** @default 30 */
+  keepaliveSeconds?: number;
+  /** @default 10000 */
+  connectTimeoutMs?: number;
+}
+
+/**
+ * Connects a device with its identity as client id and a retained last will that marks it
+ * offline, so the aggregator learns of a lost device from the broker [MQTT-3.1.2-8].
+ * Reconnects with exponential backoff (0.5 s doubling to 30 s, reset on success).
+ */
+export async function connectDevice(options: DeviceConnectOptions): Promise<MqttClient> {
+  const topics = fleetTopics(options.fleet);
+  const will = encodeMessage(build.status({ deviceId: options.deviceId, state: DeviceState.Offline, ts: Date.now() }));
+  const client = await mqtt.connectAsync(options.url, {
+    clientId: options.deviceId,
+    clean: true,
+    keepalive: options.keepaliveSeconds ?? 30,
+    connectTimeout: options.connectTimeoutMs ?? 10_000,
+    reconnectPeriod: INITIAL_RECONNECT_MS,
+    ...(options.username !== undefined && { username: options.username }),
+    ...(options.password !== undefined && { password: options.password }),
+    will: { topic: topics.status(options.deviceId), payload: Buffer.from(will), qos: 1, retain: true },
+  });
+  withBackoff(client);
+  return client;
+}
+
+/** Doubles mqtt.js's fixed reconnect period after each lost connection or failed attempt. */
+export function withBackoff(client: MqttClient, initialMs = INITIAL_RECONNECT_MS, maxMs = MAX_RECONNECT_MS): void {
+  client.options.reconnectPeriod = initialMs;
+  client.on('connect', () => {
+    client.options.reconnectPeriod = initialMs;
+  });
+  client.on('close', () => {
+    client.options.reconnectPeriod = Math.min(maxMs, (client.options.reconnectPeriod ?? initialMs) * 2);
+  });
+}

@@ -1,0 +1,3 @@
+export { Simulation, simulate, deviceId, type SimulationEvents } from './simulation.js';
+export { parseSimulationOptions, DEFAULT_DEVICES, DEFAULT_PARTITION, type SimulationOptions } from './options.js';
+export { buildReport, reportRound, type ReportRound, type RunReport } from './report.js';

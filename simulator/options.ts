@@ -1,0 +1,39 @@
+import { OptionsError } from '../protocol/index.js';
+import { parsePartition } from '../datasets/index.js';
+import { parseCoordinatorOptions, stripUndefined, type CoordinatorOptions } from '../aggregator/index.js';
+import type { BackendName } from '../learning/index.js';
+
+export const DEFAULT_DEVICES = 10;
+export const DEFAULT_PARTITION = 'iid';
+
+/** A simulated fleet: the coordinator's options plus the fleet's shape. */
+export interface SimulationOptions extends CoordinatorOptions {
+  /** Devices, each with its own MQTT connection and data shard. @default 10 */
+  devices: number;
+  /** How MNIST's 60k training examples are split: iid, shards:K, dirichlet:ALPHA. @default 'iid' */
+  partition: string;
+  /** tfjs backend; auto tries tensorflow (tfjs-node), then wasm, then cpu. @default 'auto' */
+  backend: BackendName | 'auto';
+  /** External broker URL; by default an embedded Aedes on an ephemeral port. */
+  brokerUrl: string | undefined;
+}
+
+export function parseSimulationOptions(partial: Partial<SimulationOptions> = {}): SimulationOptions {
+  const given = stripUndefined(partial);
+  const devices = given.devices ?? DEFAULT_DEVICES;
+  if (!Number.isInteger(devices) || devices < 1 || devices > 100_000) {
+    throw new OptionsError('devices', `must be an integer in [1, 100000], got ${devices}`);
+  }
+  const partition = given.partition ?? DEFAULT_PARTITION;
+  parsePartition(partition);
+  const backend = given.backend ?? 'auto';
+  if (!['auto', 'tensorflow', 'wasm', 'cpu'].includes(backend)) {
+    throw new OptionsError('backend', `must be auto, tensorflow, wasm or cpu, got ${backend}`);
+  }
+  // Every simulated device is online from the start: round 1 waits for all of them.
+  const coordinator = parseCoordinatorOptions({ minDevices: devices, waitForDevicesMs: 120_000, ...given });
+  if (coordinator.minParticipants > devices) {
+    throw new OptionsError('minParticipants', `is ${coordinator.minParticipants} but the fleet has ${devices} devices`);
+  }
+  return { ...coordinator, devices, partition, backend, brokerUrl: given.brokerUrl };
+}

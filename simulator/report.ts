@@ -1,0 +1,63 @@
+import os from 'node:os';
+import type { RoundReport } from '../aggregator/index.js';
+import type { SimulationOptions } from './options.js';
+
+/** One round as the run report records it (DESIGN.md, Run report). */
+export interface ReportRound {
+  round: number;
+  accuracy: number;
+  loss: number;
+  participants: number;
+  accepted: number;
+  rejected: number;
+  rejectedByReason: Record<string, number>;
+  /** Sum of the update payload bytes devices really published this round. */
+  bytesUp: number;
+  /** Global and round message bytes times the participants that download them. */
+  bytesDown: number;
+  /** Sum of the participants' local training times. */
+  trainMs: number;
+  aggregateMs: number;
+  evalMs: number;
+  wallMs: number;
+  closedBy: RoundReport['closedBy'];
+  heapUsedMb: number;
+  rssMb: number;
+}
+
+export interface RunReport {
+  config: SimulationOptions;
+  environment: { backend: string; node: string; cpus: number; platform: string; arch: string; memoryMb: number };
+  rounds: ReportRound[];
+  final: { accuracy: number; rounds: number; wallMs: number; bytesUpTotal: number; bytesDownTotal: number };
+}
+
+export function reportRound(r: RoundReport): ReportRound {
+  const mem = process.memoryUsage();
+  return {
+    round: r.round, accuracy: r.accuracy, loss: r.loss, participants: r.participants, accepted: r.accepted,
+    rejected: r.rejected, rejectedByReason: r.rejectedByReason, bytesUp: r.bytesUp, bytesDown: r.bytesDown,
+    trainMs: round1(r.trainMs), aggregateMs: round1(r.aggregateMs), evalMs: round1(r.evalMs), wallMs: round1(r.wallMs),
+    closedBy: r.closedBy, heapUsedMb: round1(mem.heapUsed / 2 ** 20), rssMb: round1(mem.rss / 2 ** 20),
+  };
+}
+
+export function buildReport(config: SimulationOptions, backend: string, rounds: ReportRound[], wallMs: number): RunReport {
+  const last = rounds[rounds.length - 1];
+  return {
+    config,
+    environment: { backend, node: process.version, cpus: os.cpus().length, platform: process.platform, arch: process.arch, memoryMb: Math.round(os.totalmem() / 2 ** 20) },
+    rounds,
+    final: {
+      accuracy: last?.accuracy ?? 0,
+      rounds: rounds.length,
+      wallMs: round1(wallMs),
+      bytesUpTotal: rounds.reduce((s, r) => s + r.bytesUp, 0),
+      bytesDownTotal: rounds.reduce((s, r) => s + r.bytesDown, 0),
+    },
+  };
+}
+
+function round1(x: number): number {
+  return Math.round(x * 10) / 10;
+}
