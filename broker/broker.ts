@@ -1,0 +1,90 @@
+import { isIPv6 } from 'node:net';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { Aedes } from 'aedes';
+import { limitPayload } from './hooks/index.js';
+import type { AcceptConnection, Listener } from './listener.js';
+import { parseBrokerOptions, type BrokerOptions } from './options.js';
+import { PUBLISH_OVERHEAD_BYTES, guardPacketSize } from './packetSizeGuard.js';
+import { StatsCounter, type BrokerStats } from './stats.js';
+import { listenTcp } from './tcpListener.js';
+import { listenWebSocket } from './wsListener.js';
+
+/** A running broker. */
+export interface BrokerHandle {
+  /** Bound TCP port (the real one when 0 was asked). */
+  readonly port: number;
+  /** Bound WebSocket port, `undefined` without a WebSocket listener. */
+  readonly wsPort: number | undefined;
+  /** `mqtt://host:port` to reach the broker; 127.0.0.1 when listening on every address. */
+  readonly url: string;
+  /** `ws://host:wsPort`, `undefined` without a WebSocket listener. */
+  readonly wsUrl: string | undefined;
+  /**
+   * The Aedes instance, for its events (`client`, `clientError`, `publish`, ...) and for
+   * publishing on the broker's behalf. Errors of a listener after start-up are emitted
+   * on it as `error`.
+   */
+  readonly aedes: Aedes;
+  stats(): BrokerStats;
+  /**
+   * Stops the listeners, destroys open connections and closes Aedes; resolves when all
+   * are closed and the ports are free. Calling it again returns the same promise.
+   */
+  close(): Promise<void>;
+}
+
+/** Starts Aedes and its listeners; rejects with `OptionsError` or `BrokerListenError`. */
+export async function startBroker(options: BrokerOptions = {}): Promise<BrokerHandle> {
+  const parsed = parseBrokerOptions(options);
+  const { hooks } = parsed;
+  const aedes = new Aedes({ authenticate: hooks.authenticate, authorizeSubscribe: hooks.authorizeSubscribe });
+  const stats = new StatsCounter(aedes);
+  aedes.authorizePublish = stats.countPublishes(limitPayload(parsed.maxPayloadBytes, hooks.authorizePublish));
+  aedes.authorizeForward = stats.countForwards(hooks.authorizeForward);
+  await aedes.listen();
+
+  const maxPacketBytes = parsed.maxPayloadBytes + PUBLISH_OVERHEAD_BYTES;
+  const accept: AcceptConnection = (conn: Duplex, request?: IncomingMessage) => {
+    aedes.handle(guardPacketSize(conn, maxPacketBytes), request);
+  };
+  const onListenerError = (error: Error): void => {
+    aedes.emit('error', error);
+  };
+
+  const listeners: Listener[] = [];
+  const closeAll = async (): Promise<void> => {
+    // Listeners first, so no new client arrives while Aedes closes the ones it has.
+    const listenersClosed = Promise.all(listeners.map((listener) => listener.close()));
+    await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    await listenersClosed;
+  };
+  try {
+    listeners.push(await listenTcp(parsed.host, parsed.port, accept, onListenerError));
+    if (parsed.wsPort !== undefined) {
+      listeners.push(await listenWebSocket(parsed.host, parsed.wsPort, maxPacketBytes, accept, onListenerError));
+    }
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+
+  const [tcp, ws] = listeners as [Listener, Listener | undefined];
+  const host = urlHost(parsed.host);
+  let closing: Promise<void> | undefined;
+  return {
+    port: tcp.port,
+    wsPort: ws?.port,
+    url: `mqtt://${host}:${tcp.port}`,
+    wsUrl: ws === undefined ? undefined : `ws://${host}:${ws.port}`,
+    aedes,
+    stats: () => stats.snapshot(),
+    close: () => (closing ??= closeAll()),
+  };
+}
+
+/** The host part of a URL that reaches a listener bound to `host`. */
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
+  return isIPv6(host) ? `[${host}]` : host;
+}

@@ -1,0 +1,33 @@
+/** The MQTT broker of fedmq: Aedes with TCP and WebSocket listeners, policy hooks and limits. */
+export { startBroker, type BrokerHandle } from './broker.js';
+export {
+  DEFAULT_HOST,
+  DEFAULT_MAX_PAYLOAD_BYTES,
+  DEFAULT_PORT,
+  defaultBrokerOptions,
+  parseBrokerOptions,
+  type BrokerOptions,
+  type ParsedBrokerOptions,
+} from './options.js';
+export type { BrokerStats } from './stats.js';
+export {
+  BrokerListenError,
+  MalformedPacketError,
+  PacketTooLargeError,
+  PublishRejectedError,
+  PublishRejectReason,
+} from './errors.js';
+export {
+  authenticate,
+  authorizeForward,
+  authorizePublish,
+  authorizeSubscribe,
+  defaultBrokerHooks,
+  deviceTopicOwner,
+  limitPayload,
+  type AuthenticateHook,
+  type AuthorizeForwardHook,
+  type AuthorizePublishHook,
+  type AuthorizeSubscribeHook,
+  type BrokerHooks,
+} from './hooks/index.js';

@@ -1,0 +1,47 @@
+import type { IncomingMessage } from 'node:http';
+import type { Server } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { BrokerListenError } from './errors.js';
+
+/** Called for each new connection; hands it to Aedes. */
+export type AcceptConnection = (conn: Duplex, request?: IncomingMessage) => void;
+
+/** Called for errors of a listener after it started (not of a single client). */
+export type ListenerErrorHandler = (error: Error) => void;
+
+/** One bound port that accepts MQTT connections. */
+export interface Listener {
+  readonly port: number;
+  /** Stops accepting, destroys open connections, resolves once the port is free. */
+  close(): Promise<void>;
+}
+
+/** Binds `server` to host:port; rejects with a {@link BrokerListenError}. */
+export function bind(server: Server, kind: 'tcp' | 'ws', host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (cause: Error): void => {
+      server.off('listening', onListening);
+      reject(new BrokerListenError(kind, host, port, { cause }));
+    };
+    const onListening = (): void => {
+      server.off('error', onError);
+      const address = server.address();
+      resolve(typeof address === 'object' && address !== null ? address.port : port);
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen(port, host);
+  });
+}
+
+/** Resolves when `server` has closed, i.e. its last connection is gone. */
+export function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server.listening) {
+      resolve();
+      return;
+    }
+    // ERR_SERVER_NOT_RUNNING is the only possible error, and it means "already closed".
+    server.close(() => resolve());
+  });
+}
