@@ -1,0 +1,71 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import mqtt from 'mqtt';
+import { Rng, build, encodeMessage, f32Codec, type RoundMessage } from '../protocol/index.js';
+import { Coordinator } from '../aggregator/index.js';
+import { modelInfo } from '../learning/index.js';
+import type { BrokerHandle } from '../broker/index.js';
+import { publishUpdate, rawDevice, smallEvaluator, testBroker } from './helpers.js';
+
+const PARAMS = modelInfo('mlp').paramCount;
+const goodUpdate = (round: RoundMessage, deviceId: string): Uint8Array =>
+  encodeMessage(build.update({
+    round: round.round, deviceId, numExamples: 10, codec: 'f32', delta: f32Codec.encode(new Float32Array(PARAMS), new Rng(0)),
+    metrics: { loss: 1, accuracy: 0.5 }, trainMs: 1,
+  }));
+
+describe('a round with a device that goes away', () => {
+  let broker: BrokerHandle | undefined;
+  const cleanup: (() => Promise<unknown>)[] = [];
+  afterEach(async () => {
+    for (const f of cleanup.splice(0).reverse()) await f();
+    await broker?.close();
+  });
+
+  async function setUp(roundTimeoutMs: number): Promise<{ coordinator: Coordinator }> {
+    broker = await testBroker();
+    const control = await mqtt.connectAsync(broker.url, { clientId: 'aggregator' });
+    const evaluator = await smallEvaluator();
+    cleanup.push(() => control.endAsync(), async () => evaluator.dispose());
+    const coordinator = new Coordinator({ fleet: 'test', rounds: 1, minDevices: 2, codec: 'f32', roundTimeoutMs }, { client: control, evaluate: evaluator });
+    return { coordinator };
+  }
+
+  it('closes at the deadline when a selected device stays silent', async () => {
+    // Prepare
+    const { coordinator } = await setUp(1500);
+    const a = await rawDevice(broker!.url, 'dev-a');
+    const silent = await rawDevice(broker!.url, 'dev-silent');
+    cleanup.push(() => a.client.endAsync(), () => silent.client.endAsync());
+    // Execute
+    const running = coordinator.run();
+    const round = await a.nextRound();
+    await publishUpdate(a.client, 'dev-a', goodUpdate(round, 'dev-a'));
+    const [report] = await running;
+    // Assert: closed by the deadline, not long after it, with the one update applied.
+    expect(report!.closedBy).toBe('deadline');
+    expect(report!.missing).toEqual(['dev-silent']);
+    expect(report!.accepted).toBe(1);
+    expect(report!.aggregated).toBe(true);
+    expect(Date.now() - round.deadline).toBeLessThan(1500);
+  });
+
+  it('closes early when the device that disconnected mid-round is the only one missing', async () => {
+    // Prepare: a long deadline that the round must not wait for.
+    const { coordinator } = await setUp(60_000);
+    const a = await rawDevice(broker!.url, 'dev-a');
+    const leaving = await rawDevice(broker!.url, 'dev-leaving');
+    cleanup.push(() => a.client.endAsync());
+    // Execute: dev-leaving is chosen, then its connection drops; the broker publishes its last will.
+    const running = coordinator.run();
+    const round = await leaving.nextRound();
+    expect(round.participants).toContain('dev-leaving');
+    leaving.client.stream.destroy();
+    await publishUpdate(a.client, 'dev-a', goodUpdate(round, 'dev-a'));
+    const [report] = await running;
+    // Assert
+    expect(report!.closedBy).toBe('dropouts');
+    expect(report!.missing).toEqual(['dev-leaving']);
+    expect(Date.now()).toBeLessThan(round.deadline - 30_000);
+    leaving.client.end(true);
+  });
+});

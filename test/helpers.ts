@@ -1,0 +1,67 @@
+import mqtt, { type MqttClient } from 'mqtt';
+import { build, encodeMessage, fleetTopics, decodeMessage, type RoundMessage } from '../protocol/index.js';
+import { startBroker, type BrokerHandle } from '../broker/index.js';
+import { loadMnist, subset } from '../datasets/index.js';
+import { createEvaluator, type Evaluator } from '../aggregator/index.js';
+import type { TrainingData } from '../learning/index.js';
+
+export const topics = fleetTopics('test');
+
+export async function testBroker(): Promise<BrokerHandle> {
+  return startBroker({ host: '127.0.0.1', port: 0 });
+}
+
+/** The first `n` MNIST test examples: real data, small enough for fast evaluation. */
+export async function mnistSlice(n: number, from: 'train' | 'test' = 'test'): Promise<TrainingData> {
+  const splits = await loadMnist();
+  return subset(splits[from], Array.from({ length: n }, (_, i) => i));
+}
+
+export async function smallEvaluator(): Promise<Evaluator & { dispose(): void }> {
+  return createEvaluator('mlp', await mnistSlice(1000));
+}
+
+/**
+ * A hand-driven device: a raw mqtt.js client with the device's last will, that announces
+ * itself online and hands each round message to the test.
+ */
+export async function rawDevice(url: string, deviceId: string): Promise<{ client: MqttClient; rounds: RoundMessage[]; nextRound(): Promise<RoundMessage> }> {
+  const will = encodeMessage(build.status({ deviceId, state: 'offline', ts: Date.now() }));
+  const client = await mqtt.connectAsync(url, {
+    clientId: deviceId,
+    reconnectPeriod: 0,
+    will: { topic: topics.status(deviceId), payload: Buffer.from(will), qos: 1, retain: true },
+  });
+  const rounds: RoundMessage[] = [];
+  const waiters: ((m: RoundMessage) => void)[] = [];
+  client.on('message', (topic, payload) => {
+    if (topic !== topics.round) return;
+    const m = decodeMessage('round', payload);
+    rounds.push(m);
+    waiters.splice(0).forEach((w) => w(m));
+  });
+  await client.subscribeAsync(topics.round, { qos: 1 });
+  await client.publishAsync(topics.status(deviceId), Buffer.from(encodeMessage(build.status({ deviceId, state: 'online', ts: Date.now() }))), { qos: 1, retain: true });
+  let seen = 0;
+  return {
+    client,
+    rounds,
+    nextRound: () =>
+      new Promise((resolve) => {
+        const next = rounds[seen];
+        if (next) {
+          seen += 1;
+          resolve(next);
+        } else {
+          waiters.push((m) => {
+            seen += 1;
+            resolve(m);
+          });
+        }
+      }),
+  };
+}
+
+export function publishUpdate(client: MqttClient, topicId: string, payload: Uint8Array): Promise<unknown> {
+  return client.publishAsync(topics.update(topicId), Buffer.from(payload), { qos: 1 });
+}

@@ -1,0 +1,105 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import mqtt from 'mqtt';
+import { Rng, build, encodeMessage, f32Codec, type RoundMessage } from '../protocol/index.js';
+import { Coordinator, type RoundReport } from '../aggregator/index.js';
+import { modelInfo } from '../learning/index.js';
+import type { BrokerHandle } from '../broker/index.js';
+import { publishUpdate, rawDevice, smallEvaluator, testBroker } from './helpers.js';
+
+const PARAMS = modelInfo('mlp').paramCount;
+
+function update(round: RoundMessage, deviceId: string, delta: Uint8Array, over: Partial<{ round: number; codec: string }> = {}): Uint8Array {
+  return encodeMessage(build.update({
+    round: over.round ?? round.round, deviceId, numExamples: 100, codec: over.codec ?? round.codec, delta,
+    metrics: { loss: 1, accuracy: 0.5 }, trainMs: 10,
+  }));
+}
+
+describe('an aggregator under malformed updates', () => {
+  let broker: BrokerHandle | undefined;
+  const cleanup: (() => Promise<unknown>)[] = [];
+  afterEach(async () => {
+    for (const f of cleanup.splice(0).reverse()) await f();
+    await broker?.close();
+  });
+
+  it('rejects each bad update with its reason, counts them, and keeps running its rounds', async () => {
+    // Prepare: a real broker, a coordinator (f32 codec) and two hand-driven devices.
+    broker = await testBroker();
+    const control = await mqtt.connectAsync(broker.url, { clientId: 'aggregator' });
+    const evaluator = await smallEvaluator();
+    cleanup.push(() => control.endAsync(), async () => evaluator.dispose());
+    const coordinator = new Coordinator(
+      { fleet: 'test', rounds: 2, minDevices: 2, codec: 'f32', roundTimeoutMs: 20_000 },
+      { client: control, evaluate: evaluator },
+    );
+    const rejected: string[] = [];
+    coordinator.on('updateRejected', (r) => rejected.push(`${r.deviceId}:${r.reason}`));
+    const a = await rawDevice(broker.url, 'dev-a');
+    const b = await rawDevice(broker.url, 'dev-b');
+    cleanup.push(() => a.client.endAsync(), () => b.client.endAsync());
+    const good = f32Codec.encode(new Float32Array(PARAMS).fill(0.001), new Rng(1));
+    const nan = f32Codec.encode(new Float32Array(PARAMS).fill(NaN), new Rng(1));
+    const short = f32Codec.encode(new Float32Array(PARAMS - 1), new Rng(1));
+
+    // Execute: round 1, device a sends every kind of bad update, then a good one and a repeat.
+    const running = coordinator.run();
+    const round1 = await a.nextRound();
+    await b.nextRound();
+    expect(round1.participants).toEqual(['dev-a', 'dev-b']);
+    await a.client.publishAsync('fedmq/v1/test/update/dev-a', Buffer.from([0xde, 0xad, 0xbe, 0xef]), { qos: 1 });
+    await publishUpdate(a.client, 'dev-a', update(round1, 'dev-a', short));
+    await publishUpdate(a.client, 'dev-a', update(round1, 'dev-a', nan));
+    await publishUpdate(a.client, 'dev-a', update(round1, 'dev-a', good, { round: 7 }));
+    await publishUpdate(a.client, 'dev-a', update(round1, 'dev-b', good));
+    await publishUpdate(a.client, 'dev-a', update(round1, 'dev-a', good, { codec: 'int8' }));
+    await publishUpdate(a.client, 'dev-a', update(round1, 'dev-a', good));
+    await publishUpdate(a.client, 'dev-a', update(round1, 'dev-a', good));
+    await expect.poll(() => rejected.length).toBe(7);
+    await publishUpdate(b.client, 'dev-b', update(round1, 'dev-b', good));
+    // Round 2: the aggregator is still running and accepts good updates.
+    const round2 = await a.nextRound();
+    await publishUpdate(a.client, 'dev-a', update(round2, 'dev-a', good));
+    await publishUpdate(b.client, 'dev-b', update(round2, 'dev-b', good));
+    const reports: RoundReport[] = await running;
+
+    // Assert
+    expect(rejected).toEqual([
+      'dev-a:malformed', 'dev-a:bad-length', 'dev-a:non-finite', 'dev-a:wrong-round',
+      'dev-a:id-mismatch', 'dev-a:bad-codec', 'dev-a:duplicate',
+    ]);
+    expect(reports).toHaveLength(2);
+    expect(reports[0]!.accepted).toBe(2);
+    expect(reports[0]!.rejectedByReason).toEqual({
+      malformed: 1, 'bad-length': 1, 'non-finite': 1, 'wrong-round': 1, 'id-mismatch': 1, 'bad-codec': 1, duplicate: 1,
+    });
+    expect(reports[0]!.closedBy).toBe('complete');
+    expect(reports[1]!.accepted).toBe(2);
+    expect(reports[1]!.rejected).toBe(0);
+    // Only the good updates moved the model: +0.001 per weight in each of the two rounds.
+    expect(Number.isFinite(reports[1]!.accuracy)).toBe(true);
+  });
+
+  it('refuses an update from a device that was not selected', async () => {
+    broker = await testBroker();
+    const control = await mqtt.connectAsync(broker.url, { clientId: 'aggregator' });
+    const evaluator = await smallEvaluator();
+    cleanup.push(() => control.endAsync(), async () => evaluator.dispose());
+    const coordinator = new Coordinator({ fleet: 'test', rounds: 1, minDevices: 1, codec: 'f32', roundTimeoutMs: 20_000 }, { client: control, evaluate: evaluator });
+    const rejected: string[] = [];
+    coordinator.on('updateRejected', (r) => rejected.push(`${r.deviceId}:${r.reason}`));
+    const a = await rawDevice(broker.url, 'dev-a');
+    cleanup.push(() => a.client.endAsync());
+    const running = coordinator.run();
+    const round = await a.nextRound();
+    const late = await rawDevice(broker.url, 'late');
+    cleanup.push(() => late.client.endAsync());
+    const good = f32Codec.encode(new Float32Array(PARAMS), new Rng(1));
+    await publishUpdate(late.client, 'late', update(round, 'late', good));
+    await expect.poll(() => rejected).toEqual(['late:not-selected']);
+    await publishUpdate(a.client, 'dev-a', update(round, 'dev-a', good));
+    const [report] = await running;
+    expect(report!.accepted).toBe(1);
+    expect(report!.rejectedByReason).toEqual({ 'not-selected': 1 });
+  });
+});

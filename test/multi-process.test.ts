@@ -1,0 +1,38 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { FedmqProcess } from './processes.js';
+
+describe('fedmq as separate processes: broker, aggregator and three agents', () => {
+  const processes: FedmqProcess[] = [];
+  afterAll(async () => {
+    await Promise.all(processes.map((p) => p.stop()));
+  });
+
+  it('completes two rounds with accuracy well above chance, then everything shuts down cleanly', async () => {
+    // Prepare: a broker on a free port.
+    const broker = new FedmqProcess(['broker', '--host', '127.0.0.1', '--port', '0']);
+    processes.push(broker);
+    const [, url] = await broker.waitFor(/broker listening on (mqtt:\/\/\S+)/);
+
+    // Execute: an aggregator that waits for three devices, and three agents on an IID split.
+    const aggregator = new FedmqProcess(['aggregator', '--broker', url!, '--fleet', 'it', '--rounds', '2', '--min-devices', '3', '--round-timeout', '120', '--seed', '3']);
+    processes.push(aggregator);
+    const agents = [0, 1, 2].map((i) => new FedmqProcess(['agent', '--broker', url!, '--fleet', 'it', '--id', `pi-${i}`, '--data', `mnist:iid:${i}/3`, '--seed', '3']));
+    processes.push(...agents);
+    const code = await aggregator.exit();
+
+    // Assert
+    const rounds = aggregator.lines.filter((l) => l.startsWith('round ') && l.includes(' acc '));
+    expect(code, aggregator.lines.join('\n')).toBe(0);
+    expect(rounds).toHaveLength(2);
+    const accuracies = rounds.map((l) => Number(/acc (\d\.\d+)/.exec(l)![1]));
+    expect(accuracies[1]!).toBeGreaterThan(0.5); // chance is 0.1
+    expect(rounds.every((l) => l.includes('participants 3/3'))).toBe(true);
+    for (const agent of agents) {
+      await agent.waitFor(/round 2: published/);
+      expect(await agent.stop()).toBe(0);
+      expect(agent.lines).toContain('agent stopped');
+    }
+    expect(await broker.stop()).toBe(0);
+    expect(broker.lines).toContain('broker closed');
+  }, 240_000);
+});

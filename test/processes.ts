@@ -1,0 +1,53 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+
+/** A `fedmq` subcommand in its own process, with its output collected line by line. */
+export class FedmqProcess {
+  readonly child: ChildProcessWithoutNullStreams;
+  readonly lines: string[] = [];
+  private readonly exited: Promise<number | null>;
+
+  constructor(args: string[]) {
+    this.child = spawn(process.execPath, [CLI, ...args], { stdio: 'pipe' });
+    let buffered = '';
+    const collect = (chunk: Buffer): void => {
+      buffered += chunk.toString();
+      const parts = buffered.split('\n');
+      buffered = parts.pop() ?? '';
+      this.lines.push(...parts);
+    };
+    this.child.stdout.on('data', collect);
+    this.child.stderr.on('data', collect);
+    this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
+  }
+
+  /** Resolves with the first line matching `pattern`, or rejects after `timeoutMs`. */
+  async waitFor(pattern: RegExp, timeoutMs = 30_000): Promise<RegExpMatchArray> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      for (const line of this.lines) {
+        const m = line.match(pattern);
+        if (m) return m;
+      }
+      if (this.child.exitCode !== null) throw new Error(`process exited (${this.child.exitCode}) before ${pattern}:\n${this.lines.join('\n')}`);
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}:\n${this.lines.join('\n')}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  exit(): Promise<number | null> {
+    return this.exited;
+  }
+
+  /** SIGTERM, then the exit code (SIGKILL if it does not exit in time). */
+  async stop(timeoutMs = 10_000): Promise<number | null> {
+    if (this.child.exitCode !== null) return this.child.exitCode;
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
+    const code = await this.exited;
+    clearTimeout(timer);
+    return code;
+  }
+}

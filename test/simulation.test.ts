@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { Simulation } from '../simulator/index.js';
+import { int8Codec } from '../protocol/index.js';
+import { modelInfo } from '../learning/index.js';
+
+describe('a simulated fleet', () => {
+  it('writes a run report whose bytesUp is what the devices really published', async () => {
+    // Prepare: 5 devices on a non-IID split, 2 rounds.
+    const simulation = new Simulation({ devices: 5, rounds: 2, partition: 'shards:2', seed: 4, backend: 'wasm' });
+    const published: number[] = [];
+    simulation.on('updateAccepted', (u) => published.push(u.bytes));
+    // Execute
+    const report = await simulation.run();
+    // Assert: shape of DESIGN.md's run report.
+    expect(report.config.devices).toBe(5);
+    expect(report.config.partition).toBe('shards:2');
+    expect(report.environment.backend).toBe('wasm');
+    expect(report.rounds).toHaveLength(2);
+    for (const r of report.rounds) {
+      expect(r.participants).toBe(5);
+      expect(r.accepted).toBe(5);
+      expect(r.rejected).toBe(0);
+      expect(r.accuracy).toBeGreaterThan(0.1);
+      expect(r.wallMs).toBeGreaterThan(0);
+    }
+    expect(report.final.rounds).toBe(2);
+    expect(report.final.accuracy).toBe(report.rounds[1]!.accuracy);
+    // bytesUp: the sum of the update payloads on the wire, each an int8 delta plus a small CBOR envelope.
+    expect(report.final.bytesUpTotal).toBe(published.reduce((a, b) => a + b, 0));
+    const int8Bytes = int8Codec().encode(new Float32Array(modelInfo('mlp').paramCount), { next: () => 0 } as never).byteLength;
+    for (const b of published) {
+      expect(b).toBeGreaterThan(int8Bytes);
+      expect(b).toBeLessThan(int8Bytes + 300);
+    }
+  }, 180_000);
+
+  it('gives the same per-round accuracies for the same seed', async () => {
+    const options = { devices: 4, rounds: 2, partition: 'dirichlet:0.5', seed: 11, backend: 'wasm' as const };
+    const first = await new Simulation(options).run();
+    const second = await new Simulation(options).run();
+    const a = first.rounds.map((r) => r.accuracy);
+    const b = second.rounds.map((r) => r.accuracy);
+    a.forEach((acc, i) => expect(Math.abs(acc - b[i]!)).toBeLessThanOrEqual(0.002));
+  }, 240_000);
+
+  it('refuses bad options with the option named', () => {
+    expect(() => new Simulation({ devices: 0 })).toThrow(/devices/);
+    expect(() => new Simulation({ partition: 'shards:x' })).toThrow(/partition/);
+    expect(() => new Simulation({ codec: 'int3' })).toThrow(/codec/);
+    expect(() => new Simulation({ fraction: 1.5 })).toThrow(/fraction/);
+    expect(() => new Simulation({ model: 'resnet' as never })).toThrow(/model/);
+  });
+});
