@@ -35,7 +35,10 @@ export const agentCommand: Command = {
     const backend = await initBackend((str(flags, 'backend') ?? 'auto') as BackendName | 'auto');
     const data = await loadDataSource(source, num(flags, 'seed') ?? 0);
     const fleet = str(flags, 'fleet');
-    const client = await connectDevice({ url, deviceId, fleet, username: str(flags, 'username'), password: str(flags, 'password') });
+    const client = await connectDevice({
+      url, deviceId, fleet, username: str(flags, 'username'), password: str(flags, 'password'),
+      onRetry: (e) => console.log(`broker not reachable (${e.message}); retrying`),
+    });
     console.log(`agent ${deviceId}: ${data.count} local examples, backend ${backend}, connected to ${url}`);
     client.on('offline', () => console.log('connection lost; reconnecting'));
     client.on('connect', () => console.log('connected'));

@@ -56,8 +56,10 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`fedmq ${command.name}: ${(e as Error).message}\nRun 'fedmq ${command.name} --help' for options.\n`);
       return 2;
     }
-    const err = e as Error;
-    process.stderr.write(`fedmq ${command.name}: ${err instanceof FedmqError ? err.message : (err.stack ?? String(err))}\n`);
+    // Our errors and system errors (ECONNREFUSED...) explain themselves; anything else is a bug: show where.
+    const err = e as Error & { code?: unknown };
+    const known = err instanceof FedmqError || err.code !== undefined;
+    process.stderr.write(`fedmq ${command.name}: ${known ? err.message : (err.stack ?? String(err))}\n`);
     return 1;
   }
 }

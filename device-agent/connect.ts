@@ -16,17 +16,21 @@ export interface DeviceConnectOptions {
   keepaliveSeconds?: number;
   /** @default 10000 */
   connectTimeoutMs?: number;
+  /** Told of each failed attempt while the first connection is retried (broker not up yet). */
+  onRetry?: (error: Error) => void;
 }
 
 /**
  * Connects a device with its identity as client id and a retained last will that marks it
  * offline, so the aggregator learns of a lost device from the broker [MQTT-3.1.2-8].
- * Reconnects with exponential backoff (0.5 s doubling to 30 s, reset on success).
+ * Keeps trying until the broker answers (a device may boot before its hub), and reconnects
+ * with exponential backoff (0.5 s doubling to 30 s, reset on success). A broker that refuses
+ * the connection (bad credentials, [MQTT-3.2.2-5]) is an error, not a reason to retry.
  */
 export async function connectDevice(options: DeviceConnectOptions): Promise<MqttClient> {
   const topics = fleetTopics(options.fleet);
   const will = encodeMessage(build.status({ deviceId: options.deviceId, state: DeviceState.Offline, ts: Date.now() }));
-  const client = await mqtt.connectAsync(options.url, {
+  const client = mqtt.connect(options.url, {
     clientId: options.deviceId,
     clean: true,
     keepalive: options.keepaliveSeconds ?? 30,
@@ -37,6 +41,24 @@ export async function connectDevice(options: DeviceConnectOptions): Promise<Mqtt
     will: { topic: topics.status(options.deviceId), payload: Buffer.from(will), qos: 1, retain: true },
   });
   withBackoff(client);
+  await new Promise<void>((resolve, reject) => {
+    const onError = (error: Error & { code?: unknown }): void => {
+      if (typeof error.code === 'number') {
+        client.off('connect', onConnect);
+        client.off('error', onError);
+        client.end(true);
+        reject(error);
+      } else {
+        options.onRetry?.(error);
+      }
+    };
+    const onConnect = (): void => {
+      client.off('error', onError);
+      resolve();
+    };
+    client.once('connect', onConnect);
+    client.on('error', onError);
+  });
   return client;
 }
 
