@@ -21,12 +21,25 @@ export interface Codec {
    * Validates everything first: on error `target` is untouched.
    */
   accumulate(bytes: Uint8Array, length: number, target: Float64Array, weight: number): void;
+  /**
+   * The largest byte size a valid encoding of `length` values can have. `+deflate` caps
+   * what it inflates at this, so a small message cannot expand into a huge buffer.
+   */
+  maxEncodedBytes(length: number): number;
+  /**
+   * True for `...+ef` specs: the device keeps the part of each delta the codec lost and adds
+   * it to the next one (`ErrorFeedback`). Not a wire change: the aggregator ignores it.
+   */
+  readonly errorFeedback?: boolean;
 }
 
 export const HEADER_BYTES = 8;
 
 /** Format ids in the first byte of every encoded update. */
-export const FormatId = { F32: 1, Int8: 2 } as const;
+export const FormatId = { F32: 1, Int8: 2, F16: 3, Int4: 4, Ternary: 5, TopK: 6, Deflate: 7 } as const;
+
+/** Largest chunk size (values per scale) the chunked codecs accept on the wire. */
+export const MAX_CHUNK = 1 << 24;
 
 export function writeHeader(view: DataView, formatId: number, length: number): void {
   view.setUint8(0, formatId);
@@ -58,4 +71,52 @@ export function expectSize(bytes: Uint8Array, expected: number): void {
   if (bytes.byteLength !== expected) {
     throw new DecodeError(DecodeReason.BadLength, `update is ${bytes.byteLength} bytes, its header implies ${expected}`);
   }
+}
+
+/**
+ * Reads the chunk size (u32) and the per-chunk float32 scales that follow the header in the
+ * int8, int4 and ternary formats, and checks the total size against `valueBytes(length)`.
+ * Scales must be finite and >= 0: a negative scale would flip every sign of its chunk.
+ */
+export function readChunkScales(
+  aligned: Uint8Array,
+  view: DataView,
+  length: number,
+  name: string,
+  valueBytes: (length: number) => number,
+): { chunk: number; scales: Float32Array; valuesAt: number } {
+  if (aligned.byteLength < HEADER_BYTES + 4) throw new DecodeError(DecodeReason.Malformed, `${name} update is truncated`);
+  const chunk = view.getUint32(HEADER_BYTES, true);
+  if (chunk < 1 || chunk > MAX_CHUNK) throw new DecodeError(DecodeReason.Malformed, `${name} chunk size ${chunk} is out of range`);
+  const chunks = Math.ceil(length / chunk);
+  const scalesAt = HEADER_BYTES + 4;
+  const valuesAt = scalesAt + chunks * 4;
+  expectSize(aligned, valuesAt + valueBytes(length));
+  const scales = new Float32Array(aligned.buffer, aligned.byteOffset + scalesAt, chunks);
+  for (let c = 0; c < chunks; c++) {
+    const s = scales[c]!;
+    if (!Number.isFinite(s) || s < 0) throw new DecodeError(DecodeReason.NonFinite, `${name} scale ${c} is ${s}`);
+  }
+  return { chunk, scales, valuesAt };
+}
+
+/** max |x| over `delta[start..end)`, or throws `RangeError` for a non-finite value (a device bug, not network input). */
+export function chunkMaxAbs(delta: Float32Array, start: number, end: number): number {
+  let max = 0;
+  let poison = 0; // stays 0 unless some value is NaN or infinite (0 * x is NaN for those)
+  for (let i = start; i < end; i++) {
+    const a = Math.abs(delta[i]!);
+    poison += 0 * a;
+    if (a > max) max = a;
+  }
+  if (poison !== 0) throw new RangeError(`delta has a non-finite value in ${start}..${end - 1}`);
+  return max;
+}
+
+/** Validates a chunk size given in code or a spec (`int8@256`). */
+export function checkChunkSize(chunk: number, name: string): number {
+  if (!Number.isInteger(chunk) || chunk < 1 || chunk > MAX_CHUNK) {
+    throw new RangeError(`${name} chunk size must be an integer in 1..${MAX_CHUNK}, got ${chunk}`);
+  }
+  return chunk;
 }

@@ -21,6 +21,8 @@ export const f32Codec: Codec = {
     const v = values(bytes, length);
     for (let i = 0; i < length; i++) target[i]! += weight * v[i]!;
   },
+
+  maxEncodedBytes: (length) => HEADER_BYTES + length * 4,
 };
 
 function values(bytes: Uint8Array, length: number): Float32Array {

@@ -1,4 +1,11 @@
 export type { Codec } from './codec.js';
+export { FormatId, HEADER_BYTES } from './codec.js';
 export { f32Codec } from './f32.js';
+export { f16Codec, F16_MAX, floatsToHalves, halfToFloat } from './f16.js';
 export { int8Codec, DEFAULT_INT8_CHUNK } from './int8.js';
-export { parseCodec, CODEC_SPECS } from './registry.js';
+export { int4Codec, DEFAULT_INT4_CHUNK } from './int4.js';
+export { ternaryCodec, DEFAULT_TERNARY_CHUNK, type TernaryMode } from './ternary.js';
+export { topkCodec, topKIndices, keptCount } from './topk.js';
+export { deflateCodec, DEFAULT_DEFLATE_LEVEL } from './deflate.js';
+export { ErrorFeedback, withErrorFeedback } from './errorFeedback.js';
+export { parseCodec, CODEC_SPECS, DEFAULT_TOPK_VALUE } from './registry.js';

@@ -1,6 +1,6 @@
 import { DecodeError, DecodeReason } from '../errors.js';
 import type { Rng } from '../random.js';
-import { FormatId, HEADER_BYTES, expectSize, readHeader, writeHeader, type Codec } from './codec.js';
+import { FormatId, HEADER_BYTES, checkChunkSize, chunkMaxAbs, readChunkScales, readHeader, writeHeader, type Codec } from './codec.js';
 
 /** Values per scale: 4 bytes of scale per 1,024 bytes of values keeps the ratio to f32 at 3.98x. */
 export const DEFAULT_INT8_CHUNK = 1024;
@@ -13,26 +13,15 @@ const LEVELS = 127;
  * scales (f32 x chunks), values (i8 x length, -127..127).
  */
 export function int8Codec(chunkSize = DEFAULT_INT8_CHUNK): Codec {
+  checkChunkSize(chunkSize, 'int8');
   const spec = chunkSize === DEFAULT_INT8_CHUNK ? 'int8' : `int8@${chunkSize}`;
 
   function parse(bytes: Uint8Array, length: number): { scales: Float32Array; q: Int8Array; chunk: number } {
     const { aligned, view } = readHeader(bytes, FormatId.Int8, length);
-    if (aligned.byteLength < HEADER_BYTES + 4) throw new DecodeError(DecodeReason.Malformed, 'int8 update is truncated');
-    const chunk = view.getUint32(HEADER_BYTES, true);
-    if (chunk < 1 || chunk > 1 << 24) throw new DecodeError(DecodeReason.Malformed, `int8 chunk size ${chunk} is out of range`);
-    const chunks = Math.ceil(length / chunk);
-    const scalesAt = HEADER_BYTES + 4;
-    const valuesAt = scalesAt + chunks * 4;
-    expectSize(aligned, valuesAt + length);
-    const scales = new Float32Array(aligned.buffer, aligned.byteOffset + scalesAt, chunks);
-    for (let c = 0; c < chunks; c++) {
-      const s = scales[c]!;
-      if (!Number.isFinite(s) || s < 0) throw new DecodeError(DecodeReason.NonFinite, `int8 scale ${c} is ${s}`);
-    }
+    const { chunk, scales, valuesAt } = readChunkScales(aligned, view, length, 'int8', (n) => n);
     const q = new Int8Array(aligned.buffer, aligned.byteOffset + valuesAt, length);
-    for (let i = 0; i < length; i++) {
-      if (q[i] === -128) throw new DecodeError(DecodeReason.Malformed, `int8 value ${i} is -128, outside -127..127`);
-    }
+    const bad = findMinus128(aligned, valuesAt, length);
+    if (bad >= 0) throw new DecodeError(DecodeReason.Malformed, `int8 value ${bad} is -128, outside -127..127`);
     return { scales, q, chunk };
   }
 
@@ -54,13 +43,7 @@ export function int8Codec(chunkSize = DEFAULT_INT8_CHUNK): Codec {
       for (let c = 0; c < chunks; c++) {
         const start = c * chunkSize;
         const end = Math.min(n, start + chunkSize);
-        let max = 0;
-        for (let i = start; i < end; i++) {
-          const a = Math.abs(delta[i]!);
-          if (a > max) max = a;
-        }
-        if (!Number.isFinite(max)) throw new RangeError(`delta has a non-finite value in chunk ${c}`);
-        const scale = Math.fround(max / LEVELS);
+        const scale = Math.fround(chunkMaxAbs(delta, start, end) / LEVELS);
         scales[c] = scale;
         if (scale === 0) continue;
         const inv = 1 / scale;
@@ -75,7 +58,11 @@ export function int8Codec(chunkSize = DEFAULT_INT8_CHUNK): Codec {
     decode(bytes, length) {
       const { scales, q, chunk } = parse(bytes, length);
       const out = new Float32Array(length);
-      for (let i = 0; i < length; i++) out[i] = q[i]! * scales[(i / chunk) | 0]!;
+      for (let c = 0, start = 0; start < length; c++, start += chunk) {
+        const s = scales[c]!;
+        const end = Math.min(length, start + chunk);
+        for (let i = start; i < end; i++) out[i] = q[i]! * s;
+      }
       return out;
     },
 
@@ -87,5 +74,25 @@ export function int8Codec(chunkSize = DEFAULT_INT8_CHUNK): Codec {
         for (let i = start; i < end; i++) target[i]! += s * q[i]!;
       }
     },
+
+    // The chunk size is read from the wire, so the largest valid encoding has one scale per value.
+    maxEncodedBytes: (length) => HEADER_BYTES + 4 + length * 5,
   };
+}
+
+/**
+ * Index of the first byte 0x80 (-128) among `length` bytes at `at` (a multiple of 4), or -1.
+ * Tests four bytes per step: a byte of `x = w ^ 0x80808080` is zero exactly where `w` held
+ * 0x80, and `(x - 0x01010101) & ~x & 0x80808080` is non-zero iff some byte of `x` is zero.
+ */
+function findMinus128(aligned: Uint8Array, at: number, length: number): number {
+  const w = new Int32Array(aligned.buffer, aligned.byteOffset + at, length >>> 2);
+  let j = 0;
+  for (; j < w.length; j++) {
+    const x = w[j]! ^ 0x80808080;
+    if (((x - 0x01010101) & ~x & 0x80808080) !== 0) break;
+  }
+  const q = new Uint8Array(aligned.buffer, aligned.byteOffset + at, length);
+  for (let i = j * 4; i < length; i++) if (q[i] === 0x80) return i;
+  return -1;
 }

@@ -1,0 +1,110 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { ErrorFeedback, assertValidId } from '../protocol/index.js';
+
+/**
+ * Where a device keeps its error-feedback residual between runs, so that a restart does not
+ * throw away what the codec left out (and then owes the model). A residual belongs to one
+ * model length and one codec spec: `load` ignores one saved for another, and the next `save`
+ * replaces it.
+ */
+export interface ResidualStore {
+  /** The saved residual, or a zero one when there is none, it is for another length or codec, or it is unreadable. */
+  load(deviceId: string, length: number, codecSpec: string): Promise<ErrorFeedback>;
+  save(deviceId: string, codecSpec: string, feedback: ErrorFeedback): Promise<void>;
+}
+
+/** "FQRS": the first four bytes of a residual file. */
+const MAGIC = Buffer.from('FQRS', 'latin1');
+const VERSION = 1;
+/** Magic, version (u8), reserved (u8), codec spec size (u16 LE). */
+const FILE_HEADER_BYTES = 8;
+
+/**
+ * One file per device, `{dir}/{deviceId}.residual`: the magic, a version, the codec spec, then
+ * `ErrorFeedback.toBytes()`. Written to a temporary file, flushed to disk and renamed over the
+ * old one, so a power cut leaves either the old residual or the new one, never half of each.
+ */
+export class FileResidualStore implements ResidualStore {
+  constructor(readonly dir: string) {}
+
+  fileOf(deviceId: string): string {
+    return path.join(this.dir, `${assertValidId('id', deviceId)}.residual`);
+  }
+
+  async load(deviceId: string, length: number, codecSpec: string): Promise<ErrorFeedback> {
+    const fresh = new ErrorFeedback(length);
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(this.fileOf(deviceId));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return fresh;
+      throw e;
+    }
+    const saved = parseResidualFile(bytes);
+    if (saved === null || saved.codecSpec !== codecSpec || saved.feedback.length !== length) return fresh;
+    return saved.feedback;
+  }
+
+  async save(deviceId: string, codecSpec: string, feedback: ErrorFeedback): Promise<void> {
+    const file = this.fileOf(deviceId);
+    await mkdir(this.dir, { recursive: true });
+    const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    try {
+      const handle = await open(temp, 'w', 0o600);
+      try {
+        await handle.writeFile(formatResidualFile(codecSpec, feedback));
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(temp, file);
+    } catch (e) {
+      await unlink(temp).catch(() => undefined);
+      throw e;
+    }
+  }
+}
+
+/** Keeps residuals in memory (tests, simulations that need no restarts). */
+export class MemoryResidualStore implements ResidualStore {
+  private readonly files = new Map<string, Uint8Array>();
+
+  async load(deviceId: string, length: number, codecSpec: string): Promise<ErrorFeedback> {
+    const bytes = this.files.get(assertValidId('id', deviceId));
+    const saved = bytes === undefined ? null : parseResidualFile(bytes);
+    if (saved === null || saved.codecSpec !== codecSpec || saved.feedback.length !== length) return new ErrorFeedback(length);
+    return saved.feedback;
+  }
+
+  async save(deviceId: string, codecSpec: string, feedback: ErrorFeedback): Promise<void> {
+    this.files.set(assertValidId('id', deviceId), formatResidualFile(codecSpec, feedback));
+  }
+}
+
+export function formatResidualFile(codecSpec: string, feedback: ErrorFeedback): Uint8Array {
+  const spec = Buffer.from(codecSpec, 'utf8');
+  if (spec.length > 0xffff) throw new RangeError('codec spec is too long to store');
+  const state = feedback.toBytes();
+  const out = Buffer.alloc(FILE_HEADER_BYTES + spec.length + state.byteLength);
+  MAGIC.copy(out, 0);
+  out.writeUInt8(VERSION, 4);
+  out.writeUInt16LE(spec.length, 6);
+  spec.copy(out, FILE_HEADER_BYTES);
+  out.set(state, FILE_HEADER_BYTES + spec.length);
+  return out;
+}
+
+/** The codec spec and residual of a residual file, or null if it is not one (truncated, corrupt, another version). */
+export function parseResidualFile(bytes: Uint8Array): { codecSpec: string; feedback: ErrorFeedback } | null {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (buf.length < FILE_HEADER_BYTES || !buf.subarray(0, 4).equals(MAGIC) || buf.readUInt8(4) !== VERSION) return null;
+  const specEnd = FILE_HEADER_BYTES + buf.readUInt16LE(6);
+  if (specEnd > buf.length) return null;
+  try {
+    return { codecSpec: buf.toString('utf8', FILE_HEADER_BYTES, specEnd), feedback: ErrorFeedback.fromBytes(buf.subarray(specEnd)) };
+  } catch {
+    return null;
+  }
+}
