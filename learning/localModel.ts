@@ -1,0 +1,170 @@
+import * as tf from '@tensorflow/tfjs';
+import { OptionsError } from '../protocol/errors.js';
+import { Rng } from '../protocol/random.js';
+import { initBackend } from './backend.js';
+import { BatchBuffer, checkTrainingData, type TrainingData } from './batches.js';
+import { ModelBusyError, ModelDisposedError } from './errors.js';
+import { crossEntropySum, Metrics } from './metrics.js';
+import { isDenseOnly, isModelName, modelInfo, type ModelInfo, type ModelName } from './models.js';
+import { Network } from './network.js';
+import { autodiffStep, denseStep, type SgdStep } from './sgdStep.js';
+
+export interface TrainOptions {
+  /** Passes over the local data (E in McMahan et al. 2017). */
+  epochs: number;
+  /** Examples per SGD step (B); the last, partial batch of an epoch is included. */
+  batchSize: number;
+  /** SGD learning rate. */
+  lr: number;
+  /** Seeds the per-epoch shuffles, so a device's update is reproducible. */
+  seed: number;
+}
+
+export interface TrainResult {
+  /** Mean cross-entropy over the examples of the last epoch, as seen while training on them. */
+  loss: number;
+  /** Mean training accuracy over the last epoch. */
+  accuracy: number;
+  /** SGD steps taken in all epochs. */
+  steps: number;
+  /** Wall time of the whole call. */
+  ms: number;
+}
+
+export interface EvalResult {
+  loss: number;
+  accuracy: number;
+  count: number;
+}
+
+/** Evaluation needs no gradients, so large batches cost little memory and amortise op overhead. */
+export const DEFAULT_EVAL_BATCH_SIZE = 1000;
+
+/**
+ * Training runs synchronously on this thread; giving the event loop a turn this often keeps
+ * MQTT keep-alives and timers alive in a process that also hosts a broker or an agent.
+ */
+const YIELD_EVERY_MS = 50;
+
+/** One model in tfjs memory, exchanged with the rest of fedmq as flat `Float32Array`s. */
+export class LocalModel {
+  readonly info: ModelInfo;
+  private readonly net: Network;
+  private readonly metrics = new Metrics();
+  private readonly step: SgdStep;
+  private busy: string | null = null;
+  private disposed = false;
+
+  /** A model with the deterministic initial weights of seed 0; initialises a backend if none is set. */
+  static async create(name: ModelName): Promise<LocalModel> {
+    if (!isModelName(name)) throw new OptionsError('model', `unknown model "${String(name)}"`);
+    await initBackend();
+    return new LocalModel(name);
+  }
+
+  private constructor(name: ModelName) {
+    this.info = modelInfo(name);
+    this.net = new Network(name);
+    this.step = isDenseOnly(name) ? denseStep : autodiffStep;
+  }
+
+  /** A flat copy of every trainable weight (per layer: kernel, then bias). */
+  getWeights(): Float32Array {
+    this.check('getWeights');
+    return this.net.getWeights();
+  }
+
+  /** Replaces every weight; throws `WeightsLengthError` unless `flat` has `info.paramCount` values. */
+  setWeights(flat: Float32Array): void {
+    this.check('setWeights');
+    this.net.setWeights(flat);
+  }
+
+  /** Plain minibatch SGD on softmax cross-entropy, with a seeded shuffle each epoch. */
+  async train(data: TrainingData, options: TrainOptions): Promise<TrainResult> {
+    this.check('train');
+    checkTrainOptions(options);
+    checkTrainingData(data);
+    const started = performance.now();
+    this.busy = 'train';
+    try {
+      const { count } = data;
+      const batchSize = Math.min(options.batchSize, count);
+      const buffer = new BatchBuffer(batchSize);
+      const order = new Uint32Array(count);
+      for (let i = 0; i < count; i++) order[i] = i;
+      const rng = Rng.derive(options.seed, 'learning.shuffle');
+      let steps = 0;
+      let lastYield = started;
+      for (let epoch = 0; epoch < options.epochs; epoch++) {
+        rng.shuffle(order);
+        const metrics = epoch === options.epochs - 1 ? this.metrics : null;
+        metrics?.reset();
+        for (let start = 0; start < count; start += batchSize) {
+          const size = Math.min(batchSize, count - start);
+          tf.tidy(() => this.step(this.net, buffer.fill(data, order, start, size), options.lr, metrics));
+          steps++;
+          if (performance.now() - lastYield > YIELD_EVERY_MS) {
+            await yieldToEventLoop();
+            lastYield = performance.now();
+          }
+        }
+      }
+      const { loss, accuracy } = await this.metrics.read(count);
+      return { loss, accuracy, steps, ms: performance.now() - started };
+    } finally {
+      this.busy = null;
+    }
+  }
+
+  /** Loss and accuracy on `data` in order, `batchSize` examples per forward pass. */
+  async evaluate(data: TrainingData, batchSize = DEFAULT_EVAL_BATCH_SIZE): Promise<EvalResult> {
+    this.check('evaluate');
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new OptionsError('batchSize', `must be a positive integer, got ${batchSize}`);
+    checkTrainingData(data);
+    this.busy = 'evaluate';
+    try {
+      const { count } = data;
+      const size = Math.min(batchSize, count);
+      const buffer = new BatchBuffer(size);
+      this.metrics.reset();
+      for (let start = 0; start < count; start += size) {
+        const n = Math.min(size, count - start);
+        tf.tidy(() => {
+          const batch = buffer.fill(data, null, start, n);
+          const logits = this.net.forward(batch.x);
+          this.metrics.add(crossEntropySum(tf.logSoftmax(logits), batch.oneHot), logits, batch.labels);
+        });
+        await yieldToEventLoop();
+      }
+      const { loss, accuracy } = await this.metrics.read(count);
+      return { loss, accuracy, count };
+    } finally {
+      this.busy = null;
+    }
+  }
+
+  /** Frees the model's tensors; the model cannot be used afterwards. Safe to call twice. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.net.dispose();
+    this.metrics.dispose();
+  }
+
+  private check(operation: string): void {
+    if (this.disposed) throw new ModelDisposedError(operation);
+    if (this.busy !== null) throw new ModelBusyError(operation);
+  }
+}
+
+function checkTrainOptions(o: TrainOptions): void {
+  if (!Number.isInteger(o.epochs) || o.epochs < 1) throw new OptionsError('epochs', `must be a positive integer, got ${o.epochs}`);
+  if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new OptionsError('batchSize', `must be a positive integer, got ${o.batchSize}`);
+  if (!Number.isFinite(o.lr) || o.lr <= 0) throw new OptionsError('lr', `must be a positive number, got ${o.lr}`);
+  if (!Number.isFinite(o.seed)) throw new OptionsError('seed', `must be a finite number, got ${o.seed}`);
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
