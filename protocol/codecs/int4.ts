@@ -34,19 +34,6 @@ export function int4Codec(chunkSize = DEFAULT_INT4_CHUNK): Codec {
     return { scales, p, chunk };
   }
 
-  /** Calls `add(i, scale * level)` for every value, chunk by chunk. */
-  function forEach(bytes: Uint8Array, length: number, add: (i: number, v: number) => void): void {
-    const { scales, p, chunk } = parse(bytes, length);
-    for (let c = 0, start = 0; start < length; c++, start += chunk) {
-      const s = scales[c]!;
-      const end = Math.min(length, start + chunk);
-      for (let i = start; i < end; i++) {
-        const b = p[i >> 1]!;
-        add(i, s * ((i & 1) === 0 ? (b << 28) >> 28 : (b << 24) >> 28));
-      }
-    }
-  }
-
   return {
     spec,
     description: `int4, stochastic rounding, one scale per ${chunkSize} values (error < scale = max|x|/7)`,
@@ -79,21 +66,33 @@ export function int4Codec(chunkSize = DEFAULT_INT4_CHUNK): Codec {
     },
 
     decode(bytes, length) {
+      const { scales, p, chunk } = parse(bytes, length);
       const out = new Float32Array(length);
-      forEach(bytes, length, (i, v) => {
-        out[i] = v;
-      });
+      for (let c = 0, start = 0; start < length; c++, start += chunk) {
+        const s = scales[c]!;
+        const end = Math.min(length, start + chunk);
+        for (let i = start; i < end; i++) out[i] = s * level(p, i);
+      }
       return out;
     },
 
     accumulate(bytes, length, target, weight) {
-      forEach(bytes, length, (i, v) => {
-        target[i]! += weight * v;
-      });
+      const { scales, p, chunk } = parse(bytes, length);
+      for (let c = 0, start = 0; start < length; c++, start += chunk) {
+        const s = weight * scales[c]!;
+        const end = Math.min(length, start + chunk);
+        for (let i = start; i < end; i++) target[i]! += s * level(p, i);
+      }
     },
 
     maxEncodedBytes: (length) => HEADER_BYTES + 4 + length * 4 + packedBytes(length),
   };
+}
+
+/** Value i's level: its nibble sign-extended by shifting it to the top of an int32 and back. */
+function level(p: Uint8Array, i: number): number {
+  const b = p[i >> 1]!;
+  return (i & 1) === 0 ? (b << 28) >> 28 : (b << 24) >> 28;
 }
 
 function packedBytes(length: number): number {

@@ -6,7 +6,6 @@ import { FormatId, HEADER_BYTES, checkChunkSize, chunkMaxAbs, readChunkScales, r
 export const DEFAULT_TERNARY_CHUNK = 512;
 
 /** 2-bit codes, value i in bits 2(i mod 4)..2(i mod 4)+1 of byte i/4; the code 3 is invalid. */
-const ZERO = 0;
 const PLUS = 1;
 const MINUS = 2;
 
@@ -46,19 +45,6 @@ export function ternaryCodec(chunkSize = DEFAULT_TERNARY_CHUNK, mode: TernaryMod
       throw new DecodeError(DecodeReason.Malformed, 'ternary padding bits after the last value are not zero');
     }
     return { scales, p, chunk };
-  }
-
-  /** Calls `add(i, +-s)` for every non-zero value, chunk by chunk. */
-  function forEachNonZero(bytes: Uint8Array, length: number, add: (i: number, v: number) => void): void {
-    const { scales, p, chunk } = parse(bytes, length);
-    for (let c = 0, start = 0; start < length; c++, start += chunk) {
-      const s = scales[c]!;
-      const end = Math.min(length, start + chunk);
-      for (let i = start; i < end; i++) {
-        const code = (p[i >> 2]! >> ((i & 3) << 1)) & 3;
-        if (code !== ZERO) add(i, code === PLUS ? s : -s);
-      }
-    }
   }
 
   return {
@@ -109,21 +95,36 @@ export function ternaryCodec(chunkSize = DEFAULT_TERNARY_CHUNK, mode: TernaryMod
     },
 
     decode(bytes, length) {
+      const { scales, p, chunk } = parse(bytes, length);
       const out = new Float32Array(length);
-      forEachNonZero(bytes, length, (i, v) => {
-        out[i] = v;
-      });
+      for (let c = 0, start = 0; start < length; c++, start += chunk) {
+        const s = scales[c]!;
+        const end = Math.min(length, start + chunk);
+        for (let i = start; i < end; i++) out[i] = s * sign(p, i);
+      }
       return out;
     },
 
     accumulate(bytes, length, target, weight) {
-      forEachNonZero(bytes, length, (i, v) => {
-        target[i]! += weight * v;
-      });
+      const { scales, p, chunk } = parse(bytes, length);
+      for (let c = 0, start = 0; start < length; c++, start += chunk) {
+        const s = weight * scales[c]!;
+        const end = Math.min(length, start + chunk);
+        for (let i = start; i < end; i++) {
+          const v = sign(p, i);
+          if (v !== 0) target[i]! += s * v;
+        }
+      }
     },
 
     maxEncodedBytes: (length) => HEADER_BYTES + 4 + length * 4 + packedBytes(length),
   };
+}
+
+/** Value i as -1, 0 or 1 (codes 2, 0, 1; parse has ruled out 3). */
+function sign(p: Uint8Array, i: number): number {
+  const code = (p[i >> 2]! >> ((i & 3) << 1)) & 3;
+  return code === PLUS ? 1 : code === MINUS ? -1 : 0;
 }
 
 function packedBytes(length: number): number {
