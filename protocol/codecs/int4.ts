@@ -52,7 +52,11 @@ export function int4Codec(chunkSize = DEFAULT_INT4_CHUNK): Codec {
       for (let c = 0; c < chunks; c++) {
         const start = c * chunkSize;
         const end = Math.min(n, start + chunkSize);
-        const scale = Math.fround(chunkMaxAbs(delta, start, end) / LEVELS);
+        const max = chunkMaxAbs(delta, start, end);
+        let scale = Math.fround(max / LEVELS);
+        // Round the scale up rather than to nearest, so that |x| / scale <= 7 and the clamp
+        // below never cuts the largest value (which would bias it by up to 2^-24 relative).
+        if (scale * LEVELS < max) scale = nextUp(scale);
         scales[c] = scale;
         if (scale === 0) continue;
         const inv = 1 / scale;
@@ -93,6 +97,16 @@ export function int4Codec(chunkSize = DEFAULT_INT4_CHUNK): Codec {
 function level(p: Uint8Array, i: number): number {
   const b = p[i >> 1]!;
   return (i & 1) === 0 ? (b << 28) >> 28 : (b << 24) >> 28;
+}
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** The next float32 above a positive float32. */
+function nextUp(x: number): number {
+  f32[0] = x;
+  u32[0] = u32[0]! + 1;
+  return f32[0]!;
 }
 
 function packedBytes(length: number): number {
