@@ -1,5 +1,6 @@
 export { Coordinator, type CoordinatorEvents, type CoordinatorDeps, type Evaluator, type RoundReport } from './coordinator.js';
 export { createEvaluator } from './evaluator.js';
+export { connectAggregator, type AggregatorConnectOptions } from './connect.js';
 export {
   defaultCoordinatorOptions,
   parseCoordinatorOptions,

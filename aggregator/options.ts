@@ -1,4 +1,4 @@
-import { CODEC_SPECS, DEFAULT_FLEET, OptionsError, assertValidId, parseCodec, type TrainConfig } from '../protocol/index.js';
+import { DEFAULT_FLEET, OptionsError, assertValidId, parseCodec, type TrainConfig } from '../protocol/index.js';
 import { isModelName, type ModelName } from '../learning/index.js';
 
 export const DEFAULT_ROUNDS = 5;
@@ -83,11 +83,7 @@ export function parseCoordinatorOptions(partial: Partial<CoordinatorOptions> = {
   integer('epochs', o.epochs, 1, 10_000);
   integer('batchSize', o.batchSize, 1);
   if (!(o.lr > 0 && Number.isFinite(o.lr))) throw new OptionsError('lr', `must be a positive number, got ${o.lr}`);
-  try {
-    parseCodec(o.codec);
-  } catch (cause) {
-    throw new OptionsError('codec', `unknown codec "${o.codec}"; known: ${CODEC_SPECS.join(', ')}`, { cause });
-  }
+  parseCodec(o.codec); // throws OptionsError('codec', ...) naming what is wrong with the spec
   return o;
 }
 

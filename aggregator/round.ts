@@ -16,6 +16,14 @@ export const RejectReason = {
 } as const;
 export type RejectReason = (typeof RejectReason)[keyof typeof RejectReason];
 
+/** How a codec's decode error maps to the reason the update is counted under. */
+const CODEC_REJECTIONS: Partial<Record<DecodeError['reason'], RejectReason>> = {
+  'bad-length': RejectReason.BadLength,
+  'non-finite': RejectReason.NonFinite,
+  'bad-codec': RejectReason.BadCodec,
+  'too-large': RejectReason.TooLarge,
+};
+
 export type UpdateVerdict =
   | { accepted: true; update: UpdateMessage }
   | { accepted: false; reason: RejectReason; detail: string; update?: UpdateMessage };
@@ -85,8 +93,7 @@ export class RoundCollection {
       this.aggregation.add({ deviceId: update.deviceId, numExamples: update.numExamples, codec: this.codec, delta: update.delta });
     } catch (e) {
       if (!(e instanceof DecodeError)) throw e;
-      const reason = e.reason === 'bad-length' ? RejectReason.BadLength : e.reason === 'non-finite' ? RejectReason.NonFinite : e.reason === 'bad-codec' ? RejectReason.BadCodec : RejectReason.Malformed;
-      return reject(reason, e.message);
+      return reject(CODEC_REJECTIONS[e.reason] ?? RejectReason.Malformed, e.message);
     } finally {
       this.aggregateMs += performance.now() - started;
     }

@@ -9,7 +9,9 @@ export async function listenTcp(
   onError: ListenerErrorHandler,
 ): Promise<Listener> {
   const sockets = new Set<Socket>();
-  const server = createServer((socket) => {
+  // MQTT packets are small and written in pieces; with Nagle's algorithm each QoS 1
+  // round trip waited on the peer's delayed ACK (~40 ms). Send at once.
+  const server = createServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     // A reset or broken client must not become an uncaught 'error'; Aedes sees the close.

@@ -1,6 +1,5 @@
 import { writeFile } from 'node:fs/promises';
-import mqtt from 'mqtt';
-import { Coordinator, createEvaluator } from '../aggregator/index.js';
+import { Coordinator, connectAggregator, createEvaluator } from '../aggregator/index.js';
 import { loadDataSource, loadMnist, parseDataSource } from '../datasets/index.js';
 import { initBackend } from '../learning/index.js';
 import { buildReport, reportRound, type ReportRound } from '../simulator/index.js';
@@ -34,11 +33,7 @@ export const aggregatorCommand: Command = {
     const evalSpec = str(flags, 'eval') ?? 'mnist';
     const backend = await initBackend(wanted ?? 'auto');
     const held = evalSpec === 'mnist' ? (await loadMnist()).test : await loadDataSource(parseDataSource(evalSpec), 0);
-    const client = await mqtt.connectAsync(url, {
-      clientId: `aggregator-${federation.fleet ?? 'default'}-${process.pid}`, reconnectPeriod: 1000,
-      ...(str(flags, 'username') !== undefined && { username: str(flags, 'username') }),
-      ...(str(flags, 'password') !== undefined && { password: str(flags, 'password') }),
-    });
+    const client = await connectAggregator({ url, fleet: federation.fleet, username: str(flags, 'username'), password: str(flags, 'password') });
     const evaluator = await createEvaluator(federation.model ?? 'mlp', held);
     const coordinator = new Coordinator(options, { client, evaluate: evaluator });
     const o = coordinator.options;

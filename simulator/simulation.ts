@@ -1,9 +1,9 @@
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { TypedEmitter } from '../protocol/index.js';
 import { startBroker, type BrokerHandle } from '../broker/index.js';
 import { loadMnist, parsePartition, partition, subset } from '../datasets/index.js';
 import { initBackend } from '../learning/index.js';
-import { Coordinator, createEvaluator, type CoordinatorEvents, type RoundReport } from '../aggregator/index.js';
+import { Coordinator, connectAggregator, createEvaluator, type CoordinatorEvents, type RoundReport } from '../aggregator/index.js';
 import { DeviceAgent, LocalTrainer, connectDevice } from '../device-agent/index.js';
 import { parseSimulationOptions, type SimulationOptions } from './options.js';
 import { buildReport, reportRound, type ReportRound, type RunReport } from './report.js';
@@ -65,7 +65,7 @@ export class Simulation extends TypedEmitter<SimulationEvents> {
       }
       this.emit('setup', { stage: 'broker', detail: url });
 
-      const control = await mqtt.connectAsync(url, { clientId: `aggregator-${o.fleet}-${process.pid}`, reconnectPeriod: 1000 });
+      const control = await connectAggregator({ url, fleet: o.fleet });
       clients.push(control);
       const coordinator = new Coordinator(o, { client: control, evaluate: evaluator });
       this.coordinator = coordinator;
