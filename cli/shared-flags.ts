@@ -1,4 +1,4 @@
-import { DEFAULT_FLEET } from '../protocol/index.js';
+import { CODEC_SPECS, DEFAULT_FLEET } from '../protocol/index.js';
 import { defaultCoordinatorOptions, type CoordinatorOptions } from '../aggregator/index.js';
 import type { BackendName } from '../learning/index.js';
 import { num, seconds, str, type FlagSpecs, type Flags } from './args.js';
@@ -17,7 +17,7 @@ export const federationFlags: FlagSpecs = {
   epochs: { type: 'string', placeholder: 'E', description: 'local epochs', default: String(d.epochs) },
   'batch-size': { type: 'string', placeholder: 'B', description: 'local batch size', default: String(d.batchSize) },
   lr: { type: 'string', placeholder: 'RATE', description: 'local SGD learning rate', default: String(d.lr) },
-  codec: { type: 'string', placeholder: 'SPEC', description: 'update codec: f32 | int8', default: d.codec },
+  codec: { type: 'string', placeholder: 'SPEC', description: `update codec: ${CODEC_SPECS.join(' | ')} (e.g. topk:0.01+int8+ef)`, default: d.codec },
   seed: { type: 'string', placeholder: 'N', description: 'seed of initialisation, selection, shuffles, rounding', default: String(d.seed) },
   backend: { type: 'string', placeholder: 'NAME', description: 'auto | tensorflow | wasm | cpu', default: 'auto' },
   report: { type: 'string', placeholder: 'FILE', description: 'write the run report (JSON) here' },

@@ -16,6 +16,7 @@ import {
   type TaskMessage,
 } from '../protocol/index.js';
 import { currentBackend, isModelName, type TrainingData } from '../learning/index.js';
+import { MemoryResidualStore, type ResidualStore } from './residualStore.js';
 import { LocalTrainer, type Trainer } from './trainer.js';
 
 export interface AgentOptions {
@@ -24,6 +25,13 @@ export interface AgentOptions {
   fleet?: string;
   /** This device's examples; they never leave it. */
   data: TrainingData;
+}
+
+export interface AgentDeps {
+  /** Shared trainer (a simulated fleet); by default the agent trains with its own model. */
+  trainer?: Trainer;
+  /** Where `+ef` codecs keep what they left out; by default in memory (lost on restart). */
+  residuals?: ResidualStore;
 }
 
 export type SkipReason = 'not-selected' | 'past-deadline' | 'model-mismatch';
@@ -47,6 +55,7 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
   private readonly topics: FleetTopics;
   private readonly trainer: Trainer;
   private readonly ownsTrainer: boolean;
+  private readonly residuals: ResidualStore;
   private task: TaskMessage | null = null;
   private global: GlobalMessage | null = null;
   private round: RoundMessage | null = null;
@@ -59,7 +68,7 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
   constructor(
     private readonly client: MqttClient,
     private readonly options: AgentOptions,
-    deps: { trainer?: Trainer } = {},
+    deps: AgentDeps = {},
   ) {
     super();
     this.deviceId = options.deviceId;
@@ -67,6 +76,7 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
     this.topics.update(this.deviceId); // validates the id now rather than at the first round
     this.trainer = deps.trainer ?? new LocalTrainer();
     this.ownsTrainer = deps.trainer === undefined;
+    this.residuals = deps.residuals ?? new MemoryResidualStore();
   }
 
   async start(): Promise<void> {
@@ -127,12 +137,17 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
       const delta = new Float32Array(outcome.weights.length);
       for (let i = 0; i < delta.length; i++) delta[i] = outcome.weights[i]! - global.weights[i]!;
       const codec = parseCodec(round.codec);
+      const rng = Rng.derive(round.seed, 'codec', this.deviceId);
+      // Error feedback: add what earlier rounds left out, and keep what this one leaves out.
+      const feedback = codec.errorFeedback ? await this.residuals.load(this.deviceId, delta.length, codec.spec) : null;
       const update = encodeMessage(build.update({
         round: round.round, deviceId: this.deviceId, numExamples: this.options.data.count, codec: codec.spec,
-        delta: codec.encode(delta, Rng.derive(round.seed, 'codec', this.deviceId)),
+        delta: feedback ? feedback.encode(codec, delta, rng) : codec.encode(delta, rng),
         metrics: { loss: outcome.loss, accuracy: outcome.accuracy }, trainMs: outcome.ms,
       }));
       await this.client.publishAsync(this.topics.update(this.deviceId), Buffer.from(update.buffer, 0, update.byteLength), { qos: 1 });
+      // Saved once the update is out: a failed publish must not drop the residual it carried.
+      if (feedback) await this.residuals.save(this.deviceId, codec.spec, feedback);
       this.emit('updatePublished', { round: round.round, bytes: update.byteLength, trainMs: outcome.ms, loss: outcome.loss, accuracy: outcome.accuracy });
     } catch (error) {
       this.emit('warning', error as Error);

@@ -43,6 +43,17 @@ describe('a simulated fleet', () => {
     a.forEach((acc, i) => expect(Math.abs(acc - b[i]!)).toBeLessThanOrEqual(0.002));
   }, 240_000);
 
+  it('runs a sparse error-feedback codec end to end with updates over 100x smaller than f32', async () => {
+    const published: number[] = [];
+    const simulation = new Simulation({ devices: 3, rounds: 2, codec: 'topk:0.01+int8+ef', seed: 2, backend: 'wasm' });
+    simulation.on('updateAccepted', (u) => published.push(u.bytes));
+    const report = await simulation.run();
+    expect(report.rounds.map((r) => r.accepted)).toEqual([3, 3]);
+    const f32Bytes = modelInfo('mlp').paramCount * 4;
+    for (const b of published) expect(f32Bytes / b).toBeGreaterThan(100);
+    expect(report.final.accuracy).toBeGreaterThan(0.3);
+  }, 120_000);
+
   it('refuses bad options with the option named', () => {
     expect(() => new Simulation({ devices: 0 })).toThrow(/devices/);
     expect(() => new Simulation({ partition: 'shards:x' })).toThrow(/partition/);
