@@ -7,6 +7,7 @@
  */
 import os from 'node:os';
 import { ErrorFeedback, Rng, parseCodec, topKIndices } from '../protocol/index.js';
+import { median, realisticDelta } from './measure.js';
 import { flag, printTable, writeResults } from './table.js';
 
 const N = 199_210;
@@ -35,27 +36,6 @@ const SPECS = [
   'topk:0.01+int8+deflate',
   'topk:0.001+ternary+deflate',
 ];
-
-/** A delta like a local SGD step: mostly small Gaussian values, 3% ten times larger. */
-function realisticDelta(n: number, seed: number): Float32Array {
-  const rng = new Rng(seed);
-  const x = new Float32Array(n);
-  for (let i = 0; i < n; i++) x[i] = rng.normal() * (rng.next() < 0.03 ? 1e-2 : 1e-3);
-  return x;
-}
-
-/** Median wall time of `fn` over `count` runs after a few warm-up calls. */
-function median(count: number, fn: () => void): number {
-  for (let i = 0; i < 3; i++) fn();
-  const times: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const started = performance.now();
-    fn();
-    times.push(performance.now() - started);
-  }
-  times.sort((a, b) => a - b);
-  return times[times.length >> 1]!;
-}
 
 const x = realisticDelta(N, SEED);
 let xNorm = 0;
