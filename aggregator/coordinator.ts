@@ -15,6 +15,7 @@ import {
   type RoundMessage,
 } from '../protocol/index.js';
 import { initialWeights, modelInfo } from '../learning/index.js';
+import { GlobalBroadcaster, type GlobalRelease } from './broadcast.js';
 import { parseCoordinatorOptions, type CoordinatorOptions } from './options.js';
 import { DeviceRegistry, type DeviceRecord } from './registry.js';
 import { RoundCollection, type RejectReason } from './round.js';
@@ -68,8 +69,7 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
   private readonly strategy: Strategy;
   private readonly evaluate: Evaluator;
   private global: Float32Array;
-  private globalVersion = 0;
-  private globalBytes = 0;
+  private readonly broadcaster: GlobalBroadcaster;
   private collection: RoundCollection | null = null;
   private wake: (() => void) | null = null;
   private stopped = false;
@@ -83,6 +83,7 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
     this.strategy = deps.strategy ?? new FedAvg();
     this.evaluate = deps.evaluate;
     const info = modelInfo(this.options.model);
+    this.broadcaster = new GlobalBroadcaster(this.options.downlink, this.options.seed);
     this.global = deps.initialWeights ?? initialWeights(this.options.model, this.options.seed);
     if (this.global.length !== info.paramCount) {
       throw new RangeError(`initial weights have ${this.global.length} values, ${info.name} has ${info.paramCount}`);
@@ -103,9 +104,9 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
       await this.client.subscribeAsync([this.topics.allStatus, this.topics.allUpdates], { qos: 1 });
       await this.publish(this.topics.task, encodeMessage(build.task({
         model: o.model, inputShape: info.inputShape, numClasses: info.numClasses, paramCount: info.paramCount,
-        codec: o.codec, defaults: { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr },
+        codec: o.codec, downlink: this.broadcaster.downlink.spec, defaults: { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr },
       })));
-      await this.publishGlobal(0);
+      await this.publishGlobal(this.release(this.global, 0));
       await this.waitForDevices();
       const reports: RoundReport[] = [];
       for (let round = 1; round <= o.rounds && !this.stopped; round++) {
@@ -149,7 +150,7 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
     }
     const codec = parseCodec(o.codec);
     const message = build.round({
-      round, globalVersion: this.globalVersion, participants, deadline: Date.now() + o.roundTimeoutMs,
+      round, globalVersion: this.broadcaster.currentVersion, participants, deadline: Date.now() + o.roundTimeoutMs,
       codec: o.codec, seed: Rng.derive(o.seed, 'round', round).nextUint32(),
       epochs: o.epochs, batchSize: o.batchSize, lr: o.lr,
     });
@@ -160,15 +161,17 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
     this.emit('roundStarted', message);
 
     const closedBy = await this.collect(collection);
+    // Participants downloaded the current global (or its delta) and the round message.
+    const downPerDevice = this.broadcaster.downloadBytes + roundBytes.byteLength;
     const next = collection.close();
     const aggregated = next !== null && collection.accepted >= o.quorum;
-    if (aggregated) this.global = next;
+    // Evaluate what devices will hold, which a lossy downlink makes differ from `next`.
+    const release = aggregated ? this.release(next, round) : null;
 
     const evalStarted = performance.now();
     const { accuracy, loss } = await this.evaluate(this.global);
     const evalMs = performance.now() - evalStarted;
-    const downPerDevice = this.globalBytes + roundBytes.byteLength;
-    if (aggregated) await this.publishGlobal(round);
+    if (release) await this.publishGlobal(release);
 
     const report: RoundReport = {
       round, accuracy, loss, participants: participants.length,
@@ -241,14 +244,19 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
     }
   }
 
-  private async publishGlobal(round: number): Promise<void> {
-    if (round > 0) this.globalVersion += 1;
-    const bytes = encodeMessage(build.global({ version: this.globalVersion, round, weights: this.global }));
-    this.globalBytes = bytes.byteLength;
-    await this.publish(this.topics.global, bytes);
+  private release(weights: Float32Array, round: number): GlobalRelease {
+    const release = this.broadcaster.release(weights, round);
+    this.global = release.weights;
+    return release;
   }
 
-  private async publish(topic: string, payload: Uint8Array): Promise<void> {
-    await this.client.publishAsync(topic, Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), { qos: 1, retain: true });
+  /** The delta first: devices holding the base apply it; the retained full copy serves the rest. */
+  private async publishGlobal(release: GlobalRelease): Promise<void> {
+    if (release.delta) await this.publish(this.topics.globalDelta, release.delta, false);
+    await this.publish(this.topics.global, release.full);
+  }
+
+  private async publish(topic: string, payload: Uint8Array, retain = true): Promise<void> {
+    await this.client.publishAsync(topic, Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), { qos: 1, retain });
   }
 }

@@ -1,4 +1,4 @@
-import { DEFAULT_FLEET, OptionsError, assertValidId, parseCodec, type TrainConfig } from '../protocol/index.js';
+import { DEFAULT_FLEET, OptionsError, assertValidId, parseCodec, parseDownlink, type TrainConfig } from '../protocol/index.js';
 import { isModelName, type ModelName } from '../learning/index.js';
 
 export const DEFAULT_ROUNDS = 5;
@@ -7,6 +7,7 @@ export const DEFAULT_EPOCHS = 1;
 export const DEFAULT_BATCH_SIZE = 20;
 export const DEFAULT_LR = 0.05;
 export const DEFAULT_CODEC = 'int8';
+export const DEFAULT_DOWNLINK = 'f32';
 export const DEFAULT_MODEL: ModelName = 'mlp';
 export const DEFAULT_ROUND_TIMEOUT_MS = 120_000;
 export const DEFAULT_WAIT_FOR_DEVICES_MS = 300_000;
@@ -33,6 +34,8 @@ export interface CoordinatorOptions extends TrainConfig {
   roundTimeoutMs: number;
   /** Update codec spec every device must use. @default 'int8' */
   codec: string;
+  /** How the global travels to devices: f32, f16 or delta:SPEC. @default 'f32' */
+  downlink: string;
   /** Seed of model initialisation, selection and devices' shuffles. @default 0 */
   seed: number;
   /** Local epochs E. @default 1 */
@@ -55,6 +58,7 @@ export function defaultCoordinatorOptions(): CoordinatorOptions {
     waitForDevicesMs: DEFAULT_WAIT_FOR_DEVICES_MS,
     roundTimeoutMs: DEFAULT_ROUND_TIMEOUT_MS,
     codec: DEFAULT_CODEC,
+    downlink: DEFAULT_DOWNLINK,
     seed: 0,
     epochs: DEFAULT_EPOCHS,
     batchSize: DEFAULT_BATCH_SIZE,
@@ -84,6 +88,7 @@ export function parseCoordinatorOptions(partial: Partial<CoordinatorOptions> = {
   integer('batchSize', o.batchSize, 1);
   if (!(o.lr > 0 && Number.isFinite(o.lr))) throw new OptionsError('lr', `must be a positive number, got ${o.lr}`);
   parseCodec(o.codec); // throws OptionsError('codec', ...) naming what is wrong with the spec
+  parseDownlink(o.downlink);
   return o;
 }
 

@@ -37,7 +37,7 @@ export const aggregatorCommand: Command = {
     const evaluator = await createEvaluator(federation.model ?? 'mlp', held);
     const coordinator = new Coordinator(options, { client, evaluate: evaluator });
     const o = coordinator.options;
-    console.log(`fedmq aggregator: ${settingsLine({ broker: url, fleet: o.fleet, rounds: o.rounds, model: o.model, fraction: o.fraction, 'min-devices': o.minDevices, codec: o.codec, epochs: o.epochs, 'batch-size': o.batchSize, lr: o.lr, seed: o.seed, backend, eval: `${evalSpec} (${held.count})` })}`);
+    console.log(`fedmq aggregator: ${settingsLine({ broker: url, fleet: o.fleet, rounds: o.rounds, model: o.model, fraction: o.fraction, 'min-devices': o.minDevices, codec: o.codec, downlink: o.downlink, epochs: o.epochs, 'batch-size': o.batchSize, lr: o.lr, seed: o.seed, backend, eval: `${evalSpec} (${held.count})` })}`);
 
     coordinator.on('waiting', (online, needed) => console.log(`waiting for devices: ${online}/${needed} online`));
     coordinator.on('roundStarted', (m) => console.log(`round ${m.round}: ${m.participants.length} participants, deadline in ${Math.round((m.deadline - Date.now()) / 1000)} s`));

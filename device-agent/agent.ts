@@ -11,11 +11,11 @@ import {
   parseCodec,
   parseTopic,
   type FleetTopics,
-  type GlobalMessage,
   type RoundMessage,
   type TaskMessage,
 } from '../protocol/index.js';
 import { currentBackend, isModelName, type TrainingData } from '../learning/index.js';
+import { GlobalCopy } from './globalCopy.js';
 import { MemoryResidualStore, type ResidualStore } from './residualStore.js';
 import { LocalTrainer, type Trainer } from './trainer.js';
 
@@ -57,7 +57,8 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
   private readonly ownsTrainer: boolean;
   private readonly residuals: ResidualStore;
   private task: TaskMessage | null = null;
-  private global: GlobalMessage | null = null;
+  private readonly global = new GlobalCopy();
+  private fullSubscribed = false;
   private round: RoundMessage | null = null;
   private lastRound = 0;
   private busy = false;
@@ -83,7 +84,8 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
     this.client.on('message', this.onMessage);
     // After a reconnect the broker has published our last will: say we are back.
     this.client.on('connect', this.onConnect);
-    await this.client.subscribeAsync([this.topics.task, this.topics.global, this.topics.round], { qos: 1 });
+    await this.client.subscribeAsync([this.topics.task, this.topics.global, this.topics.globalDelta, this.topics.round], { qos: 1 });
+    this.fullSubscribed = true;
     await this.publishStatus(DeviceState.Online);
   }
 
@@ -101,8 +103,11 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
     const parsed = parseTopic(topic);
     if (!parsed || parsed.fleet !== this.topics.fleet || payload.byteLength === 0) return;
     try {
-      if (parsed.kind === 'task') this.task = decodeMessage('task', payload);
-      else if (parsed.kind === 'global') this.global = decodeMessage('global', payload);
+      if (parsed.kind === 'task') {
+        this.task = decodeMessage('task', payload);
+        this.global.setTask(this.task);
+      } else if (parsed.kind === 'global') this.global.applyFull(decodeMessage('global', payload));
+      else if (parsed.kind === 'global-delta') this.global.applyDelta(decodeMessage('globalDelta', payload));
       else if (parsed.kind === 'round') this.round = decodeMessage('round', payload);
       else return;
     } catch (error) {
@@ -112,16 +117,35 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
     void this.maybeTrain();
   }
 
+  /**
+   * With a delta downlink, a device that holds the global leaves the retained full topic
+   * (that is the saving) and rejoins it only when it missed a step.
+   */
+  private async followGlobal(): Promise<void> {
+    const wanted = this.global.wantsFull;
+    if (wanted === this.fullSubscribed || this.stopped) return;
+    this.fullSubscribed = wanted;
+    try {
+      if (wanted) await this.client.subscribeAsync(this.topics.global, { qos: 1 });
+      else await this.client.unsubscribeAsync(this.topics.global);
+    } catch (error) {
+      this.fullSubscribed = !wanted;
+      this.emit('warning', error as Error);
+    }
+  }
+
   private async maybeTrain(): Promise<void> {
     const round = this.round;
+    if (round && this.task) this.global.need(round.globalVersion);
+    await this.followGlobal();
     if (this.busy || this.stopped || !round || round.round === this.lastRound) return;
     if (!round.participants.includes(this.deviceId)) return this.skip(round, 'not-selected');
     if (Date.now() > round.deadline) return this.skip(round, 'past-deadline');
     const task = this.task;
-    const global = this.global;
+    const weights = this.global.weights;
     // Both are retained and published before the round; wait until they have arrived.
-    if (!task || !global || global.version !== round.globalVersion) return;
-    if (!isModelName(task.model) || task.paramCount !== global.weights.length) return this.skip(round, 'model-mismatch');
+    if (!task || !weights || this.global.version !== round.globalVersion) return;
+    if (!isModelName(task.model)) return this.skip(round, 'model-mismatch');
 
     this.busy = true;
     this.lastRound = round.round;
@@ -130,12 +154,12 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
       await this.publishStatus(DeviceState.Training);
       const outcome = await this.trainer.train({
         model: task.model,
-        global: global.weights,
+        global: weights,
         data: this.options.data,
         options: { epochs: round.epochs, batchSize: round.batchSize, lr: round.lr, seed: Rng.derive(round.seed, 'train', this.deviceId).nextUint32() },
       });
       const delta = new Float32Array(outcome.weights.length);
-      for (let i = 0; i < delta.length; i++) delta[i] = outcome.weights[i]! - global.weights[i]!;
+      for (let i = 0; i < delta.length; i++) delta[i] = outcome.weights[i]! - weights[i]!;
       const codec = parseCodec(round.codec);
       const rng = Rng.derive(round.seed, 'codec', this.deviceId);
       // Error feedback: add what earlier rounds left out, and keep what this one leaves out.

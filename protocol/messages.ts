@@ -7,6 +7,7 @@ export const PROTOCOL_VERSION = 1;
 export const MessageType = {
   Task: 'task',
   Global: 'global',
+  GlobalDelta: 'globalDelta',
   Round: 'round',
   Update: 'update',
   Status: 'status',
@@ -30,6 +31,8 @@ export interface TaskMessage {
   numClasses: number;
   paramCount: number;
   codec: string;
+  /** How the global travels: `f32`, `f16`, or `delta:SPEC` (see protocol/downlink.ts). */
+  downlink: string;
   defaults: TrainConfig;
 }
 
@@ -41,9 +44,26 @@ export interface GlobalMessage {
   version: number;
   /** The round that produced these weights (0 = initial). */
   round: number;
-  dtype: 'f32';
-  weights: Float32Array;
-  /** Hex SHA-256 of the weights' bytes, so a device can tell a corrupt copy. */
+  /** Codec of `weights`: `f32` or `f16`. */
+  codec: string;
+  weights: Uint8Array;
+  /** Hex SHA-256 of the decoded float32 weights, so a device can tell a corrupt copy. */
+  sha256: string;
+}
+
+/**
+ * On `global-delta` (not retained): the step from version `baseVersion` to `version`, for
+ * devices that hold the base; others fetch the retained `global`.
+ */
+export interface GlobalDeltaMessage {
+  v: number;
+  type: 'globalDelta';
+  version: number;
+  baseVersion: number;
+  round: number;
+  codec: string;
+  delta: Uint8Array;
+  /** Hex SHA-256 of the float32 weights after applying the delta. */
   sha256: string;
 }
 
@@ -122,6 +142,7 @@ export interface MetricsMessage {
 export type Message =
   | TaskMessage
   | GlobalMessage
+  | GlobalDeltaMessage
   | RoundMessage
   | UpdateMessage
   | StatusMessage

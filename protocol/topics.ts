@@ -27,6 +27,8 @@ export interface FleetTopics {
   readonly prefix: string;
   readonly task: string;
   readonly global: string;
+  /** Non-retained steps between consecutive globals (`--downlink delta:SPEC`). */
+  readonly globalDelta: string;
   readonly round: string;
   readonly metrics: string;
   update(deviceId: string): string;
@@ -47,6 +49,7 @@ export function fleetTopics(fleet: string = DEFAULT_FLEET): FleetTopics {
     prefix,
     task: `${prefix}/task`,
     global: `${prefix}/global`,
+    globalDelta: `${prefix}/global-delta`,
     round: `${prefix}/round`,
     metrics: `${prefix}/metrics`,
     update: (id) => `${prefix}/update/${assertValidId('id', id)}`,
@@ -58,7 +61,7 @@ export function fleetTopics(fleet: string = DEFAULT_FLEET): FleetTopics {
 }
 
 export type ParsedTopic =
-  | { kind: 'task' | 'global' | 'round' | 'metrics'; fleet: string }
+  | { kind: 'task' | 'global' | 'global-delta' | 'round' | 'metrics'; fleet: string }
   | { kind: 'update' | 'status'; fleet: string; deviceId: string };
 
 /** Splits a fedmq topic into its kind, fleet and device id; `null` for anything else. */
@@ -68,7 +71,7 @@ export function parseTopic(topic: string): ParsedTopic | null {
   const fleet = parts[2];
   const kind = parts[3];
   if (fleet === undefined || !isValidId(fleet)) return null;
-  if (parts.length === 4 && (kind === 'task' || kind === 'global' || kind === 'round' || kind === 'metrics')) {
+  if (parts.length === 4 && (kind === 'task' || kind === 'global' || kind === 'global-delta' || kind === 'round' || kind === 'metrics')) {
     return { kind, fleet };
   }
   const deviceId = parts[4];

@@ -65,15 +65,6 @@ export function bytes(o: Obj, field: string): Uint8Array {
   return v;
 }
 
-export function float32s(o: Obj, field: string): Float32Array {
-  const v = o[field];
-  if (!(v instanceof Float32Array)) bad(field, 'must be a float32 array');
-  for (let i = 0; i < v.length; i++) {
-    if (!Number.isFinite(v[i])) throw new DecodeError(DecodeReason.NonFinite, `field "${field}" has a non-finite value at ${i}`);
-  }
-  return v;
-}
-
 export function numberRecord(o: Obj, field: string): Record<string, number> {
   const m = obj(o, field);
   const out: Record<string, number> = {};
@@ -82,4 +73,10 @@ export function numberRecord(o: Obj, field: string): Record<string, number> {
     out[k] = n;
   }
   return out;
+}
+
+export function sha256(o: Obj, field: string): string {
+  const v = o[field];
+  if (typeof v !== 'string' || !/^[0-9a-f]{64}$/.test(v)) bad(field, 'must be a hex SHA-256');
+  return v;
 }

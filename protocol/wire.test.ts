@@ -17,10 +17,11 @@ function reasonOf(fn: () => unknown): string {
 describe('messages on the wire', () => {
   it('round-trips every message type with typed arrays intact', () => {
     // Prepare
-    const weights = new Float32Array([0.5, -1.25, 3]);
+    const weights = new Uint8Array([1, 0, 0, 0, 3, 0, 0, 0]);
     const messages = [
-      build.task({ model: 'mlp', inputShape: [28, 28, 1], numClasses: 10, paramCount: 3, codec: 'int8', defaults: { epochs: 1, batchSize: 20, lr: 0.05 } }),
-      build.global({ version: 2, round: 1, weights }),
+      build.task({ model: 'mlp', inputShape: [28, 28, 1], numClasses: 10, paramCount: 3, codec: 'int8', downlink: 'delta:f16', defaults: { epochs: 1, batchSize: 20, lr: 0.05 } }),
+      build.global({ version: 2, round: 1, codec: 'f32', weights, sha256: 'ab'.repeat(32) }),
+      build.globalDelta({ version: 3, baseVersion: 2, round: 2, codec: 'f16', delta: weights, sha256: 'cd'.repeat(32) }),
       build.round({ round: 3, globalVersion: 2, participants: ['a', 'b'], deadline: 1_700_000_000_000, codec: 'int8', seed: 7, epochs: 1, batchSize: 20, lr: 0.1 }),
       build.update({ round: 3, deviceId: 'dev-1', numExamples: 600, codec: 'f32', delta: new Uint8Array([1, 2, 3]), metrics: { loss: 0.3, accuracy: 0.9 }, trainMs: 120 }),
       build.status({ deviceId: 'dev-1', state: 'online', ts: 1, capabilities: { cpus: 4, memoryMb: 1024, backend: 'wasm', samples: 600 } }),
@@ -46,11 +47,10 @@ describe('messages on the wire', () => {
     expect(reasonOf(() => decodeMessage('status', raw.encode([1, 2])))).toBe('malformed');
   });
 
-  it('refuses a global whose weights are not finite or do not match their hash', () => {
-    const g = build.global({ version: 1, round: 0, weights: new Float32Array([1, 2]) });
+  it('refuses a global whose sha256 is not a hex digest', () => {
+    const g = build.global({ version: 1, round: 0, codec: 'f32', weights: new Uint8Array(8), sha256: '00'.repeat(32) });
     const raw = new Encoder({ useRecords: false, mapsAsObjects: true });
-    expect(reasonOf(() => decodeMessage('global', raw.encode({ ...g, weights: new Float32Array([1, NaN]) })))).toBe('non-finite');
-    expect(reasonOf(() => decodeMessage('global', raw.encode({ ...g, weights: new Float32Array([1, 3]) })))).toBe('bad-field');
+    expect(reasonOf(() => decodeMessage('global', raw.encode({ ...g, sha256: 'xyz' })))).toBe('bad-field');
   });
 });
 

@@ -6,6 +6,7 @@ import {
   MessageType,
   PROTOCOL_VERSION,
   type Body,
+  type GlobalDeltaMessage,
   type GlobalMessage,
   type Message,
   type MetricsMessage,
@@ -39,13 +40,8 @@ export function sha256Hex(data: ArrayBufferView): string {
 
 export const build = {
   task: (b: Body<TaskMessage>): TaskMessage => ({ v: PROTOCOL_VERSION, type: MessageType.Task, ...b }),
-  global: (b: Omit<Body<GlobalMessage>, 'sha256' | 'dtype'>): GlobalMessage => ({
-    v: PROTOCOL_VERSION,
-    type: MessageType.Global,
-    dtype: 'f32',
-    ...b,
-    sha256: sha256Hex(b.weights),
-  }),
+  global: (b: Body<GlobalMessage>): GlobalMessage => ({ v: PROTOCOL_VERSION, type: MessageType.Global, ...b }),
+  globalDelta: (b: Body<GlobalDeltaMessage>): GlobalDeltaMessage => ({ v: PROTOCOL_VERSION, type: MessageType.GlobalDelta, ...b }),
   round: (b: Body<RoundMessage>): RoundMessage => ({ v: PROTOCOL_VERSION, type: MessageType.Round, ...b }),
   update: (b: Body<UpdateMessage>): UpdateMessage => ({ v: PROTOCOL_VERSION, type: MessageType.Update, ...b }),
   status: (b: Body<StatusMessage>): StatusMessage => ({ v: PROTOCOL_VERSION, type: MessageType.Status, ...b }),
@@ -55,6 +51,7 @@ export const build = {
 type ByType = {
   task: TaskMessage;
   global: GlobalMessage;
+  globalDelta: GlobalDeltaMessage;
   round: RoundMessage;
   update: UpdateMessage;
   status: StatusMessage;
@@ -116,16 +113,21 @@ const validators: { [K in MessageType]: (o: f.Obj) => ByType[K] } = {
       numClasses: f.int(o, 'numClasses', 2, 100_000),
       paramCount: f.int(o, 'paramCount', 1),
       codec: f.str(o, 'codec', 128),
+      downlink: f.str(o, 'downlink', 128),
       defaults: trainConfig(f.obj(o, 'defaults')),
     }),
-  global: (o) => {
-    const weights = f.float32s(o, 'weights');
-    const message = build.global({ version: f.int(o, 'version'), round: f.int(o, 'round'), weights });
-    if (f.oneOf(o, 'dtype', ['f32'] as const) !== 'f32' || message.sha256 !== f.str(o, 'sha256', 64)) {
-      throw new DecodeError(DecodeReason.BadField, 'global weights do not match their sha256');
-    }
-    return message;
-  },
+  // The weights are checked (length, finiteness, sha256) when decoded against the task's
+  // parameter count: see protocol/downlink.ts.
+  global: (o) =>
+    build.global({
+      version: f.int(o, 'version'), round: f.int(o, 'round'), codec: f.str(o, 'codec', 128),
+      weights: f.bytes(o, 'weights'), sha256: f.sha256(o, 'sha256'),
+    }),
+  globalDelta: (o) =>
+    build.globalDelta({
+      version: f.int(o, 'version', 1), baseVersion: f.int(o, 'baseVersion'), round: f.int(o, 'round'),
+      codec: f.str(o, 'codec', 128), delta: f.bytes(o, 'delta'), sha256: f.sha256(o, 'sha256'),
+    }),
   round: (o) =>
     build.round({
       round: f.int(o, 'round', 1),

@@ -1,0 +1,71 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import mqtt from 'mqtt';
+import { Coordinator, connectAggregator, type RoundReport } from '../aggregator/index.js';
+import { DeviceAgent, LocalTrainer, connectDevice } from '../device-agent/index.js';
+import type { BrokerHandle } from '../broker/index.js';
+import { mnistSlice, smallEvaluator, testBroker } from './helpers.js';
+
+describe('a delta downlink', () => {
+  let broker: BrokerHandle | undefined;
+  const cleanup: (() => Promise<unknown>)[] = [];
+  afterEach(async () => {
+    for (const f of cleanup.splice(0).reverse()) await f();
+    await broker?.close();
+  });
+
+  it('sends devices that hold the global only its f16 steps, and they stay in step with the aggregator', async () => {
+    // Prepare: a real broker, a coordinator with downlink delta:f16 and two real agents.
+    broker = await testBroker();
+    const control = await connectAggregator({ url: broker.url, fleet: 'test' });
+    const evaluator = await smallEvaluator();
+    const trainer = new LocalTrainer();
+    cleanup.push(() => control.endAsync(), async () => evaluator.dispose(), async () => trainer.dispose());
+    const coordinator = new Coordinator({ fleet: 'test', rounds: 3, minDevices: 2, codec: 'int8', downlink: 'delta:f16', roundTimeoutMs: 60_000 }, { client: control, evaluate: evaluator });
+    const received: Record<string, number> = {};
+    const data = await mnistSlice(600, 'train');
+    for (const id of ['dev-a', 'dev-b']) {
+      const client = await connectDevice({ url: broker.url, deviceId: id, fleet: 'test' });
+      client.on('message', (topic) => {
+        const kind = topic.split('/')[3]!;
+        received[kind] = (received[kind] ?? 0) + 1;
+      });
+      const agent = new DeviceAgent(client, { deviceId: id, fleet: 'test', data }, { trainer });
+      await agent.start();
+      cleanup.push(() => client.endAsync(), () => agent.stop());
+    }
+    // Execute
+    const reports: RoundReport[] = await coordinator.run();
+    // Assert: every round got both updates, so both devices decoded every version right.
+    expect(reports.map((r) => r.accepted)).toEqual([2, 2, 2]);
+    // Each device fetched the retained full global once, then only the deltas of versions 1 and 2.
+    expect(received.global).toBe(2);
+    expect(received['global-delta']).toBe(2 * 3);
+    // Round 1 downloads the full float32 global; later rounds an f16 step, about half of it.
+    expect(reports[1]!.bytesDown / reports[0]!.bytesDown).toBeLessThan(0.55);
+  }, 120_000);
+
+  it('lets a device that missed a step catch up from the retained full global', async () => {
+    broker = await testBroker();
+    const control = await mqtt.connectAsync(broker.url, { clientId: 'aggregator' });
+    const evaluator = await smallEvaluator();
+    cleanup.push(() => control.endAsync(), async () => evaluator.dispose());
+    const coordinator = new Coordinator({ fleet: 'test', rounds: 3, minDevices: 1, codec: 'f32', downlink: 'delta:int8', roundTimeoutMs: 60_000 }, { client: control, evaluate: evaluator });
+    const client = await connectDevice({ url: broker.url, deviceId: 'dev-late', fleet: 'test' });
+    const agent = new DeviceAgent(client, { deviceId: 'dev-late', fleet: 'test', data: await mnistSlice(300, 'train') });
+    cleanup.push(() => client.endAsync(), () => agent.stop());
+    // Lose the first delta, as a device offline at that moment would.
+    let dropped = false;
+    const emit = client.emit.bind(client);
+    client.emit = ((event: string, ...args: unknown[]) => {
+      if (!dropped && event === 'message' && String(args[0]).endsWith('/global-delta')) {
+        dropped = true;
+        return true;
+      }
+      return emit(event as 'message', ...(args as [string, Buffer, never]));
+    }) as typeof client.emit;
+    await agent.start();
+    const reports = await coordinator.run();
+    expect(dropped).toBe(true);
+    expect(reports.map((r) => r.accepted)).toEqual([1, 1, 1]);
+  }, 120_000);
+});
