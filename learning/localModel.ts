@@ -7,7 +7,7 @@ import { ModelBusyError, ModelDisposedError } from './errors.js';
 import { crossEntropySum, Metrics } from './metrics.js';
 import { isDenseOnly, isModelName, modelInfo, type ModelInfo, type ModelName } from './models.js';
 import { Network } from './network.js';
-import { autodiffStep, denseStep, type SgdStep } from './sgdStep.js';
+import { autodiffStep, denseStep, ProximalTerm, type SgdStep } from './sgdStep.js';
 
 export interface TrainOptions {
   /** Passes over the local data (E in McMahan et al. 2017). */
@@ -18,6 +18,13 @@ export interface TrainOptions {
   lr: number;
   /** Seeds the per-epoch shuffles, so a device's update is reproducible. */
   seed: number;
+  /**
+   * FedProx's proximal coefficient (Li et al. 2020): each step adds mu (w - w_start) to the
+   * gradient, w_start being the weights `train` starts from (the round's global). 0 is plain
+   * SGD, bit for bit.
+   * @default 0
+   */
+  mu?: number;
 }
 
 export interface TrainResult {
@@ -80,14 +87,20 @@ export class LocalModel {
     this.net.setWeights(flat);
   }
 
-  /** Plain minibatch SGD on softmax cross-entropy, with a seeded shuffle each epoch. */
+  /**
+   * Minibatch SGD on softmax cross-entropy, with a seeded shuffle each epoch; with
+   * `options.mu > 0`, FedProx's proximal term pulls toward the starting weights.
+   */
   async train(data: TrainingData, options: TrainOptions): Promise<TrainResult> {
     this.check('train');
     checkTrainOptions(options);
     checkTrainingData(data);
     const started = performance.now();
     this.busy = 'train';
+    let prox: ProximalTerm | null = null;
     try {
+      const mu = options.mu ?? 0;
+      if (mu > 0) prox = new ProximalTerm(this.net.params, options.lr, mu);
       const { count } = data;
       const batchSize = Math.min(options.batchSize, count);
       const buffer = new BatchBuffer(batchSize);
@@ -102,7 +115,7 @@ export class LocalModel {
         metrics?.reset();
         for (let start = 0; start < count; start += batchSize) {
           const size = Math.min(batchSize, count - start);
-          tf.tidy(() => this.step(this.net, buffer.fill(data, order, start, size), options.lr, metrics));
+          tf.tidy(() => this.step(this.net, buffer.fill(data, order, start, size), options.lr, metrics, prox));
           steps++;
           if (performance.now() - lastYield > YIELD_EVERY_MS) {
             await yieldToEventLoop();
@@ -113,6 +126,7 @@ export class LocalModel {
       const { loss, accuracy } = await this.metrics.read(count);
       return { loss, accuracy, steps, ms: performance.now() - started };
     } finally {
+      prox?.dispose();
       this.busy = null;
     }
   }
@@ -163,6 +177,7 @@ function checkTrainOptions(o: TrainOptions): void {
   if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new OptionsError('batchSize', `must be a positive integer, got ${o.batchSize}`);
   if (!Number.isFinite(o.lr) || o.lr <= 0) throw new OptionsError('lr', `must be a positive number, got ${o.lr}`);
   if (!Number.isFinite(o.seed)) throw new OptionsError('seed', `must be a finite number, got ${o.seed}`);
+  if (o.mu !== undefined && !(Number.isFinite(o.mu) && o.mu >= 0)) throw new OptionsError('mu', `must be a finite number >= 0, got ${o.mu}`);
 }
 
 function yieldToEventLoop(): Promise<void> {

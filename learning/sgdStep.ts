@@ -6,15 +6,46 @@ import type { Network } from './network.js';
 
 /**
  * One plain SGD step, w <- w - lr * grad(mean cross-entropy), in place on the network's
- * variables. Adds the batch to `metrics` when given. Leaves no tensors behind.
+ * variables; with `prox`, FedProx's step (see `ProximalTerm`). Adds the batch to `metrics`
+ * when given. Leaves no tensors behind.
  */
-export type SgdStep = (net: Network, batch: Batch, lr: number, metrics: Metrics | null) => void;
+export type SgdStep = (net: Network, batch: Batch, lr: number, metrics: Metrics | null, prox?: ProximalTerm | null) => void;
+
+/**
+ * FedProx's proximal term (Li et al. 2020, eq. 2): the local objective gains
+ * (mu / 2) ||w - w_global||^2, so each step adds mu (w - w_global) to the gradient:
+ * w <- w - lr (g + mu (w - w_global)) = (1 - lr mu) w + lr mu w_global - lr g.
+ * `decay` and `pull` (= lr mu w_global) are fixed for a whole `train` call, so the term
+ * costs three elementwise ops per tensor and step. Owns `pull`: call `dispose()`.
+ */
+export class ProximalTerm {
+  readonly decay: number;
+  readonly pull: tf.Tensor[];
+
+  /** Anchored at the current values of `params` (the weights `train` starts from). */
+  constructor(params: readonly tf.Variable[], lr: number, mu: number) {
+    this.decay = 1 - lr * mu;
+    this.pull = params.map((v) => tf.tidy(() => tf.mul(v, lr * mu)));
+  }
+
+  dispose(): void {
+    for (const t of this.pull) t.dispose();
+  }
+}
+
+/** w <- w - scaledGrad, or the proximal step when `prox` is given. */
+function applyUpdate(params: readonly tf.Variable[], scaledGrads: (j: number) => tf.Tensor, prox: ProximalTerm | null): void {
+  for (const [j, v] of params.entries()) {
+    const g = scaledGrads(j);
+    v.assign(prox === null ? tf.sub(v, g) : tf.sub(tf.add(tf.mul(v, prox.decay), prox.pull[j] as tf.Tensor), g));
+  }
+}
 
 /**
  * Any architecture: gradients by tfjs autodiff (`tf.variableGrads`). The learning rate is
  * folded into the objective so the gradients come out already scaled: one op fewer per tensor.
  */
-export const autodiffStep: SgdStep = (net, batch, lr, metrics) => {
+export const autodiffStep: SgdStep = (net, batch, lr, metrics, prox = null) => {
   tf.tidy(() => {
     const size = batch.x.shape[0];
     // Kept past variableGrads' inner tidy for the metrics, disposed below.
@@ -28,7 +59,7 @@ export const autodiffStep: SgdStep = (net, batch, lr, metrics) => {
       }
       return tf.mul(lossSum, lr / size);
     }, net.params);
-    for (const v of net.params) v.assign(tf.sub(v, grads[v.name] as tf.Tensor));
+    applyUpdate(net.params, (j) => grads[(net.params[j] as tf.Variable).name] as tf.Tensor, prox);
     if (metrics !== null && kept.logits !== undefined && kept.lossSum !== undefined) {
       metrics.add(kept.lossSum, kept.logits, batch.labels);
       kept.logits.dispose();
@@ -43,7 +74,7 @@ export const autodiffStep: SgdStep = (net, batch, lr, metrics) => {
  * by lr once scales every gradient. The first layer's input gradient is never computed.
  * `learning/sgdStep.test.ts` checks it against `autodiffStep`.
  */
-export const denseStep: SgdStep = (net, batch, lr, metrics) => {
+export const denseStep: SgdStep = (net, batch, lr, metrics, prox = null) => {
   tf.tidy(() => {
     const size = batch.x.shape[0];
     const layers = net.params.length / 2;
@@ -65,6 +96,6 @@ export const denseStep: SgdStep = (net, batch, lr, metrics) => {
       grads[2 * i + 1] = g.db;
       if (g.dx !== null) dy = g.dx;
     }
-    for (const [j, v] of net.params.entries()) v.assign(tf.sub(v, grads[j] as tf.Tensor));
+    applyUpdate(net.params, (j) => grads[j] as tf.Tensor, prox);
   });
 };
