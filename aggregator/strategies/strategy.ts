@@ -21,9 +21,23 @@ export interface RoundAggregation {
 
 /**
  * A federated strategy, shaped like Flower's `Strategy`: it is told the round's global
- * weights and returns an aggregation that receives updates as they arrive.
+ * weights and returns an aggregation that receives updates as they arrive. Server
+ * optimizers keep state across rounds in the strategy object: each `finish` that returns
+ * weights is one server step, so call it only for a round whose result will be applied.
  */
 export interface Strategy {
+  /** The canonical spec: `parseStrategy(name)` builds an equal strategy. */
   readonly name: string;
+  /**
+   * FedProx's mu, for the round config: devices add (mu / 2) ||w - w_global||^2 to their
+   * local objective (Li et al. 2020). Absent or 0: plain local SGD.
+   */
+  readonly proximalMu?: number;
+  /**
+   * The fewest accepted updates `finish` aggregates (Krum needs 2f + 3); with fewer it
+   * returns `null`. A coordinator should use at least this as its quorum.
+   * @default 1
+   */
+  readonly minUpdates?: number;
   beginRound(round: number, global: Float32Array): RoundAggregation;
 }
