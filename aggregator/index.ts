@@ -14,3 +14,4 @@ export { DeviceRegistry, type DeviceRecord } from './registry.js';
 export { RejectReason, RoundCollection } from './round.js';
 export { selectParticipants, type Criterion, type SelectionOptions } from './selection.js';
 export * from './strategies/index.js';
+export { registerAggregatorMetrics, ROUND_DURATION_BUCKETS } from './metrics.js';

@@ -31,3 +31,4 @@ export {
   type AuthorizeSubscribeHook,
   type BrokerHooks,
 } from './hooks/index.js';
+export { registerBrokerMetrics } from './metrics.js';

@@ -1,10 +1,13 @@
 import type { Aedes } from 'aedes';
+import { PublishRejectedError } from './errors.js';
 import type { AuthorizeForwardHook, AuthorizePublishHook } from './hooks/index.js';
 
 /** Counters since the broker started. Payload bytes only, not MQTT framing. */
 export interface BrokerStats {
   /** Clients connected now. */
   clients: number;
+  /** Client connections accepted since start (CONNECT passed authentication). */
+  connections: number;
   /** PUBLISH packets accepted from clients, last wills included. */
   messagesIn: number;
   bytesIn: number;
@@ -13,6 +16,8 @@ export interface BrokerStats {
   bytesOut: number;
   /** Publishes (and wills) refused by the publish policy or the payload limit. */
   publishesRejected: number;
+  /** The same, by `PublishRejectReason` (`other` for errors of a custom policy). */
+  publishesRejectedByReason: Record<string, number>;
   uptimeMs: number;
 }
 
@@ -34,8 +39,14 @@ export class StatsCounter {
   private messagesOut = 0;
   private bytesOut = 0;
   private publishesRejected = 0;
+  private readonly rejectedByReason: Record<string, number> = {};
+  private connections = 0;
 
-  constructor(private readonly aedes: Aedes) {}
+  constructor(private readonly aedes: Aedes) {
+    aedes.on('client', () => {
+      this.connections += 1;
+    });
+  }
 
   countForwards(hook: AuthorizeForwardHook): AuthorizeForwardHook {
     return (client, packet) => {
@@ -53,6 +64,8 @@ export class StatsCounter {
       hook(client, packet, (error) => {
         if (error) {
           this.publishesRejected += 1;
+          const reason = error instanceof PublishRejectedError ? error.reason : 'other';
+          this.rejectedByReason[reason] = (this.rejectedByReason[reason] ?? 0) + 1;
         } else {
           this.messagesIn += 1;
           this.bytesIn += payloadBytes(packet.payload);
@@ -65,11 +78,13 @@ export class StatsCounter {
   snapshot(): BrokerStats {
     return {
       clients: this.aedes.connectedClients,
+      connections: this.connections,
       messagesIn: this.messagesIn,
       bytesIn: this.bytesIn,
       messagesOut: this.messagesOut,
       bytesOut: this.bytesOut,
       publishesRejected: this.publishesRejected,
+      publishesRejectedByReason: { ...this.rejectedByReason },
       uptimeMs: Math.round(performance.now() - this.startedAt),
     };
   }

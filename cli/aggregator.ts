@@ -1,10 +1,11 @@
 import { writeFile } from 'node:fs/promises';
-import { Coordinator, connectAggregator, createEvaluator } from '../aggregator/index.js';
+import { Coordinator, connectAggregator, createEvaluator, registerAggregatorMetrics } from '../aggregator/index.js';
 import { loadDataSource, loadMnist, parseDataSource } from '../datasets/index.js';
 import { initBackend } from '../learning/index.js';
 import { buildReport, reportRound, type ReportRound } from '../simulator/index.js';
 import { UsageError, num, seconds, str, type Command } from './args.js';
 import { roundLine, settingsLine } from './format.js';
+import { serveMetrics } from './metrics-server.js';
 import { onShutdown } from './signals.js';
 import { federationFlags, federationOptions } from './shared-flags.js';
 
@@ -22,6 +23,7 @@ export const aggregatorCommand: Command = {
     eval: { type: 'string', placeholder: 'DATA', description: 'held-out data: mnist (its 10k test set) or a .csv/.ndjson file', default: 'mnist' },
     username: { type: 'string', placeholder: 'NAME', description: 'MQTT username' },
     password: { type: 'string', placeholder: 'SECRET', description: 'MQTT password' },
+    'metrics-port': { type: 'string', placeholder: '[HOST:]PORT', description: 'serve Prometheus metrics at http://HOST:PORT/metrics (host: 0.0.0.0)' },
     ...federationFlags,
   },
 
@@ -37,8 +39,11 @@ export const aggregatorCommand: Command = {
     const evaluator = await createEvaluator(federation.model ?? 'mlp', held);
     const coordinator = new Coordinator(options, { client, evaluate: evaluator });
     const o = coordinator.options;
+    const metricsPort = str(flags, 'metrics-port');
+    const metrics = metricsPort === undefined ? undefined : await serveMetrics(metricsPort, '0.0.0.0', (r) => registerAggregatorMetrics(coordinator, r));
     console.log(`fedmq aggregator: ${settingsLine({ broker: url, fleet: o.fleet, rounds: o.rounds, model: o.model, fraction: o.fraction, 'min-devices': o.minDevices, codec: o.codec, downlink: o.downlink, epochs: o.epochs, 'batch-size': o.batchSize, lr: o.lr, seed: o.seed, backend, eval: `${evalSpec} (${held.count})` })}`);
 
+    if (metrics) console.log(`metrics on ${metrics.url}`);
     coordinator.on('waiting', (online, needed) => console.log(`waiting for devices: ${online}/${needed} online`));
     coordinator.on('roundStarted', (m) => console.log(`round ${m.round}: ${m.participants.length} participants, deadline in ${Math.round((m.deadline - Date.now()) / 1000)} s`));
     coordinator.on('updateRejected', (r) => console.log(`  rejected update from ${r.deviceId}: ${r.reason} (${r.detail})`));
@@ -65,6 +70,7 @@ export const aggregatorCommand: Command = {
       return 0;
     } finally {
       unhook();
+      await metrics?.close();
       evaluator.dispose();
       await client.endAsync();
     }

@@ -1,6 +1,7 @@
-import { DEFAULT_HOST, DEFAULT_PORT, startBroker } from '../broker/index.js';
+import { DEFAULT_HOST, DEFAULT_PORT, registerBrokerMetrics, startBroker } from '../broker/index.js';
 import { num, str, type Command } from './args.js';
 import { formatBytes } from './format.js';
+import { serveMetrics } from './metrics-server.js';
 import { onShutdown } from './signals.js';
 
 export const brokerCommand: Command = {
@@ -11,6 +12,7 @@ export const brokerCommand: Command = {
     host: { type: 'string', placeholder: 'ADDR', description: 'address to listen on', default: DEFAULT_HOST },
     port: { type: 'string', placeholder: 'N', description: 'MQTT TCP port (0 = any free port)', default: String(DEFAULT_PORT) },
     'ws-port': { type: 'string', placeholder: 'N', description: 'MQTT-over-WebSocket port (off unless given)' },
+    'metrics-port': { type: 'string', placeholder: '[HOST:]PORT', description: 'serve Prometheus metrics at http://HOST:PORT/metrics (host: --host)' },
     'stats-interval': { type: 'string', placeholder: 'SECONDS', description: 'print traffic counters this often (0 = never)', default: '0' },
   },
 
@@ -18,6 +20,9 @@ export const brokerCommand: Command = {
     const broker = await startBroker({ host: str(flags, 'host'), port: num(flags, 'port'), wsPort: num(flags, 'ws-port') });
     // The exact line tests and scripts wait for.
     console.log(`broker listening on ${broker.url}${broker.wsUrl ? ` and ${broker.wsUrl}` : ''}`);
+    const metricsPort = str(flags, 'metrics-port');
+    const metrics = metricsPort === undefined ? undefined : await serveMetrics(metricsPort, str(flags, 'host') ?? DEFAULT_HOST, (r) => registerBrokerMetrics(broker, r));
+    if (metrics) console.log(`metrics on ${metrics.url}`);
     broker.aedes.on('client', (c) => console.log(`client connected: ${c.id}`));
     broker.aedes.on('clientDisconnect', (c) => console.log(`client disconnected: ${c.id}`));
     const every = num(flags, 'stats-interval') ?? 0;
@@ -32,6 +37,7 @@ export const brokerCommand: Command = {
       });
     });
     clearInterval(timer);
+    await metrics?.close();
     await broker.close();
     console.log('broker closed');
     return 0;

@@ -5,9 +5,10 @@ import { UsageError, helpText, parseFlags, type Command } from './args.js';
 import { agentCommand } from './agent.js';
 import { aggregatorCommand } from './aggregator.js';
 import { brokerCommand } from './broker.js';
+import { monitorCommand } from './monitor.js';
 import { simulateCommand } from './simulate.js';
 
-const commands: Command[] = [simulateCommand, brokerCommand, aggregatorCommand, agentCommand];
+const commands: Command[] = [simulateCommand, brokerCommand, aggregatorCommand, agentCommand, monitorCommand];
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };

@@ -9,8 +9,11 @@ export default function setup(): void {
   if (process.env.FEDMQ_SKIP_BUILD === '1') return;
   try {
     execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'pipe' });
+    // The monitor's dashboard page, bundled for the browser (scripts/build-dashboard.js).
+    execFileSync(process.execPath, ['scripts/build-dashboard.js'], { stdio: 'pipe' });
   } catch (e) {
-    const out = (e as { stdout?: Buffer }).stdout?.toString() ?? String(e);
+    const { stdout, stderr } = e as { stdout?: Buffer; stderr?: Buffer };
+    const out = `${stdout?.toString() ?? ''}${stderr?.toString() ?? ''}` || String(e);
     process.stderr.write(`warning: build for integration tests failed:\n${out.slice(0, 4000)}\n`);
   }
 }

@@ -1,0 +1,60 @@
+import { createServer, type Server } from 'node:http';
+import { isIPv6 } from 'node:net';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import { UsageError } from './args.js';
+
+export interface MetricsServer {
+  /** `http://host:port/metrics` */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves a fresh prom-client Registry on `GET /metrics`: the component's own metrics (added by
+ * `register`) and Node's process metrics. Nothing is shared between servers, so a broker and
+ * an aggregator in one process (or in one test) each have their own.
+ * `spec` is `PORT` or `HOST:PORT` (`[::1]:9100` for IPv6); the host defaults to `defaultHost`.
+ */
+export async function serveMetrics(spec: string, defaultHost: string, register: (registry: Registry) => void): Promise<MetricsServer> {
+  const { host, port } = parseListen(spec, defaultHost);
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  register(registry);
+  const server: Server = createServer((request, response) => {
+    const path = (request.url ?? '/').split('?', 1)[0];
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      response.writeHead(405, { Allow: 'GET, HEAD' }).end();
+    } else if (path === '/metrics') {
+      registry.metrics().then(
+        (body) => response.writeHead(200, { 'Content-Type': registry.contentType }).end(request.method === 'HEAD' ? undefined : body),
+        (error: Error) => response.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' }).end(`${error.message}\n`),
+      );
+    } else {
+      response.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('metrics are at /metrics\n');
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const bound = (server.address() as { port: number }).port;
+  const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : isIPv6(host) ? `[${host}]` : host;
+  return {
+    url: `http://${shown}:${bound}/metrics`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function parseListen(spec: string, defaultHost: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]:|([^:]+):)?(\d+)$/.exec(spec.trim());
+  const port = Number(m?.[3]);
+  if (!m || !Number.isInteger(port) || port > 65_535) throw new UsageError(`--metrics-port expects PORT or HOST:PORT, got "${spec}"`);
+  return { host: m[1] ?? m[2] ?? defaultHost, port };
+}

@@ -1,0 +1,120 @@
+import { DEFAULT_FLEET } from '../protocol/index.js';
+import {
+  DEFAULT_DASHBOARD_HOST,
+  frameSignature,
+  renderTerminal,
+  startDashboard,
+  topicLine,
+  watchFleet,
+  type FleetWatch,
+} from '../monitor/index.js';
+import { UsageError, num, str, type Command, type Flags } from './args.js';
+import { onShutdown } from './signals.js';
+
+/** Redraw and snapshot period. */
+const TICK_MS = 1000;
+
+export const monitorCommand: Command = {
+  name: 'monitor',
+  summary: 'watch a fleet (read-only): live terminal view, NDJSON snapshots, every topic decoded, or a web dashboard',
+  examples: [
+    'npx fedmq monitor --broker mqtt://127.0.0.1:1883',
+    'npx fedmq monitor --broker mqtt://127.0.0.1:1883 --fleet lab --json',
+    'npx fedmq monitor --broker mqtt://127.0.0.1:1883 --topics',
+    'npx fedmq monitor --web 8080 --ws-url ws://127.0.0.1:8883',
+  ],
+  flags: {
+    broker: { type: 'string', placeholder: 'URL', description: 'broker URL (mqtt://, mqtts://, ws://); required except with --web' },
+    fleet: { type: 'string', placeholder: 'ID', description: 'fleet id (topics fedmq/v1/ID/#)', default: DEFAULT_FLEET },
+    json: { type: 'boolean', description: 'print one NDJSON snapshot per second (with --topics: one JSON line per message)' },
+    topics: { type: 'boolean', description: 'print every message as it arrives, CBOR decoded to JSON, arrays summarised' },
+    web: { type: 'string', placeholder: 'PORT', description: 'serve the web dashboard on this port (0 = any free port)' },
+    'ws-url': { type: 'string', placeholder: 'URL', description: "with --web: the broker's MQTT-over-WebSocket URL the page connects to" },
+    host: { type: 'string', placeholder: 'ADDR', description: 'with --web: address the dashboard listens on', default: DEFAULT_DASHBOARD_HOST },
+    username: { type: 'string', placeholder: 'NAME', description: 'MQTT username' },
+    password: { type: 'string', placeholder: 'SECRET', description: 'MQTT password' },
+  },
+
+  async run(flags) {
+    if (flags.web !== undefined) return serveDashboard(flags);
+    const url = str(flags, 'broker');
+    if (url === undefined) throw new UsageError('--broker URL is required, e.g. --broker mqtt://127.0.0.1:1883 (or --web PORT --ws-url URL)');
+    const json = flags.json === true;
+    const topics = flags.topics === true;
+    const print = (line: string): void => void process.stdout.write(`${line}\n`);
+    const watch = watchFleet({
+      url,
+      fleet: str(flags, 'fleet'),
+      username: str(flags, 'username'),
+      password: str(flags, 'password'),
+      onMessage: topics ? (m) => print(topicLine(m, { paramCount: watch.state.paramCount, json })) : undefined,
+    });
+    if (topics) return untilShutdown(watch, () => undefined);
+    if (json) {
+      const timer = setInterval(() => print(JSON.stringify(watch.state.snapshot(Date.now()))), TICK_MS);
+      return untilShutdown(watch, () => clearInterval(timer));
+    }
+    return process.stdout.isTTY ? liveView(watch) : plainView(watch);
+  },
+};
+
+/** Full-screen view on the alternate screen, redrawn every second and on resize. */
+function liveView(watch: FleetWatch): Promise<number> {
+  const out = process.stdout;
+  const draw = (): void => {
+    const lines = renderTerminal(watch.state.snapshot(Date.now()), { width: out.columns, height: out.rows, color: true });
+    // Home, each line cleared to its end, then the rest of the screen cleared: no flicker.
+    out.write(`\x1b[H${lines.map((l) => `${l}\x1b[K`).join('\n')}\x1b[J`);
+  };
+  out.write('\x1b[?1049h\x1b[?25l');
+  draw();
+  const timer = setInterval(draw, TICK_MS);
+  out.on('resize', draw);
+  return untilShutdown(watch, () => {
+    clearInterval(timer);
+    out.off('resize', draw);
+    out.write('\x1b[?25h\x1b[?1049l');
+  });
+}
+
+/** Not a terminal (a pipe, a log): a plain frame whenever something other than the clock changed. */
+function plainView(watch: FleetWatch): Promise<number> {
+  let last = '';
+  const timer = setInterval(() => {
+    const snapshot = watch.state.snapshot(Date.now());
+    const signature = frameSignature(snapshot);
+    if (signature === last) return;
+    last = signature;
+    process.stdout.write(`${renderTerminal(snapshot, { width: 120 }).join('\n')}\n\n`);
+  }, TICK_MS);
+  return untilShutdown(watch, () => clearInterval(timer));
+}
+
+function untilShutdown(watch: FleetWatch, stop: () => void): Promise<number> {
+  return new Promise((resolve) => {
+    const unhook = onShutdown(() => {
+      unhook();
+      stop();
+      watch.close().then(() => resolve(0), () => resolve(0));
+    });
+  });
+}
+
+async function serveDashboard(flags: Flags): Promise<number> {
+  const broker = str(flags, 'broker');
+  const wsUrl = str(flags, 'ws-url') ?? (broker !== undefined && /^wss?:\/\//.test(broker) ? broker : undefined);
+  if (wsUrl === undefined) {
+    throw new UsageError("--web needs --ws-url ws://HOST:PORT, the broker's WebSocket listener (fedmq broker --ws-port PORT)");
+  }
+  const dashboard = await startDashboard({ wsUrl, fleet: str(flags, 'fleet'), host: str(flags, 'host'), port: num(flags, 'web') });
+  // The exact line tests and scripts wait for.
+  console.log(`dashboard on ${dashboard.url} (the page connects to ${wsUrl})`);
+  await new Promise<void>((resolve) => {
+    const unhook = onShutdown(() => {
+      unhook();
+      resolve();
+    });
+  });
+  await dashboard.close();
+  return 0;
+}

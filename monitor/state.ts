@@ -1,0 +1,241 @@
+import { DecodeError, decodeMessage, fleetTopics, parseTopic, type MessageType, type TrainConfig } from '../protocol/index.js';
+import { DeviceTable, type DeviceView } from './devices.js';
+import { RoundTracker, type RoundView } from './round.js';
+import { SysTracker, type BrokerView } from './sys.js';
+import { TrafficMeter, type FamilyTraffic, type TopicFamily } from './traffic.js';
+
+/** One closed round, from the aggregator's `metrics` message. */
+export interface RoundHistoryEntry {
+  round: number;
+  accuracy: number;
+  loss: number;
+  participants: number;
+  accepted: number;
+  rejected: number;
+  rejectedByReason: Record<string, number>;
+  bytesUp: number;
+  bytesDown: number;
+  trainMs: number;
+  aggregateMs: number;
+  wallMs: number;
+  /** Monitor time the metrics arrived. */
+  at: number;
+}
+
+export interface TaskView {
+  model: string;
+  inputShape: number[];
+  numClasses: number;
+  paramCount: number;
+  codec: string;
+  downlink: string;
+  defaults: TrainConfig;
+}
+
+export interface GlobalView {
+  version: number;
+  round: number;
+  codec: string;
+  /** Payload bytes of the retained global. */
+  bytes: number;
+  at: number;
+}
+
+export interface ConnectionView {
+  state: 'connecting' | 'connected' | 'reconnecting' | 'closed';
+  url: string;
+  /** The last connection error, if any. */
+  error?: string;
+  since: number;
+}
+
+/** Everything the views show, as plain JSON (what `fedmq monitor --json` prints). */
+export interface MonitorSnapshot {
+  ts: number;
+  fleet: string;
+  connection: ConnectionView;
+  broker: BrokerView;
+  task: TaskView | null;
+  global: GlobalView | null;
+  round: RoundView | null;
+  devices: { total: number; online: number; training: number; offline: number; unknown: number; list: DeviceView[] };
+  history: RoundHistoryEntry[];
+  traffic: Record<string, FamilyTraffic>;
+  /** Messages on fleet topics that failed validation. */
+  invalid: { count: number; last?: { topic: string; error: string; at: number } };
+}
+
+export interface FleetStateOptions {
+  /** @default 'default' */
+  fleet?: string;
+  /** Broker URL shown in the views. @default '' */
+  url?: string;
+  /** Closed rounds kept. @default 10_000 */
+  maxHistory?: number;
+}
+
+export const DEFAULT_MAX_HISTORY = 10_000;
+/** Status messages are small; anything bigger is not one. */
+const MAX_STATUS_BYTES = 64 * 1024;
+
+/**
+ * The fleet as seen from its MQTT traffic: pure state, fed message by message with the
+ * time of arrival, so it can be driven by a live client, a recording or a test alike.
+ * It reads only: nothing here publishes.
+ */
+export class FleetState {
+  readonly fleet: string;
+  private readonly prefix: string;
+  private readonly devices = new DeviceTable();
+  private readonly rounds = new RoundTracker();
+  private readonly sys = new SysTracker();
+  private readonly traffic = new TrafficMeter();
+  private readonly history = new Map<number, RoundHistoryEntry>();
+  private readonly maxHistory: number;
+  private task: TaskView | null = null;
+  private global: GlobalView | null = null;
+  private conn: ConnectionView;
+  private invalidCount = 0;
+  private lastInvalid: { topic: string; error: string; at: number } | undefined;
+
+  constructor(options: FleetStateOptions = {}) {
+    const topics = fleetTopics(options.fleet);
+    this.fleet = topics.fleet;
+    this.prefix = `${topics.prefix}/`;
+    this.maxHistory = options.maxHistory ?? DEFAULT_MAX_HISTORY;
+    this.conn = { state: 'connecting', url: options.url ?? '', since: 0 };
+  }
+
+  /** The model's parameter count, once the retained `task` arrived (to decode deltas for display). */
+  get paramCount(): number | undefined {
+    return this.task?.paramCount;
+  }
+
+  connection(state: ConnectionView['state'], now: number, error?: string): void {
+    const keep = state === this.conn.state ? this.conn.since : now;
+    this.conn = { state, url: this.conn.url, since: keep, ...(error !== undefined && { error }) };
+  }
+
+  /** Whether the broker granted `$SYS/#`. */
+  sysSubscription(granted: boolean): void {
+    this.sys.subscription(granted);
+  }
+
+  /** Feeds one message as received; `retained` is the PUBLISH retain flag. */
+  ingest(topic: string, payload: Uint8Array, retained: boolean, now: number): void {
+    this.traffic.record(familyOf(topic, this.prefix), payload.byteLength, now);
+    if (topic.startsWith('$SYS/')) {
+      const { connected } = this.sys.message(topic, payload, now);
+      if (connected !== undefined) this.devices.seen(connected, now);
+      return;
+    }
+    const parsed = parseTopic(topic);
+    if (!parsed || parsed.fleet !== this.fleet) return;
+    try {
+      switch (parsed.kind) {
+        case 'status':
+          if (payload.byteLength === 0) {
+            this.devices.remove(parsed.deviceId);
+          } else {
+            const status = this.decode('status', payload, MAX_STATUS_BYTES);
+            if (status.deviceId !== parsed.deviceId) throw new DecodeError('bad-field', `status of ${status.deviceId} on ${topic}`);
+            this.devices.status(status, retained, now);
+          }
+          break;
+        case 'update':
+          this.onUpdate(parsed.deviceId, payload, now);
+          break;
+        case 'round':
+          if (payload.byteLength > 0) this.rounds.round(this.decode('round', payload), retained, now);
+          break;
+        case 'metrics':
+          if (payload.byteLength > 0) this.onMetrics(this.decode('metrics', payload), now);
+          break;
+        case 'task':
+          if (payload.byteLength > 0) {
+            const { v: _v, type: _t, ...task } = this.decode('task', payload);
+            this.task = task;
+          }
+          break;
+        case 'global':
+          if (payload.byteLength > 0) {
+            const g = this.decode('global', payload);
+            this.global = { version: g.version, round: g.round, codec: g.codec, bytes: payload.byteLength, at: now };
+          }
+          break;
+        case 'global-delta':
+          break;
+      }
+    } catch (error) {
+      this.invalid(topic, error, now);
+    }
+  }
+
+  snapshot(now: number): MonitorSnapshot {
+    return {
+      ts: now,
+      fleet: this.fleet,
+      connection: { ...this.conn },
+      broker: this.sys.view(),
+      task: this.task && { ...this.task },
+      global: this.global && { ...this.global },
+      round: this.rounds.view(now),
+      devices: { ...this.devices.counts(), list: this.devices.list() },
+      history: [...this.history.values()].sort((a, b) => a.round - b.round),
+      traffic: this.traffic.snapshot(now),
+      invalid: { count: this.invalidCount, ...(this.lastInvalid && { last: { ...this.lastInvalid } }) },
+    };
+  }
+
+  private onUpdate(topicId: string, payload: Uint8Array, now: number): void {
+    let update = null;
+    try {
+      update = decodeMessage('update', payload);
+    } catch (error) {
+      this.devices.seen(topicId, now);
+      this.rounds.update(topicId, null, payload.byteLength);
+      this.invalid(`${this.prefix}update/${topicId}`, error, now);
+      return;
+    }
+    // Only a payload naming its own topic's device updates that device's row.
+    if (update.deviceId === topicId) this.devices.update(update, payload.byteLength, now);
+    this.rounds.update(topicId, update, payload.byteLength);
+  }
+
+  private onMetrics(m: ReturnType<typeof decodeMessage<'metrics'>>, now: number): void {
+    const { v: _v, type: _t, ...entry } = m;
+    this.history.set(m.round, { ...entry, rejectedByReason: { ...m.rejectedByReason }, at: now });
+    if (this.history.size > this.maxHistory) {
+      this.history.delete(Math.min(...this.history.keys()));
+    }
+    this.rounds.metrics(m);
+  }
+
+  private decode<T extends MessageType>(type: T, payload: Uint8Array, maxBytes?: number): ReturnType<typeof decodeMessage<T>> {
+    return decodeMessage(type, payload, maxBytes === undefined ? {} : { maxBytes });
+  }
+
+  private invalid(topic: string, error: unknown, now: number): void {
+    this.invalidCount += 1;
+    this.lastInvalid = { topic, error: error instanceof Error ? error.message : String(error), at: now };
+  }
+}
+
+/** The family a topic's traffic is counted under. */
+export function familyOf(topic: string, fleetPrefix: string): TopicFamily {
+  if (topic.startsWith('$SYS/')) return '$SYS';
+  if (!topic.startsWith(fleetPrefix)) return 'other';
+  const kind = topic.slice(fleetPrefix.length).split('/', 1)[0];
+  switch (kind) {
+    case 'task':
+    case 'global':
+    case 'global-delta':
+    case 'round':
+    case 'update':
+    case 'status':
+    case 'metrics':
+      return kind;
+    default:
+      return 'other';
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * The dashboard page: connects to the broker itself over MQTT-over-WebSocket (mqtt.js), feeds
+ * the same FleetState the terminal view uses, and redraws once a second.
+ */
+import { fleetTopics } from '../../../protocol/index.js';
+import { watchFleet } from '../../source.js';
+import { TopicLog } from '../../topicLog.js';
+import { RoundCharts } from './charts.js';
+import { TopicExplorer } from './explorer.js';
+import { renderSummary } from './views.js';
+
+interface PageConfig {
+  wsUrl: string;
+  fleet: string;
+}
+
+async function main(): Promise<void> {
+  const config = (await (await fetch('config.json')).json()) as PageConfig;
+  // ?ws=...&fleet=... point the page elsewhere without restarting the server.
+  const params = new URLSearchParams(location.search);
+  const url = params.get('ws') ?? config.wsUrl;
+  const fleet = params.get('fleet') ?? config.fleet;
+  const log = new TopicLog(`${fleetTopics(fleet).prefix}/`);
+  const watch = watchFleet({ url, fleet, onMessage: (m) => log.record(m.topic, m.payload, m.retained, m.at) });
+  const charts = new RoundCharts(document);
+  const explorer = new TopicExplorer(document, log);
+  const tick = (): void => {
+    const now = Date.now();
+    const snapshot = watch.state.snapshot(now);
+    renderSummary(document, snapshot);
+    charts.update(snapshot.history);
+    explorer.render(now, snapshot.task?.paramCount);
+  };
+  tick();
+  setInterval(tick, 1000);
+  window.addEventListener('pagehide', () => void watch.close());
+}
+
+main().catch((error: unknown) => {
+  const el = document.getElementById('connection');
+  if (el) {
+    el.className = 'badge closed';
+    el.textContent = `failed: ${error instanceof Error ? error.message : String(error)}`;
+  }
+});

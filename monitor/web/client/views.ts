@@ -1,0 +1,100 @@
+import { formatBytes, formatDuration, formatRate } from '../../format.js';
+import type { MonitorSnapshot } from '../../state.js';
+import { TOPIC_FAMILIES } from '../../traffic.js';
+
+/** Rows drawn at most; a fleet of thousands shows the first ones and a count. */
+const MAX_DEVICE_ROWS = 500;
+
+export function byId<T extends HTMLElement = HTMLElement>(doc: Document, id: string): T {
+  const el = doc.getElementById(id);
+  if (!el) throw new Error(`dashboard page has no #${id}`);
+  return el as T;
+}
+
+function setText(doc: Document, id: string, text: string): void {
+  const el = byId(doc, id);
+  if (el.textContent !== text) el.textContent = text;
+}
+
+/** A table row of text cells; `num` columns are right-aligned. Text only: nothing from the network becomes markup. */
+export function row(doc: Document, cells: (string | { text: string; className: string })[], numeric: ReadonlySet<number>): HTMLTableRowElement {
+  const tr = doc.createElement('tr');
+  cells.forEach((cell, i) => {
+    const td = doc.createElement('td');
+    const { text, className } = typeof cell === 'string' ? { text: cell, className: '' } : cell;
+    td.textContent = text;
+    td.className = [className, numeric.has(i) ? 'num' : ''].filter(Boolean).join(' ');
+    tr.append(td);
+  });
+  return tr;
+}
+
+/** Header, cards, device table, traffic and broker panels from one snapshot. */
+export function renderSummary(doc: Document, s: MonitorSnapshot): void {
+  setText(doc, 'fleet', s.fleet);
+  setText(doc, 'broker-url', s.connection.url);
+  const badge = byId(doc, 'connection');
+  badge.className = `badge ${s.connection.state}`;
+  setText(doc, 'connection', s.connection.state + (s.connection.error && s.connection.state !== 'connected' ? `: ${s.connection.error}` : ''));
+  setText(doc, 'clock', new Date(s.ts).toLocaleTimeString());
+  const t = s.task;
+  setText(doc, 'task', t ? `${t.model}, ${t.paramCount.toLocaleString()} params, codec ${t.codec}, downlink ${t.downlink}` + (s.global ? `, global v${s.global.version} ${formatBytes(s.global.bytes)}` : '') : '');
+
+  const r = s.round;
+  setText(doc, 'kpi-round', r ? String(r.round) : '–');
+  setText(doc, 'kpi-round-detail', r ? `${r.closed ? 'closed' : 'open'} · E=${r.epochs} B=${r.batchSize} lr=${r.lr} · ${r.codec}${r.joinedLate ? ' · joined late' : ''}` : 'waiting for a round');
+  setText(doc, 'kpi-updates', r ? `${r.received} / ${r.expected}` : '–');
+  byId(doc, 'kpi-updates-bar').style.width = r && r.expected > 0 ? `${Math.min(100, (100 * r.received) / r.expected)}%` : '0';
+  setText(doc, 'kpi-deadline', r ? (r.closed ? 'closed' : formatDuration(r.remainingMs)) : '–');
+  setText(doc, 'kpi-deadline-detail', r ? new Date(r.deadline).toLocaleTimeString() : '');
+  const last = s.history[s.history.length - 1];
+  setText(doc, 'kpi-accuracy', last ? last.accuracy.toFixed(4) : '–');
+  setText(doc, 'kpi-loss', last ? `loss ${last.loss.toFixed(4)} · round ${last.round}` : 'no round closed yet');
+  const d = s.devices;
+  setText(doc, 'kpi-devices', String(d.total));
+  setText(doc, 'kpi-devices-detail', `${d.online} online · ${d.training} training · ${d.offline} offline`);
+  setText(doc, 'kpi-rejected', r ? String(r.rejected) : '–');
+  setText(doc, 'kpi-rejected-detail', r && r.rejected > 0 ? `${Object.entries(r.rejectedByReason).map(([k, v]) => `${k} ${v}`).join(' · ')} (${r.rejectionsFrom})` : 'this round');
+
+  const devices = byId<HTMLTableElement>(doc, 'devices').tBodies[0]!;
+  const numeric = new Set([2, 4, 5, 6, 7, 8]);
+  devices.replaceChildren(
+    ...d.list.slice(0, MAX_DEVICE_ROWS).map((dev) => {
+      const tr = row(doc, [
+        dev.id,
+        { text: dev.state, className: `state-${dev.state}` },
+        formatDuration(s.ts - dev.lastSeen),
+        dev.backend ?? '–',
+        dev.samples === undefined ? '–' : dev.samples.toLocaleString(),
+        dev.lastUpdateBytes === undefined ? '–' : formatBytes(dev.lastUpdateBytes),
+        String(dev.lastUpdateRound ?? '–'),
+        dev.trainAccuracy === undefined ? '–' : dev.trainAccuracy.toFixed(4),
+        dev.trainMs === undefined ? '–' : formatDuration(dev.trainMs),
+      ], numeric);
+      tr.dataset.device = dev.id;
+      tr.dataset.state = dev.state;
+      return tr;
+    }),
+  );
+  setText(doc, 'devices-more', d.list.length > MAX_DEVICE_ROWS ? `… and ${d.list.length - MAX_DEVICE_ROWS} more` : '');
+
+  const traffic = byId<HTMLTableElement>(doc, 'traffic').tBodies[0]!;
+  traffic.replaceChildren(
+    ...[...TOPIC_FAMILIES, 'total'].flatMap((family) => {
+      const t = s.traffic[family];
+      if (!t) return [];
+      return [row(doc, [family, formatRate(t.messagesPerSec, 'msg'), formatRate(t.bytesPerSec, 'bytes'), String(t.messages), formatBytes(t.bytes)], new Set([1, 2, 3, 4]))];
+    }),
+  );
+
+  const b = s.broker;
+  setText(
+    doc,
+    'broker',
+    b.sys === 'denied' ? 'the broker refused $SYS/#'
+      : b.sys === 'pending' ? 'waiting for $SYS'
+        : `${b.brokerId ? `Aedes ${b.brokerId}` : '$SYS'} · ${b.connects} connects and ${b.disconnects} disconnects since this page opened` +
+          (b.lastHeartbeat ? ` · heartbeat ${formatDuration(s.ts - b.lastHeartbeat)} ago` : '') +
+          (s.invalid.count > 0 ? ` · ${s.invalid.count} invalid messages (last on ${s.invalid.last?.topic}: ${s.invalid.last?.error})` : ''),
+  );
+}
