@@ -1,6 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
-import { DeviceAgent, FileResidualStore, connectDevice } from '../device-agent/index.js';
+import { DeviceAgent, FOLLOW_MODES, FileResidualStore, connectDevice, type FollowMode } from '../device-agent/index.js';
 import { loadDataSource, parseDataSource } from '../datasets/index.js';
 import { initBackend, type BackendName } from '../learning/index.js';
 import { UsageError, num, str, type Command } from './args.js';
@@ -22,6 +22,7 @@ export const agentCommand: Command = {
     seed: { type: 'string', placeholder: 'N', description: 'partition seed for mnist:... (match the simulation)', default: '0' },
     fleet: { type: 'string', placeholder: 'ID', description: 'fleet id', default: 'default' },
     backend: { type: 'string', placeholder: 'NAME', description: 'auto | tensorflow | wasm | cpu', default: 'auto' },
+    follow: { type: 'string', placeholder: 'MODE', description: 'download the global always, or when-selected for a round', default: 'always' },
     'state-dir': { type: 'string', placeholder: 'DIR', description: 'where error-feedback residuals survive restarts', default: '~/.fedmq' },
     username: { type: 'string', placeholder: 'NAME', description: 'MQTT username' },
     password: { type: 'string', placeholder: 'SECRET', description: 'MQTT password' },
@@ -47,7 +48,9 @@ export const agentCommand: Command = {
     client.on('connect', () => console.log('connected'));
 
     const stateDir = str(flags, 'state-dir') ?? path.join(os.homedir(), '.fedmq');
-    const agent = new DeviceAgent(client, { deviceId, fleet, data }, { residuals: new FileResidualStore(stateDir) });
+    const follow = (str(flags, 'follow') ?? 'always') as FollowMode;
+    if (!FOLLOW_MODES.includes(follow)) throw new UsageError(`--follow must be ${FOLLOW_MODES.join(' or ')}`);
+    const agent = new DeviceAgent(client, { deviceId, fleet, data, follow }, { residuals: new FileResidualStore(stateDir) });
     agent.on('trainingStarted', (r) => console.log(`round ${r.round}: training (E=${r.epochs}, B=${r.batchSize}, lr=${r.lr})`));
     agent.on('updatePublished', (u) => console.log(`round ${u.round}: published ${formatBytes(u.bytes)} update, train loss ${u.loss.toFixed(4)} acc ${u.accuracy.toFixed(4)}, ${(u.trainMs / 1000).toFixed(1)} s`));
     agent.on('roundSkipped', (s) => { if (s.reason !== 'not-selected') console.log(`round ${s.round}: skipped (${s.reason})`); });

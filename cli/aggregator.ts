@@ -62,7 +62,7 @@ export const aggregatorCommand: Command = {
       await coordinator.run();
       const file = str(flags, 'report');
       if (file !== undefined) {
-        const report = buildReport({ ...o, devices: coordinator.registry.all().length, partition: 'n/a', backend, brokerUrl: url }, backend, rounds, performance.now() - started);
+        const report = buildReport({ ...o, devices: coordinator.registry.all().length, brokerUrl: url }, backend, rounds, performance.now() - started);
         await writeFile(file, JSON.stringify(report, null, 2) + '\n');
         console.log(`report: ${file}`);
       }

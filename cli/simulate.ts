@@ -1,5 +1,5 @@
 import { writeFile } from 'node:fs/promises';
-import { Simulation, DEFAULT_DEVICES, DEFAULT_PARTITION } from '../simulator/index.js';
+import { Simulation, DEFAULT_DEVICES, DEFAULT_PARTITION, writeRunChart } from '../simulator/index.js';
 import { num, str, type Command } from './args.js';
 import { roundLine, settingsLine } from './format.js';
 import { ProgressBar } from './progress.js';
@@ -68,10 +68,12 @@ export const simulateCommand: Command = {
     try {
       const report = await simulation.run();
       console.log(`done: ${report.final.rounds} rounds, accuracy ${report.final.accuracy.toFixed(4)}, ${(report.final.wallMs / 1000).toFixed(1)} s, backend ${report.environment.backend}`);
+      if (report.fleet) console.log(`fleet: ${report.fleet.connected}/${report.fleet.devices} devices connected, peak RSS ${report.fleet.peakRssMb} MB`);
       const file = str(flags, 'report');
       if (file !== undefined) {
         await writeFile(file, JSON.stringify(report, null, 2) + '\n');
         console.log(`report: ${file}`);
+        console.log(`chart: ${await writeRunChart(report, file)}`);
       }
       return 0;
     } finally {

@@ -15,7 +15,7 @@ import {
   type TaskMessage,
 } from '../protocol/index.js';
 import { currentBackend, isModelName, type TrainingData } from '../learning/index.js';
-import { GlobalCopy } from './globalCopy.js';
+import { GlobalCopy, type FollowMode } from './globalCopy.js';
 import { MemoryResidualStore, type ResidualStore } from './residualStore.js';
 import { LocalTrainer, type Trainer } from './trainer.js';
 
@@ -25,6 +25,8 @@ export interface AgentOptions {
   fleet?: string;
   /** This device's examples; they never leave it. */
   data: TrainingData;
+  /** When to download the global. @default 'always' */
+  follow?: FollowMode;
 }
 
 export interface AgentDeps {
@@ -57,7 +59,7 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
   private readonly ownsTrainer: boolean;
   private readonly residuals: ResidualStore;
   private task: TaskMessage | null = null;
-  private readonly global = new GlobalCopy();
+  private readonly global: GlobalCopy;
   private fullSubscribed = false;
   private round: RoundMessage | null = null;
   private lastRound = 0;
@@ -78,14 +80,17 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
     this.trainer = deps.trainer ?? new LocalTrainer();
     this.ownsTrainer = deps.trainer === undefined;
     this.residuals = deps.residuals ?? new MemoryResidualStore();
+    this.global = new GlobalCopy(options.follow);
   }
 
   async start(): Promise<void> {
     this.client.on('message', this.onMessage);
     // After a reconnect the broker has published our last will: say we are back.
     this.client.on('connect', this.onConnect);
-    await this.client.subscribeAsync([this.topics.task, this.topics.global, this.topics.globalDelta, this.topics.round], { qos: 1 });
-    this.fullSubscribed = true;
+    const always = this.global.follow === 'always';
+    const topics = always ? [this.topics.task, this.topics.global, this.topics.globalDelta, this.topics.round] : [this.topics.task, this.topics.round];
+    await this.client.subscribeAsync(topics, { qos: 1 });
+    this.fullSubscribed = always;
     await this.publishStatus(DeviceState.Online);
   }
 
@@ -118,8 +123,9 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
   }
 
   /**
-   * With a delta downlink, a device that holds the global leaves the retained full topic
-   * (that is the saving) and rejoins it only when it missed a step.
+   * Joins the retained full global only while it is needed: with a delta downlink a device
+   * that holds the global follows the steps instead; in `when-selected` mode a device
+   * fetches it only for a round that chose it.
    */
   private async followGlobal(): Promise<void> {
     const wanted = this.global.wantsFull;
@@ -136,7 +142,7 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
 
   private async maybeTrain(): Promise<void> {
     const round = this.round;
-    if (round && this.task) this.global.need(round.globalVersion);
+    if (round && this.task) this.global.observeRound(round.globalVersion, round.round !== this.lastRound && round.participants.includes(this.deviceId));
     await this.followGlobal();
     if (this.busy || this.stopped || !round || round.round === this.lastRound) return;
     if (!round.participants.includes(this.deviceId)) return this.skip(round, 'not-selected');

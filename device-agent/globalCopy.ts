@@ -7,10 +7,16 @@ import {
 } from '../protocol/index.js';
 
 /**
- * The device's copy of the global model, kept from the retained full `global` and, with a
- * `delta:SPEC` downlink, from the steps on `global-delta`. It tells the agent whether it
- * needs the full global: always without deltas; with deltas only until it holds a copy, or
- * when it missed a step (then the retained full global catches it up).
+ * When a device downloads the global: `always` keeps a current copy (and, with a
+ * `delta:SPEC` downlink, follows the steps); `when-selected` fetches the retained global
+ * only for a round that chose the device, so an idle device costs its connection, not a model.
+ */
+export type FollowMode = 'always' | 'when-selected';
+export const FOLLOW_MODES: readonly FollowMode[] = ['always', 'when-selected'];
+
+/**
+ * The device's copy of the global model, kept from the retained full `global` and the steps
+ * on `global-delta`. It tells the agent whether it needs the full global now.
  */
 export class GlobalCopy {
   version = -1;
@@ -18,17 +24,22 @@ export class GlobalCopy {
   private length: number | null = null;
   private deltaMode = false;
   private missedStep = false;
+  /** Version a round that chose this device starts from, until it has trained. */
+  private needed: number | null = null;
   private pending: GlobalMessage | null = null;
 
+  constructor(readonly follow: FollowMode = 'always') {}
+
   get wantsFull(): boolean {
+    if (this.follow === 'when-selected') return this.needed !== null && this.needed !== this.version;
     return !this.deltaMode || this.weights === null || this.missedStep;
   }
 
   /** A task is (re)published when an aggregator starts: fetch its full global afresh. */
   setTask(task: TaskMessage): void {
     this.length = task.paramCount;
-    this.missedStep = true;
     this.deltaMode = task.downlink.startsWith('delta:');
+    this.missedStep = true;
     if (this.weights && this.weights.length !== task.paramCount) {
       this.weights = null;
       this.version = -1;
@@ -59,8 +70,12 @@ export class GlobalCopy {
     }
   }
 
-  /** A round needs a newer version than we hold: we missed its step, fetch the full global. */
-  need(version: number): void {
+  /**
+   * The current round starts from `version`; `mine` when it chose this device and it has not
+   * trained yet. A newer version than ours means we missed its step.
+   */
+  observeRound(version: number, mine: boolean): void {
     if (version > this.version) this.missedStep = true;
+    this.needed = mine ? version : null;
   }
 }

@@ -2,3 +2,4 @@ export { DeviceAgent, type AgentDeps, type AgentEvents, type AgentOptions, type 
 export { FileResidualStore, MemoryResidualStore, type ResidualStore } from './residualStore.js';
 export { connectDevice, sendImmediately, withBackoff, type DeviceConnectOptions } from './connect.js';
 export { LocalTrainer, type Trainer, type TrainJob, type TrainOutcome } from './trainer.js';
+export { GlobalCopy, FOLLOW_MODES, type FollowMode } from './globalCopy.js';

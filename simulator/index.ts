@@ -1,3 +1,4 @@
 export { Simulation, simulate, deviceId, type SimulationEvents } from './simulation.js';
 export { parseSimulationOptions, DEFAULT_DEVICES, DEFAULT_PARTITION, type SimulationOptions } from './options.js';
 export { buildReport, reportRound, type ReportRound, type RunReport } from './report.js';
+export { chartPath, runChartHtml, writeRunChart } from './chart.js';

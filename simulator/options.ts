@@ -2,6 +2,7 @@ import { OptionsError } from '../protocol/index.js';
 import { parsePartition } from '../datasets/index.js';
 import { parseCoordinatorOptions, stripUndefined, type CoordinatorOptions } from '../aggregator/index.js';
 import type { BackendName } from '../learning/index.js';
+import { FOLLOW_MODES, type FollowMode } from '../device-agent/index.js';
 
 export const DEFAULT_DEVICES = 10;
 export const DEFAULT_PARTITION = 'iid';
@@ -16,6 +17,8 @@ export interface SimulationOptions extends CoordinatorOptions {
   backend: BackendName | 'auto';
   /** External broker URL; by default an embedded Aedes on an ephemeral port. */
   brokerUrl: string | undefined;
+  /** When devices download the global. @default 'always' when every device trains each round, else 'when-selected' */
+  follow: FollowMode;
 }
 
 export function parseSimulationOptions(partial: Partial<SimulationOptions> = {}): SimulationOptions {
@@ -35,5 +38,8 @@ export function parseSimulationOptions(partial: Partial<SimulationOptions> = {})
   if (coordinator.minParticipants > devices) {
     throw new OptionsError('minParticipants', `is ${coordinator.minParticipants} but the fleet has ${devices} devices`);
   }
-  return { ...coordinator, devices, partition, backend, brokerUrl: given.brokerUrl };
+  // With a fraction below 1, most devices idle each round: they need no copy of the model.
+  const follow = given.follow ?? (coordinator.fraction < 1 ? 'when-selected' : 'always');
+  if (!FOLLOW_MODES.includes(follow)) throw new OptionsError('follow', `must be ${FOLLOW_MODES.join(' or ')}, got ${follow}`);
+  return { ...coordinator, devices, partition, backend, brokerUrl: given.brokerUrl, follow };
 }

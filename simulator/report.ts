@@ -1,5 +1,5 @@
 import os from 'node:os';
-import type { RoundReport } from '../aggregator/index.js';
+import type { CoordinatorOptions, RoundReport } from '../aggregator/index.js';
 import type { SimulationOptions } from './options.js';
 
 /** One round as the run report records it (DESIGN.md, Run report). */
@@ -26,8 +26,13 @@ export interface ReportRound {
 }
 
 export interface RunReport {
-  config: SimulationOptions;
+  /** Every setting used: a simulation's, or an aggregator's with what it knows of the fleet. */
+  config: CoordinatorOptions & Partial<SimulationOptions>;
   environment: { backend: string; node: string; cpus: number; platform: string; arch: string; memoryMb: number };
+  /** The fleet as it ran: devices asked for, live MQTT connections, the simulator's peak RSS. */
+  fleet?: { devices: number; connected: number; peakRssMb: number };
+  /** Wall time per phase: set-up stages, then the rounds' training, aggregation, evaluation and the rest. */
+  phases?: Record<string, number>;
   rounds: ReportRound[];
   final: { accuracy: number; rounds: number; wallMs: number; bytesUpTotal: number; bytesDownTotal: number };
 }
@@ -42,11 +47,25 @@ export function reportRound(r: RoundReport): ReportRound {
   };
 }
 
-export function buildReport(config: SimulationOptions, backend: string, rounds: ReportRound[], wallMs: number): RunReport {
+export function buildReport(
+  config: RunReport['config'],
+  backend: string,
+  rounds: ReportRound[],
+  wallMs: number,
+  extra: Pick<RunReport, 'fleet' | 'phases'> = {},
+): RunReport {
   const last = rounds[rounds.length - 1];
+  const sum = (k: 'trainMs' | 'aggregateMs' | 'evalMs' | 'wallMs'): number => round1(rounds.reduce((s, r) => s + r[k], 0));
+  const phases = extra.phases && {
+    ...extra.phases,
+    trainMs: sum('trainMs'), aggregateMs: sum('aggregateMs'), evalMs: sum('evalMs'),
+    otherRoundMs: round1(sum('wallMs') - sum('trainMs') - sum('aggregateMs') - sum('evalMs')),
+  };
   return {
     config,
     environment: { backend, node: process.version, cpus: os.cpus().length, platform: process.platform, arch: process.arch, memoryMb: Math.round(os.totalmem() / 2 ** 20) },
+    ...(extra.fleet && { fleet: extra.fleet }),
+    ...(phases && { phases }),
     rounds,
     final: {
       accuracy: last?.accuracy ?? 0,

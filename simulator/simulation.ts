@@ -19,6 +19,15 @@ export type SimulationEvents = {
   deviceWarning: [info: { deviceId: string; error: Error }];
 };
 
+const BATCH = 50;
+
+/** Runs `fn` over `items`, `BATCH` at a time, and returns the results in order. */
+async function inBatches<T, R>(items: T[], fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (let first = 0; first < items.length; first += BATCH) out.push(...(await Promise.all(items.slice(first, first + BATCH).map(fn))));
+  return out;
+}
+
 /** Pads device numbers so ids sort in numeric order: device-007. */
 export function deviceId(i: number, devices: number): string {
   return `device-${String(i).padStart(String(devices - 1).length, '0')}`;
@@ -45,12 +54,22 @@ export class Simulation extends TypedEmitter<SimulationEvents> {
   async run(): Promise<RunReport> {
     const o = this.options;
     const started = performance.now();
+    const phases: Record<string, number> = {};
+    let mark = started;
+    const stage = (name: SimulationEvents['setup'][0]['stage'], detail: string): void => {
+      const now = performance.now();
+      phases[`${name}SetupMs`] = Math.round(now - mark);
+      mark = now;
+      this.emit('setup', { stage: name, detail });
+    };
+    let peakRss = process.memoryUsage().rss;
+    const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 200);
     const backend = await initBackend(o.backend);
-    this.emit('setup', { stage: 'backend', detail: backend });
+    stage('backend', backend);
 
     const { train, test } = await loadMnist();
     const shards = partition(train.y, o.devices, parsePartition(o.partition), o.seed);
-    this.emit('setup', { stage: 'data', detail: `MNIST ${train.count} train / ${test.count} test, ${o.partition} over ${o.devices} devices` });
+    stage('data', `MNIST ${train.count} train / ${test.count} test, ${o.partition} over ${o.devices} devices`);
 
     let broker: BrokerHandle | null = null;
     const clients: MqttClient[] = [];
@@ -63,7 +82,7 @@ export class Simulation extends TypedEmitter<SimulationEvents> {
         broker = await startBroker({ host: '127.0.0.1', port: 0 });
         url = broker.url;
       }
-      this.emit('setup', { stage: 'broker', detail: url });
+      stage('broker', url);
 
       const control = await connectAggregator({ url, fleet: o.fleet });
       clients.push(control);
@@ -79,22 +98,29 @@ export class Simulation extends TypedEmitter<SimulationEvents> {
         this.emit('roundClosed', r, entry);
       });
 
-      for (let i = 0; i < o.devices; i++) {
+      // Connect in batches: one at a time is slow at 1,000 devices, all at once floods the broker.
+      const indices = Array.from({ length: o.devices }, (_, i) => i);
+      agents.push(...(await inBatches(indices, async (i) => {
         const id = deviceId(i, o.devices);
         const client = await connectDevice({ url, deviceId: id, fleet: o.fleet });
         clients.push(client);
-        const agent = new DeviceAgent(client, { deviceId: id, fleet: o.fleet, data: subset(train, shards[i]!) }, { trainer });
+        const agent = new DeviceAgent(client, { deviceId: id, fleet: o.fleet, data: subset(train, shards[i]!), follow: o.follow }, { trainer });
         agent.on('warning', (error) => this.emit('deviceWarning', { deviceId: id, error }));
         await agent.start();
-        agents.push(agent);
-      }
-      this.emit('setup', { stage: 'devices', detail: `${o.devices} devices connected` });
+        return agent;
+      })));
+      const connected = clients.filter((c) => c.connected).length - 1;
+      stage('devices', `${connected} devices connected`);
 
       await coordinator.run();
-      return buildReport(o, backend, rounds, performance.now() - started);
+      peakRss = Math.max(peakRss, process.memoryUsage().rss);
+      const fleet = { devices: o.devices, connected, peakRssMb: Math.round(peakRss / 2 ** 20) };
+      return buildReport(o, backend, rounds, performance.now() - started, { fleet, phases });
     } finally {
-      await Promise.all(agents.map((a) => a.stop()));
-      await Promise.all(clients.map((c) => c.endAsync().catch(() => undefined)));
+      clearInterval(sampler);
+      // In batches too: a thousand goodbyes at once overflow Aedes's recursive dispatch.
+      await inBatches(agents, (a) => a.stop());
+      await inBatches(clients, (c) => c.endAsync().catch(() => undefined));
       trainer.dispose();
       evaluator.dispose();
       await broker?.close();
