@@ -20,7 +20,7 @@ import { parseCoordinatorOptions, type CoordinatorOptions } from './options.js';
 import { DeviceRegistry, type DeviceRecord } from './registry.js';
 import { RoundCollection, type RejectReason } from './round.js';
 import { selectParticipants } from './selection.js';
-import { FedAvg, type Strategy } from './strategies/index.js';
+import { parseStrategy, type Strategy } from './strategies/index.js';
 
 /** Accuracy and loss of a global model on held-out data. */
 export type Evaluator = (weights: Float32Array) => Promise<{ accuracy: number; loss: number }>;
@@ -80,7 +80,7 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
     this.options = parseCoordinatorOptions(options);
     this.topics = fleetTopics(this.options.fleet);
     this.client = deps.client;
-    this.strategy = deps.strategy ?? new FedAvg();
+    this.strategy = deps.strategy ?? parseStrategy(this.options.strategy);
     this.evaluate = deps.evaluate;
     const info = modelInfo(this.options.model);
     this.broadcaster = new GlobalBroadcaster(this.options.downlink, this.options.seed);
@@ -152,7 +152,7 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
     const message = build.round({
       round, globalVersion: this.broadcaster.currentVersion, participants, deadline: Date.now() + o.roundTimeoutMs,
       codec: o.codec, seed: Rng.derive(o.seed, 'round', round).nextUint32(),
-      epochs: o.epochs, batchSize: o.batchSize, lr: o.lr,
+      epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, mu: this.strategy.proximalMu ?? 0,
     });
     const roundBytes = encodeMessage(message);
     const collection = new RoundCollection(message, codec, this.strategy.beginRound(round, this.global), DEFAULT_MAX_MESSAGE_BYTES);

@@ -1,5 +1,6 @@
 import { DEFAULT_FLEET, OptionsError, assertValidId, parseCodec, parseDownlink, type TrainConfig } from '../protocol/index.js';
 import { isModelName, type ModelName } from '../learning/index.js';
+import { DEFAULT_STRATEGY, parseStrategy } from './strategies/index.js';
 
 export const DEFAULT_ROUNDS = 5;
 export const DEFAULT_FRACTION = 1;
@@ -36,6 +37,8 @@ export interface CoordinatorOptions extends TrainConfig {
   codec: string;
   /** How the global travels to devices: f32, f16 or delta:SPEC. @default 'f32' */
   downlink: string;
+  /** Aggregation strategy spec, e.g. fedavg, median, trimmed-mean:0.2, normbound:5+fedavg. @default 'fedavg' */
+  strategy: string;
   /** Seed of model initialisation, selection and devices' shuffles. @default 0 */
   seed: number;
   /** Local epochs E. @default 1 */
@@ -59,6 +62,7 @@ export function defaultCoordinatorOptions(): CoordinatorOptions {
     roundTimeoutMs: DEFAULT_ROUND_TIMEOUT_MS,
     codec: DEFAULT_CODEC,
     downlink: DEFAULT_DOWNLINK,
+    strategy: DEFAULT_STRATEGY,
     seed: 0,
     epochs: DEFAULT_EPOCHS,
     batchSize: DEFAULT_BATCH_SIZE,
@@ -89,6 +93,7 @@ export function parseCoordinatorOptions(partial: Partial<CoordinatorOptions> = {
   if (!(o.lr > 0 && Number.isFinite(o.lr))) throw new OptionsError('lr', `must be a positive number, got ${o.lr}`);
   parseCodec(o.codec); // throws OptionsError('codec', ...) naming what is wrong with the spec
   parseDownlink(o.downlink);
+  parseStrategy(o.strategy);
   return o;
 }
 

@@ -41,7 +41,7 @@ export const aggregatorCommand: Command = {
     const o = coordinator.options;
     const metricsPort = str(flags, 'metrics-port');
     const metrics = metricsPort === undefined ? undefined : await serveMetrics(metricsPort, '0.0.0.0', (r) => registerAggregatorMetrics(coordinator, r));
-    console.log(`fedmq aggregator: ${settingsLine({ broker: url, fleet: o.fleet, rounds: o.rounds, model: o.model, fraction: o.fraction, 'min-devices': o.minDevices, codec: o.codec, downlink: o.downlink, epochs: o.epochs, 'batch-size': o.batchSize, lr: o.lr, seed: o.seed, backend, eval: `${evalSpec} (${held.count})` })}`);
+    console.log(`fedmq aggregator: ${settingsLine({ broker: url, fleet: o.fleet, rounds: o.rounds, model: o.model, fraction: o.fraction, 'min-devices': o.minDevices, strategy: o.strategy, codec: o.codec, downlink: o.downlink, epochs: o.epochs, 'batch-size': o.batchSize, lr: o.lr, seed: o.seed, backend, eval: `${evalSpec} (${held.count})` })}`);
 
     if (metrics) console.log(`metrics on ${metrics.url}`);
     coordinator.on('waiting', (online, needed) => console.log(`waiting for devices: ${online}/${needed} online`));

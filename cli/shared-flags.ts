@@ -1,5 +1,5 @@
 import { CODEC_SPECS, DEFAULT_FLEET } from '../protocol/index.js';
-import { defaultCoordinatorOptions, type CoordinatorOptions } from '../aggregator/index.js';
+import { STRATEGY_SPECS, defaultCoordinatorOptions, type CoordinatorOptions } from '../aggregator/index.js';
 import type { BackendName } from '../learning/index.js';
 import { num, seconds, str, type FlagSpecs, type Flags } from './args.js';
 
@@ -18,6 +18,7 @@ export const federationFlags: FlagSpecs = {
   'batch-size': { type: 'string', placeholder: 'B', description: 'local batch size', default: String(d.batchSize) },
   lr: { type: 'string', placeholder: 'RATE', description: 'local SGD learning rate', default: String(d.lr) },
   codec: { type: 'string', placeholder: 'SPEC', description: `update codec: ${CODEC_SPECS.join(' | ')} (e.g. topk:0.01+int8+ef)`, default: d.codec },
+  strategy: { type: 'string', placeholder: 'SPEC', description: `aggregation: ${STRATEGY_SPECS.join(' | ')}`, default: d.strategy },
   downlink: { type: 'string', placeholder: 'SPEC', description: 'how the global travels: f32 | f16 | delta:SPEC (e.g. delta:f16)', default: d.downlink },
   seed: { type: 'string', placeholder: 'N', description: 'seed of initialisation, selection, shuffles, rounding', default: String(d.seed) },
   backend: { type: 'string', placeholder: 'NAME', description: 'auto | tensorflow | wasm | cpu', default: 'auto' },
@@ -38,6 +39,7 @@ export function federationOptions(flags: Flags): Partial<CoordinatorOptions> & {
     lr: num(flags, 'lr'),
     codec: str(flags, 'codec'),
     downlink: str(flags, 'downlink'),
+    strategy: str(flags, 'strategy'),
     seed: num(flags, 'seed'),
     backend: str(flags, 'backend') as BackendName | 'auto' | undefined,
   };

@@ -31,7 +31,7 @@ export const simulateCommand: Command = {
     const o = simulation.options;
     console.log(`fedmq simulate: ${settingsLine({
       devices: o.devices, rounds: o.rounds, fraction: o.fraction, model: o.model, partition: o.partition,
-      epochs: o.epochs, 'batch-size': o.batchSize, lr: o.lr, codec: o.codec, downlink: o.downlink, seed: o.seed,
+      epochs: o.epochs, 'batch-size': o.batchSize, lr: o.lr, strategy: o.strategy, codec: o.codec, downlink: o.downlink, seed: o.seed,
       'round-timeout': `${o.roundTimeoutMs / 1000}s`, backend: o.backend, broker: o.brokerUrl ?? 'embedded',
     })}`);
 

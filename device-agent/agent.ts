@@ -162,7 +162,7 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
         model: task.model,
         global: weights,
         data: this.options.data,
-        options: { epochs: round.epochs, batchSize: round.batchSize, lr: round.lr, seed: Rng.derive(round.seed, 'train', this.deviceId).nextUint32() },
+        options: { epochs: round.epochs, batchSize: round.batchSize, lr: round.lr, mu: round.mu, seed: Rng.derive(round.seed, 'train', this.deviceId).nextUint32() },
       });
       const delta = new Float32Array(outcome.weights.length);
       for (let i = 0; i < delta.length; i++) delta[i] = outcome.weights[i]! - weights[i]!;

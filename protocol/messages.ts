@@ -80,6 +80,8 @@ export interface RoundMessage extends TrainConfig {
   codec: string;
   /** Seed of the round; devices derive their shuffle and rounding streams from it. */
   seed: number;
+  /** FedProx's proximal coefficient for local training (0 = plain SGD). */
+  mu: number;
 }
 
 export interface TrainMetrics {

@@ -33,6 +33,12 @@ export function positive(o: Obj, field: string): number {
   return v;
 }
 
+export function nonNegative(o: Obj, field: string): number {
+  const v = num(o, field);
+  if (v < 0) bad(field, 'must be >= 0');
+  return v;
+}
+
 export function obj(o: Obj, field: string): Obj {
   const v = o[field];
   if (typeof v !== 'object' || v === null || Array.isArray(v) || ArrayBuffer.isView(v)) bad(field, 'must be a map');

@@ -42,7 +42,7 @@ export const build = {
   task: (b: Body<TaskMessage>): TaskMessage => ({ v: PROTOCOL_VERSION, type: MessageType.Task, ...b }),
   global: (b: Body<GlobalMessage>): GlobalMessage => ({ v: PROTOCOL_VERSION, type: MessageType.Global, ...b }),
   globalDelta: (b: Body<GlobalDeltaMessage>): GlobalDeltaMessage => ({ v: PROTOCOL_VERSION, type: MessageType.GlobalDelta, ...b }),
-  round: (b: Body<RoundMessage>): RoundMessage => ({ v: PROTOCOL_VERSION, type: MessageType.Round, ...b }),
+  round: (b: Omit<Body<RoundMessage>, 'mu'> & { mu?: number }): RoundMessage => ({ v: PROTOCOL_VERSION, type: MessageType.Round, ...b, mu: b.mu ?? 0 }),
   update: (b: Body<UpdateMessage>): UpdateMessage => ({ v: PROTOCOL_VERSION, type: MessageType.Update, ...b }),
   status: (b: Body<StatusMessage>): StatusMessage => ({ v: PROTOCOL_VERSION, type: MessageType.Status, ...b }),
   metrics: (b: Body<MetricsMessage>): MetricsMessage => ({ v: PROTOCOL_VERSION, type: MessageType.Metrics, ...b }),
@@ -136,6 +136,7 @@ const validators: { [K in MessageType]: (o: f.Obj) => ByType[K] } = {
       deadline: f.int(o, 'deadline'),
       codec: f.str(o, 'codec', 128),
       seed: f.int(o, 'seed', 0, 0xffffffff),
+      mu: o.mu === undefined ? 0 : f.nonNegative(o, 'mu'),
       ...trainConfig(o),
     }),
   update: (o) => {

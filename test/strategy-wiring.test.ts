@@ -1,0 +1,53 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import mqtt from 'mqtt';
+import { Rng, build, encodeMessage, f32Codec, type RoundMessage } from '../protocol/index.js';
+import { Coordinator, connectAggregator } from '../aggregator/index.js';
+import { initialWeights, modelInfo } from '../learning/index.js';
+import type { BrokerHandle } from '../broker/index.js';
+import { publishUpdate, rawDevice, smallEvaluator, testBroker } from './helpers.js';
+
+const PARAMS = modelInfo('mlp').paramCount;
+const update = (round: RoundMessage, deviceId: string, value: number): Uint8Array =>
+  encodeMessage(build.update({
+    round: round.round, deviceId, numExamples: 100, codec: 'f32', delta: f32Codec.encode(new Float32Array(PARAMS).fill(value), new Rng(0)),
+    metrics: { loss: 1, accuracy: 0.5 }, trainMs: 1,
+  }));
+
+describe('the --strategy option over a real broker', () => {
+  let broker: BrokerHandle | undefined;
+  const cleanup: (() => Promise<unknown>)[] = [];
+  afterEach(async () => {
+    for (const f of cleanup.splice(0).reverse()) await f();
+    await broker?.close();
+  });
+
+  it('aggregates with the median named on the command line and sends FedProx mu to devices', async () => {
+    // Prepare: three devices; one sends an outlier that would drag a mean far away.
+    broker = await testBroker();
+    const control = await connectAggregator({ url: broker.url, fleet: 'test' });
+    const evaluator = await smallEvaluator();
+    cleanup.push(() => control.endAsync(), async () => evaluator.dispose());
+    const coordinator = new Coordinator({ fleet: 'test', rounds: 1, minDevices: 3, codec: 'f32', strategy: 'normbound:1000+median' }, { client: control, evaluate: evaluator });
+    const devices = await Promise.all(['a', 'b', 'c'].map((id) => rawDevice(broker!.url, id)));
+    cleanup.push(...devices.map((d) => () => d.client.endAsync()));
+    // Execute
+    const running = coordinator.run();
+    const round = await devices[0]!.nextRound();
+    await Promise.all(devices.map((d, k) => publishUpdate(d.client, ['a', 'b', 'c'][k]!, update(round, ['a', 'b', 'c'][k]!, [0.01, 0.02, 5][k]!))));
+    await running;
+    // Assert: every weight moved by the median step 0.02, not the mean 1.67.
+    const start = initialWeights('mlp', 0);
+    for (let i = 0; i < PARAMS; i += 1001) expect(coordinator.weights[i]! - start[i]!).toBeCloseTo(0.02, 5);
+    expect(round.mu).toBe(0);
+
+    // A second aggregator (its own client: an existing subscription would not replay retained statuses).
+    const control2 = await mqtt.connectAsync(broker.url, { clientId: 'aggregator-2' });
+    cleanup.push(() => control2.endAsync());
+    const prox = new Coordinator({ fleet: 'test', rounds: 1, minDevices: 3, codec: 'f32', strategy: 'fedprox:0.5', roundTimeoutMs: 500 }, { client: control2, evaluate: evaluator });
+    const proxRunning = prox.run();
+    const proxRound = await devices[0]!.nextRound();
+    expect(proxRound.mu).toBe(0.5);
+    prox.stop();
+    await proxRunning;
+  });
+});
