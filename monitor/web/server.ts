@@ -110,7 +110,7 @@ function serve(files: Map<string, { body: Buffer; type: string }>, request: Inco
     'Cache-Control': 'no-cache',
     'X-Content-Type-Options': 'nosniff',
     // Everything is served from here; the only other place the page talks to is the broker.
-    'Content-Security-Policy': "default-src 'self'; connect-src 'self' ws: wss:; worker-src 'self' blob:; img-src 'self' data:; style-src 'self' 'unsafe-inline'",
+    'Content-Security-Policy': "default-src 'self'; connect-src 'self' ws: wss:; script-src 'self'; worker-src 'self' blob:; img-src 'self' data:; style-src 'self' 'unsafe-inline'",
   });
   response.end(request.method === 'HEAD' ? undefined : file.body);
 }

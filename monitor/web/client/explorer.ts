@@ -8,6 +8,7 @@ export class TopicExplorer {
   private selected: string | undefined;
   private shownAt = -1;
   private filter = '';
+  private paramCount: number | undefined;
 
   constructor(
     private readonly doc: Document,
@@ -27,7 +28,9 @@ export class TopicExplorer {
     });
   }
 
-  render(now: number, paramCount?: number): void {
+  /** Redraws the list; `paramCount` (from the task) lets deltas be decoded for their norm. */
+  render(now: number, paramCount = this.paramCount): void {
+    this.paramCount = paramCount;
     const doc = this.doc;
     const body = byId<HTMLTableElement>(doc, 'topics').tBodies[0]!;
     const topics = this.log.list().filter((t) => this.filter === '' || t.topic.includes(this.filter));
