@@ -2,3 +2,4 @@ export { Simulation, simulate, deviceId, type SimulationEvents } from './simulat
 export { parseSimulationOptions, DEFAULT_DEVICES, DEFAULT_PARTITION, type SimulationOptions } from './options.js';
 export { buildReport, reportRound, type ReportRound, type RunReport } from './report.js';
 export { chartPath, runChartHtml, writeRunChart } from './chart.js';
+export { ATTACK_KINDS, ATTACK_SPECS, DEFAULT_ATTACK_PARAMS, attackTrainer, chooseAttackers, parseAttack, type Attack, type AttackKind } from './attacks.js';
