@@ -3,7 +3,7 @@ import { AggregatingStrategy, STREAMING_MEAN, type ServerUpdate } from './aggreg
 
 /** Hyper-parameters shared by FedAdagrad, FedAdam and FedYogi (Reddi et al. 2021, Algorithm 2). */
 export interface FedOptOptions {
-  /** Server learning rate eta, > 0. @default 0.01 */
+  /** Server learning rate eta, > 0. @default 0.03 (FedAdam, FedYogi), 0.1 (FedAdagrad) */
   eta: number;
   /** Adaptivity tau, > 0: the denominator's floor; also v's start, v_{-1} = tau^2. @default 0.001 */
   tau: number;
@@ -13,19 +13,23 @@ export interface FedOptOptions {
   beta2: number;
 }
 
+export type FedOptName = 'fedadagrad' | 'fedadam' | 'fedyogi';
+
 /**
- * Reddi et al. fix beta1 = 0.9, beta2 = 0.99 and tune eta and tau on log grids; 10^-2 and
- * 10^-3 sit in their best ranges for the image tasks. The paper's algorithm has no bias
- * correction, so the first step moves each coordinate by about eta: a larger eta throws
- * small MNIST models far from where FedAvg would go.
+ * Reddi et al. fix beta1 = 0.9, beta2 = 0.99 and tune eta and tau on log10 grids; these sit
+ * in their best ranges for the image tasks. Without bias correction (the paper has none) the
+ * first step moves each coordinate by up to eta (1 - beta1) / sqrt(1 - beta2) = eta for Adam
+ * and Yogi, eta (1 - beta1) for Adagrad, hence Adagrad's larger eta. Measured on MNIST (mlp,
+ * 10 iid devices, 5 rounds; FedAvg 0.936): FedAdam eta 0.003 / 0.01 / 0.03 reach 0.880 /
+ * 0.916 / 0.934; FedAdagrad eta 0.01 / 0.1 reach 0.728 / 0.927.
  */
-export const DEFAULT_FEDOPT_ETA = 0.01;
+export const DEFAULT_FEDOPT_ETA: Readonly<Record<FedOptName, number>> = { fedadagrad: 0.1, fedadam: 0.03, fedyogi: 0.03 };
 export const DEFAULT_FEDOPT_TAU = 0.001;
 export const DEFAULT_FEDOPT_BETA1 = 0.9;
 export const DEFAULT_FEDOPT_BETA2 = 0.99;
 
-export function defaultFedOptOptions(): FedOptOptions {
-  return { eta: DEFAULT_FEDOPT_ETA, tau: DEFAULT_FEDOPT_TAU, beta1: DEFAULT_FEDOPT_BETA1, beta2: DEFAULT_FEDOPT_BETA2 };
+export function defaultFedOptOptions(kind: FedOptName): FedOptOptions {
+  return { eta: DEFAULT_FEDOPT_ETA[kind], tau: DEFAULT_FEDOPT_TAU, beta1: DEFAULT_FEDOPT_BETA1, beta2: DEFAULT_FEDOPT_BETA2 };
 }
 
 /** v_t from v_{t-1} and delta_t^2, per coordinate: what tells the three optimizers apart. */
@@ -63,8 +67,6 @@ export class AdaptiveServer implements ServerUpdate {
   }
 }
 
-export type FedOptName = 'fedadagrad' | 'fedadam' | 'fedyogi';
-
 /**
  * The FedOpt family (Reddi et al. 2021, "Adaptive Federated Optimization"): FedAvg's
  * streaming weighted mean (O(model) memory for the round) as the pseudo-gradient of an
@@ -74,7 +76,7 @@ export class FedOpt extends AggregatingStrategy {
   readonly options: FedOptOptions;
 
   constructor(kind: FedOptName, secondMoment: SecondMoment, options: Partial<FedOptOptions> = {}) {
-    const o = { ...defaultFedOptOptions(), ...options };
+    const o = { ...defaultFedOptOptions(kind), ...options };
     const bad = (what: string): never => {
       throw new OptionsError('strategy', `${kind}: ${what}`);
     };

@@ -8,9 +8,9 @@ describe('strategy specs', () => {
     expect(parseStrategy('fedprox').name).toBe('fedprox:0.01');
     expect(parseStrategy('fedprox').proximalMu).toBe(0.01);
     expect(parseStrategy('fedavgm').name).toBe('fedavgm:0.9:1');
-    expect(parseStrategy('fedadam').name).toBe('fedadam:0.01:0.001:0.9:0.99');
+    expect(parseStrategy('fedadam').name).toBe('fedadam:0.03:0.001:0.9:0.99');
     expect(parseStrategy('fedyogi:0.03').name).toBe('fedyogi:0.03:0.001:0.9:0.99');
-    expect(parseStrategy('fedadagrad').name).toBe('fedadagrad:0.01:0.001:0.9');
+    expect(parseStrategy('fedadagrad').name).toBe('fedadagrad:0.1:0.001:0.9');
     expect(parseStrategy('trimmed-mean').name).toBe('trimmed-mean:0.2');
     expect(parseStrategy('krum').name).toBe('krum:1');
     expect(parseStrategy('multikrum:2').name).toBe('multikrum:2');

@@ -20,8 +20,8 @@ import { TrimmedMean } from './trimmedMean.js';
  * | `fedavg` | (McMahan et al. 2017) |
  * | `fedprox:MU` | MU 0.01 (Li et al. 2020's grid {0.001, 0.01, 0.1, 1}) |
  * | `fedavgm:BETA:LR` | BETA 0.9, LR 1 (Hsu et al. 2019) |
- * | `fedadam:ETA:TAU:BETA1:BETA2`, `fedyogi:...` | ETA 0.01, TAU 0.001, BETA1 0.9, BETA2 0.99 (Reddi et al. 2021) |
- * | `fedadagrad:ETA:TAU:BETA1` | as FedAdam; Adagrad has no BETA2 |
+ * | `fedadam:ETA:TAU:BETA1:BETA2`, `fedyogi:...` | ETA 0.03, TAU 0.001, BETA1 0.9, BETA2 0.99 (Reddi et al. 2021) |
+ * | `fedadagrad:ETA:TAU:BETA1` | ETA 0.1, TAU 0.001, BETA1 0.9; Adagrad has no BETA2 |
  * | `median` | (Yin et al. 2018) |
  * | `trimmed-mean:BETA` | BETA 0.2 (Flower's FedTrimmedAvg; Yin et al. 2018) |
  * | `krum:F` | F 1 (Blanchard et al. 2017); needs 2F + 3 updates |
