@@ -1,5 +1,5 @@
 import { writeFile } from 'node:fs/promises';
-import { Simulation, DEFAULT_DEVICES, DEFAULT_PARTITION, writeRunChart } from '../simulator/index.js';
+import { Simulation, DEFAULT_DEVICES, DEFAULT_PARTITION, writeRunChart, type SimulationOptions } from '../simulator/index.js';
 import { num, str, type Command } from './args.js';
 import { roundLine, settingsLine } from './format.js';
 import { ProgressBar } from './progress.js';
@@ -18,6 +18,8 @@ export const simulateCommand: Command = {
     devices: { type: 'string', placeholder: 'N', description: 'simulated devices', default: String(DEFAULT_DEVICES) },
     partition: { type: 'string', placeholder: 'SPEC', description: 'iid | shards:K | dirichlet:ALPHA', default: DEFAULT_PARTITION },
     broker: { type: 'string', placeholder: 'URL', description: 'use this broker instead of an embedded one' },
+    attack: { type: 'string', placeholder: 'SPEC', description: 'malicious devices: signflip|scale|noise|labelflip|zero:FRACTION[:PARAM]' },
+    follow: { type: 'string', placeholder: 'MODE', description: 'devices fetch the global always | when-selected', default: 'when-selected if fraction < 1' },
     ...federationFlags,
   },
 
@@ -27,12 +29,14 @@ export const simulateCommand: Command = {
       devices: num(flags, 'devices'),
       partition: str(flags, 'partition'),
       brokerUrl: str(flags, 'broker'),
+      attack: str(flags, 'attack'),
+      follow: str(flags, 'follow') as SimulationOptions['follow'] | undefined,
     });
     const o = simulation.options;
     console.log(`fedmq simulate: ${settingsLine({
       devices: o.devices, rounds: o.rounds, fraction: o.fraction, model: o.model, partition: o.partition,
       epochs: o.epochs, 'batch-size': o.batchSize, lr: o.lr, strategy: o.strategy, codec: o.codec, downlink: o.downlink, seed: o.seed,
-      'round-timeout': `${o.roundTimeoutMs / 1000}s`, backend: o.backend, broker: o.brokerUrl ?? 'embedded',
+      attack: o.attack, 'round-timeout': `${o.roundTimeoutMs / 1000}s`, backend: o.backend, broker: o.brokerUrl ?? 'embedded',
     })}`);
 
     const bar = new ProgressBar();
@@ -68,7 +72,7 @@ export const simulateCommand: Command = {
     try {
       const report = await simulation.run();
       console.log(`done: ${report.final.rounds} rounds, accuracy ${report.final.accuracy.toFixed(4)}, ${(report.final.wallMs / 1000).toFixed(1)} s, backend ${report.environment.backend}`);
-      if (report.fleet) console.log(`fleet: ${report.fleet.connected}/${report.fleet.devices} devices connected, peak RSS ${report.fleet.peakRssMb} MB`);
+      if (report.fleet) console.log(`fleet: ${report.fleet.connected}/${report.fleet.devices} devices connected${report.fleet.attackers > 0 ? `, ${report.fleet.attackers} malicious` : ""}, peak RSS ${report.fleet.peakRssMb} MB`);
       const file = str(flags, 'report');
       if (file !== undefined) {
         await writeFile(file, JSON.stringify(report, null, 2) + '\n');

@@ -3,6 +3,7 @@ import { parsePartition } from '../datasets/index.js';
 import { parseCoordinatorOptions, stripUndefined, type CoordinatorOptions } from '../aggregator/index.js';
 import type { BackendName } from '../learning/index.js';
 import { FOLLOW_MODES, type FollowMode } from '../device-agent/index.js';
+import { parseAttack } from './attacks.js';
 
 export const DEFAULT_DEVICES = 10;
 export const DEFAULT_PARTITION = 'iid';
@@ -19,6 +20,8 @@ export interface SimulationOptions extends CoordinatorOptions {
   brokerUrl: string | undefined;
   /** When devices download the global. @default 'always' when every device trains each round, else 'when-selected' */
   follow: FollowMode;
+  /** Malicious devices: KIND:FRACTION[:PARAM] (signflip, scale, noise, labelflip, zero); none by default. */
+  attack: string | undefined;
 }
 
 export function parseSimulationOptions(partial: Partial<SimulationOptions> = {}): SimulationOptions {
@@ -41,5 +44,6 @@ export function parseSimulationOptions(partial: Partial<SimulationOptions> = {})
   // With a fraction below 1, most devices idle each round: they need no copy of the model.
   const follow = given.follow ?? (coordinator.fraction < 1 ? 'when-selected' : 'always');
   if (!FOLLOW_MODES.includes(follow)) throw new OptionsError('follow', `must be ${FOLLOW_MODES.join(' or ')}, got ${follow}`);
-  return { ...coordinator, devices, partition, backend, brokerUrl: given.brokerUrl, follow };
+  const attack = given.attack === undefined ? undefined : parseAttack(given.attack).spec;
+  return { ...coordinator, devices, partition, backend, brokerUrl: given.brokerUrl, follow, attack };
 }

@@ -30,7 +30,7 @@ export interface RunReport {
   config: CoordinatorOptions & Partial<SimulationOptions>;
   environment: { backend: string; node: string; cpus: number; platform: string; arch: string; memoryMb: number };
   /** The fleet as it ran: devices asked for, live MQTT connections, the simulator's peak RSS. */
-  fleet?: { devices: number; connected: number; peakRssMb: number };
+  fleet?: { devices: number; connected: number; attackers: number; peakRssMb: number };
   /** Wall time per phase: set-up stages, then the rounds' training, aggregation, evaluation and the rest. */
   phases?: Record<string, number>;
   rounds: ReportRound[];

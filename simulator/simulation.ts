@@ -5,6 +5,7 @@ import { loadMnist, parsePartition, partition, subset } from '../datasets/index.
 import { initBackend } from '../learning/index.js';
 import { Coordinator, connectAggregator, createEvaluator, type CoordinatorEvents, type RoundReport } from '../aggregator/index.js';
 import { DeviceAgent, LocalTrainer, connectDevice } from '../device-agent/index.js';
+import { attackTrainer, chooseAttackers, parseAttack } from './attacks.js';
 import { parseSimulationOptions, type SimulationOptions } from './options.js';
 import { buildReport, reportRound, type ReportRound, type RunReport } from './report.js';
 
@@ -100,11 +101,14 @@ export class Simulation extends TypedEmitter<SimulationEvents> {
 
       // Connect in batches: one at a time is slow at 1,000 devices, all at once floods the broker.
       const indices = Array.from({ length: o.devices }, (_, i) => i);
+      const attack = o.attack === undefined ? null : parseAttack(o.attack);
+      const attackers = attack ? chooseAttackers(indices.map((i) => deviceId(i, o.devices)), attack.fraction, o.seed) : new Set<string>();
+      const poisoned = attack ? attackTrainer(trainer, attack, o.seed) : trainer;
       agents.push(...(await inBatches(indices, async (i) => {
         const id = deviceId(i, o.devices);
         const client = await connectDevice({ url, deviceId: id, fleet: o.fleet });
         clients.push(client);
-        const agent = new DeviceAgent(client, { deviceId: id, fleet: o.fleet, data: subset(train, shards[i]!), follow: o.follow }, { trainer });
+        const agent = new DeviceAgent(client, { deviceId: id, fleet: o.fleet, data: subset(train, shards[i]!), follow: o.follow }, { trainer: attackers.has(id) ? poisoned : trainer });
         agent.on('warning', (error) => this.emit('deviceWarning', { deviceId: id, error }));
         await agent.start();
         return agent;
@@ -114,7 +118,7 @@ export class Simulation extends TypedEmitter<SimulationEvents> {
 
       await coordinator.run();
       peakRss = Math.max(peakRss, process.memoryUsage().rss);
-      const fleet = { devices: o.devices, connected, peakRssMb: Math.round(peakRss / 2 ** 20) };
+      const fleet = { devices: o.devices, connected, attackers: attackers.size, peakRssMb: Math.round(peakRss / 2 ** 20) };
       return buildReport(o, backend, rounds, performance.now() - started, { fleet, phases });
     } finally {
       clearInterval(sampler);
