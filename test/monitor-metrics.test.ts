@@ -37,7 +37,7 @@ describe('Prometheus metrics', () => {
     const pub = await mqtt.connectAsync(url!, { reconnectPeriod: 0 });
     pub.on('error', () => undefined);
     for (let i = 0; i < 5; i++) await pub.publishAsync('lab/x', Buffer.alloc(100), { qos: 1 });
-    const closed = new Promise((resolve) => pub.once('close', resolve));
+    const closed = new Promise<void>((resolve) => pub.once('close', () => resolve()));
     pub.publish('$SYS/forged', 'x', { qos: 0 });
     await closed;
     pub.end(true);
