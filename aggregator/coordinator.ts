@@ -163,8 +163,9 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
     const closedBy = await this.collect(collection);
     // Participants downloaded the current global (or its delta) and the round message.
     const downPerDevice = this.broadcaster.downloadBytes + roundBytes.byteLength;
-    const next = collection.close();
-    const aggregated = next !== null && collection.accepted >= o.quorum;
+    // Krum needs 2F + 3 updates: the strategy's own minimum raises the quorum.
+    const next = collection.close(Math.max(o.quorum, this.strategy.minUpdates ?? 1));
+    const aggregated = next !== null;
     // Evaluate what devices will hold, which a lossy downlink makes differ from `next`.
     const release = aggregated ? this.release(next, round) : null;
 

@@ -104,9 +104,14 @@ export class RoundCollection {
     return { accepted: true, update };
   }
 
-  /** Closes the round; returns the new global (or null to keep the old one). */
-  close(): Float32Array | null {
+  /**
+   * Closes the round and returns the new global, or null to keep the old one. Below quorum
+   * the strategy is not asked at all, so stateful servers (momentum, Adam moments) do not
+   * take a step that would be thrown away.
+   */
+  close(quorum: number): Float32Array | null {
     this.open = false;
+    if (this.accepted < quorum) return null;
     const started = performance.now();
     const next = this.aggregation.finish(this.outstanding());
     this.aggregateMs += performance.now() - started;
