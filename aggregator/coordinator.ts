@@ -112,6 +112,7 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
       for (let round = 1; round <= o.rounds && !this.stopped; round++) {
         const report = await this.runRound(round);
         if (report) reports.push(report);
+        if (report && o.targetAccuracy !== undefined && report.accuracy >= o.targetAccuracy) break;
       }
       return reports;
     } finally {

@@ -19,8 +19,10 @@ export interface CoordinatorOptions extends TrainConfig {
   fleet: string;
   /** Model architecture by zoo name. @default 'mlp' */
   model: ModelName;
-  /** Rounds to run. @default 5 */
+  /** Rounds to run (the most, with `targetAccuracy`). @default 5 */
   rounds: number;
+  /** Stop after the first round whose test accuracy reaches this; none by default. */
+  targetAccuracy: number | undefined;
   /** Share of online devices chosen each round (McMahan's C). @default 1 */
   fraction: number;
   /** Fewest devices chosen in a round. @default 1 */
@@ -54,6 +56,7 @@ export function defaultCoordinatorOptions(): CoordinatorOptions {
     fleet: DEFAULT_FLEET,
     model: DEFAULT_MODEL,
     rounds: DEFAULT_ROUNDS,
+    targetAccuracy: undefined,
     fraction: DEFAULT_FRACTION,
     minParticipants: 1,
     quorum: 1,
@@ -81,6 +84,9 @@ export function parseCoordinatorOptions(partial: Partial<CoordinatorOptions> = {
   assertValidId('fleet', o.fleet);
   if (!isModelName(o.model)) throw new OptionsError('model', `unknown model "${String(o.model)}"; known: mlp, 2nn, cnn`);
   integer('rounds', o.rounds, 1);
+  if (o.targetAccuracy !== undefined && !(o.targetAccuracy > 0 && o.targetAccuracy <= 1)) {
+    throw new OptionsError('targetAccuracy', `must be in (0, 1], got ${o.targetAccuracy}`);
+  }
   if (!(o.fraction > 0 && o.fraction <= 1)) throw new OptionsError('fraction', `must be in (0, 1], got ${o.fraction}`);
   integer('minParticipants', o.minParticipants, 1);
   integer('quorum', o.quorum, 1);

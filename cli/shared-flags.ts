@@ -8,7 +8,8 @@ const d = defaultCoordinatorOptions();
 /** Flags of the federation itself, shared by `simulate` and `aggregator`. */
 export const federationFlags: FlagSpecs = {
   fleet: { type: 'string', placeholder: 'ID', description: 'fleet id (topic prefix fedmq/v1/ID/)', default: DEFAULT_FLEET },
-  rounds: { type: 'string', placeholder: 'N', description: 'federated rounds', default: String(d.rounds) },
+  rounds: { type: 'string', placeholder: 'N', description: 'federated rounds (the most, with --target-accuracy)', default: String(d.rounds) },
+  'target-accuracy': { type: 'string', placeholder: 'ACC', description: 'stop once the test accuracy reaches ACC (e.g. 0.97)' },
   model: { type: 'string', placeholder: 'NAME', description: 'mlp | 2nn | cnn', default: d.model },
   fraction: { type: 'string', placeholder: 'C', description: 'share of online devices chosen per round', default: String(d.fraction) },
   'min-participants': { type: 'string', placeholder: 'N', description: 'fewest devices chosen per round', default: String(d.minParticipants) },
@@ -29,6 +30,7 @@ export function federationOptions(flags: Flags): Partial<CoordinatorOptions> & {
   return {
     fleet: str(flags, 'fleet'),
     rounds: num(flags, 'rounds'),
+    targetAccuracy: num(flags, 'target-accuracy'),
     model: str(flags, 'model') as CoordinatorOptions['model'] | undefined,
     fraction: num(flags, 'fraction'),
     minParticipants: num(flags, 'min-participants'),
