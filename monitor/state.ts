@@ -1,23 +1,11 @@
-import { DecodeError, decodeMessage, fleetTopics, parseTopic, type MessageType, type TrainConfig } from '../protocol/index.js';
+import { DecodeError, decodeMessage, fleetTopics, parseTopic, type Body, type MessageType, type MetricsMessage, type TrainConfig } from '../protocol/index.js';
 import { DeviceTable, type DeviceView } from './devices.js';
 import { RoundTracker, type RoundView } from './round.js';
 import { SysTracker, type BrokerView } from './sys.js';
 import { TrafficMeter, type FamilyTraffic, type TopicFamily } from './traffic.js';
 
 /** One closed round, from the aggregator's `metrics` message. */
-export interface RoundHistoryEntry {
-  round: number;
-  accuracy: number;
-  loss: number;
-  participants: number;
-  accepted: number;
-  rejected: number;
-  rejectedByReason: Record<string, number>;
-  bytesUp: number;
-  bytesDown: number;
-  trainMs: number;
-  aggregateMs: number;
-  wallMs: number;
+export interface RoundHistoryEntry extends Body<MetricsMessage> {
   /** Monitor time the metrics arrived. */
   at: number;
 }
@@ -146,7 +134,12 @@ export class FleetState {
           this.onUpdate(parsed.deviceId, payload, now);
           break;
         case 'round':
-          if (payload.byteLength > 0) this.rounds.round(this.decode('round', payload), retained, now);
+          if (payload.byteLength > 0) {
+            const round = this.decode('round', payload);
+            // Round numbers only go down when an aggregator started over.
+            if (round.round < (this.rounds.current ?? 0)) this.history.clear();
+            this.rounds.round(round, retained, now);
+          }
           break;
         case 'metrics':
           if (payload.byteLength > 0) this.onMetrics(this.decode('metrics', payload), now);
@@ -154,6 +147,8 @@ export class FleetState {
         case 'task':
           if (payload.byteLength > 0) {
             const { v: _v, type: _t, ...task } = this.decode('task', payload);
+            // The aggregator publishes its task once, as a run starts: a live one begins a new history.
+            if (!retained) this.history.clear();
             this.task = task;
           }
           break;

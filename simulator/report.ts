@@ -1,25 +1,16 @@
 import os from 'node:os';
+import type { Body, MetricsMessage } from '../protocol/index.js';
 import type { CoordinatorOptions, RoundReport } from '../aggregator/index.js';
 import type { SimulationOptions } from './options.js';
 
-/** One round as the run report records it (DESIGN.md, Run report). */
-export interface ReportRound {
-  round: number;
-  accuracy: number;
-  loss: number;
-  participants: number;
-  accepted: number;
-  rejected: number;
-  rejectedByReason: Record<string, number>;
-  /** Sum of the update payload bytes devices really published this round. */
-  bytesUp: number;
-  /** Global and round message bytes times the participants that download them. */
-  bytesDown: number;
-  /** Sum of the participants' local training times. */
-  trainMs: number;
-  aggregateMs: number;
+/**
+ * One round as the run report records it (DESIGN.md, Run report): the aggregator's
+ * `metrics` message (bytesUp = update payload bytes devices really published; bytesDown =
+ * global and round bytes times the participants that download them; trainMs = sum of the
+ * participants' local training times) plus what only the simulator measures.
+ */
+export interface ReportRound extends Body<MetricsMessage> {
   evalMs: number;
-  wallMs: number;
   closedBy: RoundReport['closedBy'];
   heapUsedMb: number;
   rssMb: number;
