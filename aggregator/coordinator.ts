@@ -12,13 +12,14 @@ import {
   parseTopic,
   type FleetTopics,
   type MetricsMessage,
+  type RejectReason,
   type RoundMessage,
 } from '../protocol/index.js';
 import { initialWeights, modelInfo } from '../learning/index.js';
 import { GlobalBroadcaster, type GlobalRelease } from './broadcast.js';
 import { parseCoordinatorOptions, type CoordinatorOptions } from './options.js';
 import { DeviceRegistry, type DeviceRecord } from './registry.js';
-import { RoundCollection, type RejectReason } from './round.js';
+import { RoundCollection } from './round.js';
 import { selectParticipants } from './selection.js';
 import { parseStrategy, type Strategy } from './strategies/index.js';
 

@@ -11,7 +11,7 @@ export {
   DEFAULT_MODEL,
 } from './options.js';
 export { DeviceRegistry, type DeviceRecord } from './registry.js';
-export { RejectReason, RoundCollection } from './round.js';
+export { RoundCollection } from './round.js';
 export { selectParticipants, type Criterion, type SelectionOptions } from './selection.js';
 export * from './strategies/index.js';
 export { registerAggregatorMetrics, ROUND_DURATION_BUCKETS } from './metrics.js';

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Coordinator, RoundReport } from './coordinator.js';
-import { RejectReason } from './round.js';
+import { RejectReason } from '../protocol/index.js';
 
 /** Round wall times, seconds: from a quick simulated round to a long real-fleet deadline. */
 export const ROUND_DURATION_BUCKETS = [0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800];

@@ -1,20 +1,5 @@
-import { DecodeError, decodeMessage, type Codec, type RoundMessage, type UpdateMessage } from '../protocol/index.js';
+import { DecodeError, RejectReason, decodeMessage, type Codec, type RoundMessage, type UpdateMessage } from '../protocol/index.js';
 import type { RoundAggregation } from './strategies/index.js';
-
-/** Why an update was refused; counted per reason in `metrics` and the run report. */
-export const RejectReason = {
-  Malformed: 'malformed',
-  IdMismatch: 'id-mismatch',
-  WrongRound: 'wrong-round',
-  RoundClosed: 'round-closed',
-  NotSelected: 'not-selected',
-  Duplicate: 'duplicate',
-  BadCodec: 'bad-codec',
-  BadLength: 'bad-length',
-  NonFinite: 'non-finite',
-  TooLarge: 'too-large',
-} as const;
-export type RejectReason = (typeof RejectReason)[keyof typeof RejectReason];
 
 /** How a codec's decode error maps to the reason the update is counted under. */
 const CODEC_REJECTIONS: Partial<Record<DecodeError['reason'], RejectReason>> = {

@@ -11,7 +11,7 @@ export {
   type TaskView,
 } from './state.js';
 export { DeviceTable, MAX_DEVICES, type DeviceView } from './devices.js';
-export { ObservedReject, RoundTracker, type RoundView } from './round.js';
+export { RoundTracker, type ObservedReject, type RoundView } from './round.js';
 export { SysTracker, type BrokerView } from './sys.js';
 export { TOPIC_FAMILIES, TrafficMeter, DEFAULT_RATE_WINDOW_S, type FamilyTraffic, type TopicFamily } from './traffic.js';
 export { TopicLog, MAX_TOPICS, type TopicEntry } from './topicLog.js';

@@ -1,20 +1,11 @@
-import { parseCodec, type MetricsMessage, type RoundMessage, type UpdateMessage } from '../protocol/index.js';
+import { RejectReason, parseCodec, type MetricsMessage, type RoundMessage, type UpdateMessage } from '../protocol/index.js';
 
 /**
  * Rejection reasons the monitor can tell from traffic alone, named as the aggregator counts
- * them (aggregator/round.ts). Checks that need the model (length, finiteness) only show up
+ * them (protocol/rejections.ts). Checks that need the model (length, finiteness) only show up
  * when the round's `metrics` arrive.
  */
-export const ObservedReject = {
-  Malformed: 'malformed',
-  IdMismatch: 'id-mismatch',
-  WrongRound: 'wrong-round',
-  RoundClosed: 'round-closed',
-  NotSelected: 'not-selected',
-  Duplicate: 'duplicate',
-  BadCodec: 'bad-codec',
-} as const;
-export type ObservedReject = (typeof ObservedReject)[keyof typeof ObservedReject];
+export type ObservedReject = Exclude<RejectReason, 'bad-length' | 'non-finite' | 'too-large'>;
 
 /** The current round as the monitor sees it. */
 export interface RoundView {
@@ -127,13 +118,13 @@ export class RoundTracker {
   /** The aggregator's checks that traffic alone can repeat, in its order (aggregator/round.ts). */
   private check(topicId: string, u: UpdateMessage | null): ObservedReject | null {
     const m = this.message!;
-    if (u === null) return ObservedReject.Malformed;
-    if (u.deviceId !== topicId) return ObservedReject.IdMismatch;
-    if (u.round !== m.round) return ObservedReject.WrongRound;
-    if (this.confirmed) return ObservedReject.RoundClosed;
-    if (!this.participants.has(topicId)) return ObservedReject.NotSelected;
-    if (this.reported.has(topicId)) return ObservedReject.Duplicate;
-    if (u.codec !== m.codec && canonical(u.codec) !== canonical(m.codec)) return ObservedReject.BadCodec;
+    if (u === null) return RejectReason.Malformed;
+    if (u.deviceId !== topicId) return RejectReason.IdMismatch;
+    if (u.round !== m.round) return RejectReason.WrongRound;
+    if (this.confirmed) return RejectReason.RoundClosed;
+    if (!this.participants.has(topicId)) return RejectReason.NotSelected;
+    if (this.reported.has(topicId)) return RejectReason.Duplicate;
+    if (u.codec !== m.codec && canonical(u.codec) !== canonical(m.codec)) return RejectReason.BadCodec;
     return null;
   }
 }

@@ -6,3 +6,4 @@ export * from './messages.js';
 export { build, decodeMessage, encodeMessage, sha256Hex, DEFAULT_MAX_MESSAGE_BYTES, MAX_PARTICIPANTS, type DecodeOptions } from './wire.js';
 export * from './codecs/index.js';
 export * from './downlink.js';
+export * from './rejections.js';
