@@ -94,6 +94,20 @@ describe('the fleet state of the monitor', () => {
     expect(history[0]).toMatchObject({ participants: 2, accepted: 2, bytesUp: 200, bytesDown: 800, wallMs: 1500 });
   });
 
+  it('starts a new history when the aggregator starts over', () => {
+    const state = new FleetState({ fleet: 'lab' });
+    const task = encodeMessage(build.task({ model: 'mlp', inputShape: [2], numClasses: 2, paramCount: 2, codec: 'f32', downlink: 'f32', defaults: { epochs: 1, batchSize: 10, lr: 0.1 } }));
+    state.ingest(topics.task, task, true, T0);
+    state.ingest(topics.round, encodeMessage(roundMessage(5, ['pi-1'])), true, T0);
+    state.ingest(topics.metrics, metrics(4, 0.9, 0.3), true, T0);
+    // A restarted aggregator: its round 1 (or its live task) ends the old history.
+    state.ingest(topics.round, encodeMessage(roundMessage(1, ['pi-1'])), false, T0 + 1);
+    expect(state.snapshot(T0 + 2).history).toEqual([]);
+    state.ingest(topics.metrics, metrics(1, 0.5, 0.9), false, T0 + 3);
+    state.ingest(topics.task, task, false, T0 + 4);
+    expect(state.snapshot(T0 + 5).history).toEqual([]);
+  });
+
   it('measures message and byte rates per topic family over the last ten seconds', () => {
     // Prepare
     const state = new FleetState({ fleet: 'lab' });
