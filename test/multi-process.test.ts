@@ -1,3 +1,6 @@
+import { mkdtempSync, readdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FedmqProcess } from './processes.js';
 
@@ -16,7 +19,9 @@ describe('fedmq as separate processes: broker, aggregator and three agents', () 
     // Execute: an aggregator that waits for three devices, and three agents on an IID split.
     const aggregator = new FedmqProcess(['aggregator', '--broker', url!, '--fleet', 'it', '--rounds', '2', '--min-devices', '3', '--round-timeout', '120', '--seed', '3']);
     processes.push(aggregator);
-    const agents = [0, 1, 2].map((i) => new FedmqProcess(['agent', '--broker', url!, '--fleet', 'it', '--id', `pi-${i}`, '--data', `mnist:iid:${i}/3`, '--seed', '3']));
+    // The default codec keeps an error-feedback residual on disk: in a scratch folder, not ~/.fedmq.
+    const stateDir = mkdtempSync(path.join(os.tmpdir(), 'fedmq-agents-'));
+    const agents = [0, 1, 2].map((i) => new FedmqProcess(['agent', '--broker', url!, '--fleet', 'it', '--id', `pi-${i}`, '--data', `mnist:iid:${i}/3`, '--seed', '3', '--state-dir', stateDir]));
     processes.push(...agents);
     const code = await aggregator.exit();
 
@@ -32,6 +37,8 @@ describe('fedmq as separate processes: broker, aggregator and three agents', () 
       expect(await agent.stop()).toBe(0);
       expect(agent.lines).toContain('agent stopped');
     }
+    // Each agent saved what its sparse updates left out, to carry into its next round.
+    expect(readdirSync(stateDir).sort()).toEqual(['pi-0.residual', 'pi-1.residual', 'pi-2.residual']);
     expect(await broker.stop()).toBe(0);
     expect(broker.lines).toContain('broker closed');
   }, 240_000);

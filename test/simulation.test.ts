@@ -6,7 +6,7 @@ import { modelInfo } from '../learning/index.js';
 describe('a simulated fleet', () => {
   it('writes a run report whose bytesUp is what the devices really published', async () => {
     // Prepare: 5 devices on a non-IID split, 2 rounds.
-    const simulation = new Simulation({ devices: 5, rounds: 2, partition: 'shards:2', seed: 4, backend: 'wasm' });
+    const simulation = new Simulation({ devices: 5, rounds: 2, partition: 'shards:2', seed: 4, backend: 'wasm', codec: 'int8' });
     const published: number[] = [];
     simulation.on('updateAccepted', (u) => published.push(u.bytes));
     // Execute
