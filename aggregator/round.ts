@@ -19,6 +19,8 @@ export type UpdateVerdict =
  */
 export class RoundCollection {
   readonly reported = new Set<string>();
+  /** Participants whose update for this round was refused for its content: not waited for. */
+  readonly failed = new Set<string>();
   readonly rejectedByReason: Record<string, number> = {};
   accepted = 0;
   bytesUp = 0;
@@ -41,9 +43,12 @@ export class RoundCollection {
     return Object.values(this.rejectedByReason).reduce((a, b) => a + b, 0);
   }
 
-  /** Participants that have not reported yet. */
+  /**
+   * Participants the round still waits for: neither accepted nor refused for a bad update
+   * (an agent sends one update a round; waiting for it to the deadline would gain nothing).
+   */
   outstanding(): string[] {
-    return this.message.participants.filter((id) => !this.reported.has(id));
+    return this.message.participants.filter((id) => !this.reported.has(id) && !this.failed.has(id));
   }
 
   /** Validates an update that arrived on `update/{topicDeviceId}` and folds it in if good. */
@@ -72,13 +77,17 @@ export class RoundCollection {
     if (!this.selected.has(update.deviceId)) return reject(RejectReason.NotSelected, `${update.deviceId} was not chosen`);
     // A repeat is ignored, never counted twice toward the aggregate.
     if (this.reported.has(update.deviceId)) return reject(RejectReason.Duplicate, 'second update this round');
-    if (update.codec !== this.codec.spec) return reject(RejectReason.BadCodec, `codec ${update.codec}, round uses ${this.codec.spec}`);
+    const fail = (reason: RejectReason, detail: string): UpdateVerdict => {
+      this.failed.add(update.deviceId);
+      return reject(reason, detail);
+    };
+    if (update.codec !== this.codec.spec) return fail(RejectReason.BadCodec, `codec ${update.codec}, round uses ${this.codec.spec}`);
     const started = performance.now();
     try {
       this.aggregation.add({ deviceId: update.deviceId, numExamples: update.numExamples, codec: this.codec, delta: update.delta });
     } catch (e) {
       if (!(e instanceof DecodeError)) throw e;
-      return reject(CODEC_REJECTIONS[e.reason] ?? RejectReason.Malformed, e.message);
+      return fail(CODEC_REJECTIONS[e.reason] ?? RejectReason.Malformed, e.message);
     } finally {
       this.aggregateMs += performance.now() - started;
     }

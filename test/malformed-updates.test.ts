@@ -80,6 +80,29 @@ describe('an aggregator under malformed updates', () => {
     expect(Number.isFinite(reports[1]!.accuracy)).toBe(true);
   });
 
+  it('does not wait to the deadline for a participant whose update was refused', async () => {
+    // Prepare: a one-minute deadline the round must not need.
+    broker = await testBroker();
+    const control = await mqtt.connectAsync(broker.url, { clientId: 'aggregator' });
+    const evaluator = await smallEvaluator();
+    cleanup.push(() => control.endAsync(), async () => evaluator.dispose());
+    const coordinator = new Coordinator({ fleet: 'test', rounds: 1, minDevices: 2, codec: 'f32', roundTimeoutMs: 60_000 }, { client: control, evaluate: evaluator });
+    const a = await rawDevice(broker.url, 'dev-a');
+    const b = await rawDevice(broker.url, 'dev-b');
+    cleanup.push(() => a.client.endAsync(), () => b.client.endAsync());
+    // Execute: dev-a's model diverged (NaN delta); dev-b is fine.
+    const running = coordinator.run();
+    const round = await a.nextRound();
+    await publishUpdate(a.client, 'dev-a', update(round, 'dev-a', f32Codec.encode(new Float32Array(PARAMS).fill(NaN), new Rng(1))));
+    await publishUpdate(b.client, 'dev-b', update(round, 'dev-b', f32Codec.encode(new Float32Array(PARAMS), new Rng(1))));
+    const [report] = await running;
+    // Assert
+    expect(report!.closedBy).toBe('complete');
+    expect(report!.accepted).toBe(1);
+    expect(report!.rejectedByReason).toEqual({ 'non-finite': 1 });
+    expect(Date.now()).toBeLessThan(round.deadline - 30_000);
+  });
+
   it('refuses an update from a device that was not selected', async () => {
     broker = await testBroker();
     const control = await mqtt.connectAsync(broker.url, { clientId: 'aggregator' });
