@@ -2,6 +2,7 @@ import type { MqttClient } from 'mqtt';
 import {
   DEFAULT_MAX_MESSAGE_BYTES,
   DecodeError,
+  DeviceState,
   Rng,
   TypedEmitter,
   build,
@@ -189,13 +190,13 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
     return report;
   }
 
-  /** Waits until every participant reported, the rest went offline, the deadline, or stop(). */
+  /** Waits until every participant reported, the rest went offline (even briefly), the deadline, or stop(). */
   private async collect(c: RoundCollection): Promise<RoundReport['closedBy']> {
     for (;;) {
       if (this.stopped) return 'stopped';
       const outstanding = c.outstanding();
       if (outstanding.length === 0) return 'complete';
-      if (outstanding.every((id) => !this.registry.isOnline(id))) return 'dropouts';
+      if (outstanding.every((id) => c.departed.has(id) || !this.registry.isOnline(id))) return 'dropouts';
       const left = c.message.deadline - Date.now();
       if (left <= 0) return 'deadline';
       await this.sleep(left);
@@ -238,6 +239,8 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
           const status = decodeMessage('status', payload, { maxBytes: 64 * 1024 });
           if (status.deviceId !== parsed.deviceId) throw new DecodeError('bad-field', `status for ${status.deviceId} on ${topic}`);
           this.registry.apply(status);
+          const c = this.collection;
+          if (c?.open && status.state === DeviceState.Offline && c.message.participants.includes(status.deviceId)) c.departed.add(status.deviceId);
           this.emit('deviceStatus', this.registry.get(status.deviceId)!);
         } catch (error) {
           this.emit('invalidMessage', { topic, error: error as Error });

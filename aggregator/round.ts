@@ -21,6 +21,8 @@ export class RoundCollection {
   readonly reported = new Set<string>();
   /** Participants whose update for this round was refused for its content: not waited for. */
   readonly failed = new Set<string>();
+  /** Participants seen offline during the round: their work is lost, even if they come back. */
+  readonly departed = new Set<string>();
   readonly rejectedByReason: Record<string, number> = {};
   accepted = 0;
   bytesUp = 0;

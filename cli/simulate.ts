@@ -13,12 +13,14 @@ export const simulateCommand: Command = {
     'npx fedmq simulate',
     'npx fedmq simulate --devices 20 --rounds 10 --partition shards:2 --seed 1 --report run.json',
     'npx fedmq simulate --broker mqtt://127.0.0.1:1883 --model 2nn --codec f32',
+    'npx fedmq simulate --devices 50 --profiles pi-zero-2:0.3,pi-4:0.5,pi-5:0.2 --round-timeout 30 --quorum 20',
   ],
   flags: {
     devices: { type: 'string', placeholder: 'N', description: 'simulated devices', default: String(DEFAULT_DEVICES) },
     partition: { type: 'string', placeholder: 'SPEC', description: 'iid | shards:K | dirichlet:ALPHA', default: DEFAULT_PARTITION },
     broker: { type: 'string', placeholder: 'URL', description: 'use this broker instead of an embedded one' },
     attack: { type: 'string', placeholder: 'SPEC', description: 'malicious devices: signflip|scale|noise|labelflip|zero:FRACTION[:PARAM]' },
+    profiles: { type: 'string', placeholder: 'SPEC', description: 'device profiles (speed, links, dropout): pi-zero-2|pi-4|pi-5:SHARE,... or FILE.json' },
     follow: { type: 'string', placeholder: 'MODE', description: 'devices fetch the global always | when-selected', default: 'when-selected if fraction < 1' },
     ...federationFlags,
   },
@@ -30,13 +32,14 @@ export const simulateCommand: Command = {
       partition: str(flags, 'partition'),
       brokerUrl: str(flags, 'broker'),
       attack: str(flags, 'attack'),
+      profiles: str(flags, 'profiles'),
       follow: str(flags, 'follow') as SimulationOptions['follow'] | undefined,
     });
     const o = simulation.options;
     console.log(`fedmq simulate: ${settingsLine({
       devices: o.devices, rounds: o.rounds, fraction: o.fraction, model: o.model, partition: o.partition,
       epochs: o.epochs, 'batch-size': o.batchSize, lr: o.lr, strategy: o.strategy, codec: o.codec, downlink: o.downlink, seed: o.seed,
-      attack: o.attack, 'round-timeout': `${o.roundTimeoutMs / 1000}s`, backend: o.backend, broker: o.brokerUrl ?? 'embedded',
+      attack: o.attack, profiles: o.profiles, 'round-timeout': `${o.roundTimeoutMs / 1000}s`, backend: o.backend, broker: o.brokerUrl ?? 'embedded',
     })}`);
 
     const bar = new ProgressBar();
@@ -60,9 +63,10 @@ export const simulateCommand: Command = {
       bar.clear();
       console.error(`  warning from ${deviceId}: ${error.message}`);
     });
-    simulation.on('roundClosed', (r) => {
+    simulation.on('roundClosed', (r, entry) => {
       bar.clear();
-      console.log(roundLine(r, o.rounds));
+      const dropped = entry.dropped ? `, ${entry.dropped} dropped out` : '';
+      console.log(roundLine(r, o.rounds) + (o.profiles === undefined ? '' : `  (simulated ${((entry.simMs ?? 0) / 1000).toFixed(1)} s${dropped})`));
     });
     const unhook = onShutdown(() => {
       bar.clear();
@@ -72,6 +76,7 @@ export const simulateCommand: Command = {
     try {
       const report = await simulation.run();
       console.log(`done: ${report.final.rounds} rounds, accuracy ${report.final.accuracy.toFixed(4)}, ${(report.final.wallMs / 1000).toFixed(1)} s, backend ${report.environment.backend}`);
+      if (o.profiles !== undefined) console.log(`simulated fleet time: ${((report.final.simWallMs ?? 0) / 1000).toFixed(1)} s (${Object.entries(report.fleet?.profiles ?? {}).map(([k, v]) => `${v} ${k}`).join(', ')})`);
       if (report.fleet) console.log(`fleet: ${report.fleet.connected}/${report.fleet.devices} devices connected${report.fleet.attackers > 0 ? `, ${report.fleet.attackers} malicious` : ""}, peak RSS ${report.fleet.peakRssMb} MB`);
       const file = str(flags, 'report');
       if (file !== undefined) {

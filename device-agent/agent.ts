@@ -34,9 +34,14 @@ export interface AgentDeps {
   trainer?: Trainer;
   /** Where `+ef` codecs keep what they left out; by default in memory (lost on restart). */
   residuals?: ResidualStore;
+  /**
+   * Simulated failure: when it returns true for a round that chose this device, the device
+   * trains nothing, says it went offline and comes straight back (a dropped connection).
+   */
+  dropout?: (round: RoundMessage) => boolean;
 }
 
-export type SkipReason = 'not-selected' | 'past-deadline' | 'model-mismatch';
+export type SkipReason = 'not-selected' | 'past-deadline' | 'model-mismatch' | 'dropped-out';
 
 export type AgentEvents = {
   /** Told whenever the device publishes its status. */
@@ -58,6 +63,7 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
   private readonly trainer: Trainer;
   private readonly ownsTrainer: boolean;
   private readonly residuals: ResidualStore;
+  private readonly dropout: AgentDeps['dropout'];
   private task: TaskMessage | null = null;
   private readonly global: GlobalCopy;
   private fullSubscribed = false;
@@ -80,6 +86,7 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
     this.trainer = deps.trainer ?? new LocalTrainer();
     this.ownsTrainer = deps.trainer === undefined;
     this.residuals = deps.residuals ?? new MemoryResidualStore();
+    this.dropout = deps.dropout;
     this.global = new GlobalCopy(options.follow);
   }
 
@@ -152,6 +159,7 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
     // Both are retained and published before the round; wait until they have arrived.
     if (!task || !weights || this.global.version !== round.globalVersion) return;
     if (!isModelName(task.model)) return this.skip(round, 'model-mismatch');
+    if (this.dropout?.(round)) return this.dropOut(round);
 
     this.busy = true;
     this.lastRound = round.round;
@@ -188,6 +196,22 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
       await this.publishStatus(DeviceState.Online).catch((e: Error) => this.emit('warning', e));
       void this.maybeTrain();
     }
+  }
+
+  /** The coordinator stops waiting for a participant it saw go offline during the round. */
+  private async dropOut(round: RoundMessage): Promise<void> {
+    this.skip(round, 'dropped-out');
+    this.busy = true;
+    try {
+      await this.publishStatus(DeviceState.Offline);
+      await this.publishStatus(DeviceState.Online);
+    } catch (error) {
+      this.emit('warning', error as Error);
+    } finally {
+      this.busy = false;
+    }
+    // A round announced meanwhile was ignored while busy.
+    if (!this.stopped) void this.maybeTrain();
   }
 
   private skip(round: RoundMessage, reason: SkipReason): void {

@@ -3,3 +3,5 @@ export { parseSimulationOptions, DEFAULT_DEVICES, DEFAULT_PARTITION, type Simula
 export { buildReport, reportRound, type ReportRound, type RunReport } from './report.js';
 export { chartPath, runChartHtml, writeRunChart } from './chart.js';
 export { ATTACK_KINDS, ATTACK_SPECS, DEFAULT_ATTACK_PARAMS, attackTrainer, chooseAttackers, parseAttack, type Attack, type AttackKind } from './attacks.js';
+export { BUILTIN_PROFILES, assignProfiles, dropsOut, parseProfiles, simulatedFinishMs, timedTrainer, transferMs, type DeviceProfile, type ProfileMix } from './profiles.js';
+export { LOCAL_PROFILE, SimClock, type SimulatedRound } from './simClock.js';

@@ -4,6 +4,7 @@ import { parseCoordinatorOptions, stripUndefined, type CoordinatorOptions } from
 import type { BackendName } from '../learning/index.js';
 import { FOLLOW_MODES, type FollowMode } from '../device-agent/index.js';
 import { parseAttack } from './attacks.js';
+import { parseProfiles } from './profiles.js';
 
 export const DEFAULT_DEVICES = 10;
 export const DEFAULT_PARTITION = 'iid';
@@ -22,6 +23,11 @@ export interface SimulationOptions extends CoordinatorOptions {
   follow: FollowMode;
   /** Malicious devices: KIND:FRACTION[:PARAM] (signflip, scale, noise, labelflip, zero); none by default. */
   attack: string | undefined;
+  /**
+   * Device profiles (speed, links, dropout): NAME:SHARE,... over pi-zero-2, pi-4, pi-5, or a
+   * FILE.json of custom ones; none by default (every device is this machine, never drops out).
+   */
+  profiles: string | undefined;
 }
 
 export function parseSimulationOptions(partial: Partial<SimulationOptions> = {}): SimulationOptions {
@@ -45,5 +51,6 @@ export function parseSimulationOptions(partial: Partial<SimulationOptions> = {})
   const follow = given.follow ?? (coordinator.fraction < 1 ? 'when-selected' : 'always');
   if (!FOLLOW_MODES.includes(follow)) throw new OptionsError('follow', `must be ${FOLLOW_MODES.join(' or ')}, got ${follow}`);
   const attack = given.attack === undefined ? undefined : parseAttack(given.attack).spec;
-  return { ...coordinator, devices, partition, backend, brokerUrl: given.brokerUrl, follow, attack };
+  if (given.profiles !== undefined) parseProfiles(given.profiles);
+  return { ...coordinator, devices, partition, backend, brokerUrl: given.brokerUrl, follow, attack, profiles: given.profiles };
 }

@@ -14,6 +14,12 @@ export interface ReportRound extends Body<MetricsMessage> {
   closedBy: RoundReport['closedBy'];
   heapUsedMb: number;
   rssMb: number;
+  /** Simulated duration of the round (simulator only): the slowest accepted device's download + training x speed + upload, or the deadline when some never reported. */
+  simMs?: number;
+  /** Participants that dropped out (their profile's dropout). */
+  dropped?: number;
+  /** Accepted participants whose simulated finish fell after the deadline. */
+  simLate?: number;
 }
 
 export interface RunReport {
@@ -21,11 +27,12 @@ export interface RunReport {
   config: CoordinatorOptions & Partial<SimulationOptions>;
   environment: { backend: string; node: string; cpus: number; platform: string; arch: string; memoryMb: number };
   /** The fleet as it ran: devices asked for, live MQTT connections, the simulator's peak RSS. */
-  fleet?: { devices: number; connected: number; attackers: number; peakRssMb: number };
+  fleet?: { devices: number; connected: number; attackers: number; peakRssMb: number; profiles?: Record<string, number> };
   /** Wall time per phase: set-up stages, then the rounds' training, aggregation, evaluation and the rest. */
   phases?: Record<string, number>;
   rounds: ReportRound[];
-  final: { accuracy: number; rounds: number; wallMs: number; bytesUpTotal: number; bytesDownTotal: number };
+  /** `simWallMs`: the rounds' simulated durations summed (simulator only). */
+  final: { accuracy: number; rounds: number; wallMs: number; bytesUpTotal: number; bytesDownTotal: number; simWallMs?: number };
 }
 
 export function reportRound(r: RoundReport): ReportRound {
@@ -64,6 +71,7 @@ export function buildReport(
       wallMs: round1(wallMs),
       bytesUpTotal: rounds.reduce((s, r) => s + r.bytesUp, 0),
       bytesDownTotal: rounds.reduce((s, r) => s + r.bytesDown, 0),
+      ...(rounds.some((r) => r.simMs !== undefined) && { simWallMs: round1(rounds.reduce((s, r) => s + (r.simMs ?? 0), 0)) }),
     },
   };
 }

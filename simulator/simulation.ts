@@ -7,6 +7,8 @@ import { Coordinator, connectAggregator, createEvaluator, type CoordinatorEvents
 import { DeviceAgent, LocalTrainer, connectDevice } from '../device-agent/index.js';
 import { attackTrainer, chooseAttackers, parseAttack } from './attacks.js';
 import { parseSimulationOptions, type SimulationOptions } from './options.js';
+import { assignProfiles, dropsOut, parseProfiles, timedTrainer, type DeviceProfile } from './profiles.js';
+import { SimClock } from './simClock.js';
 import { buildReport, reportRound, type ReportRound, type RunReport } from './report.js';
 
 export type SimulationEvents = {
@@ -93,8 +95,12 @@ export class Simulation extends TypedEmitter<SimulationEvents> {
       coordinator.on('updateAccepted', (r) => this.emit('updateAccepted', r));
       coordinator.on('updateRejected', (r) => this.emit('updateRejected', r));
       const rounds: ReportRound[] = [];
+      const ids = Array.from({ length: o.devices }, (_, i) => deviceId(i, o.devices));
+      const profiles = o.profiles === undefined ? new Map<string, DeviceProfile>() : assignProfiles(ids, parseProfiles(o.profiles), o.seed);
+      const clock = new SimClock(profiles, o.roundTimeoutMs);
+      coordinator.on('updateAccepted', (u) => clock.accepted(u.deviceId, u.bytes));
       coordinator.on('roundClosed', (r) => {
-        const entry = reportRound(r);
+        const entry = { ...reportRound(r), ...clock.closeRound(r) };
         rounds.push(entry);
         this.emit('roundClosed', r, entry);
       });
@@ -102,14 +108,19 @@ export class Simulation extends TypedEmitter<SimulationEvents> {
       // Connect in batches: one at a time is slow at 1,000 devices, all at once floods the broker.
       const indices = Array.from({ length: o.devices }, (_, i) => i);
       const attack = o.attack === undefined ? null : parseAttack(o.attack);
-      const attackers = attack ? chooseAttackers(indices.map((i) => deviceId(i, o.devices)), attack.fraction, o.seed) : new Set<string>();
+      const attackers = attack ? chooseAttackers(ids, attack.fraction, o.seed) : new Set<string>();
       const poisoned = attack ? attackTrainer(trainer, attack, o.seed) : trainer;
       agents.push(...(await inBatches(indices, async (i) => {
         const id = deviceId(i, o.devices);
         const client = await connectDevice({ url, deviceId: id, fleet: o.fleet });
         clients.push(client);
-        const agent = new DeviceAgent(client, { deviceId: id, fleet: o.fleet, data: subset(train, shards[i]!), follow: o.follow }, { trainer: attackers.has(id) ? poisoned : trainer });
+        const profile = clock.profile(id);
+        const agent = new DeviceAgent(client, { deviceId: id, fleet: o.fleet, data: subset(train, shards[i]!), follow: o.follow }, {
+          trainer: timedTrainer(attackers.has(id) ? poisoned : trainer, (ms) => clock.trained(id, ms)),
+          dropout: (round) => dropsOut(profile, o.seed, round.round, id),
+        });
         agent.on('warning', (error) => this.emit('deviceWarning', { deviceId: id, error }));
+        agent.on('roundSkipped', ({ round, reason }) => reason === 'dropped-out' && clock.droppedOut(round));
         await agent.start();
         return agent;
       })));
@@ -118,7 +129,12 @@ export class Simulation extends TypedEmitter<SimulationEvents> {
 
       await coordinator.run();
       peakRss = Math.max(peakRss, process.memoryUsage().rss);
-      const fleet = { devices: o.devices, connected, attackers: attackers.size, peakRssMb: Math.round(peakRss / 2 ** 20) };
+      const profileCounts: Record<string, number> = {};
+      for (const p of profiles.values()) profileCounts[p.name] = (profileCounts[p.name] ?? 0) + 1;
+      const fleet = {
+        devices: o.devices, connected, attackers: attackers.size, peakRssMb: Math.round(peakRss / 2 ** 20),
+        ...(profiles.size > 0 && { profiles: profileCounts }),
+      };
       return buildReport(o, backend, rounds, performance.now() - started, { fleet, phases });
     } finally {
       clearInterval(sampler);

@@ -4,7 +4,7 @@ import { Rng, build, encodeMessage, f32Codec, type RoundMessage } from '../proto
 import { Coordinator } from '../aggregator/index.js';
 import { modelInfo } from '../learning/index.js';
 import type { BrokerHandle } from '../broker/index.js';
-import { publishUpdate, rawDevice, smallEvaluator, testBroker } from './helpers.js';
+import { publishUpdate, rawDevice, smallEvaluator, testBroker, topics } from './helpers.js';
 
 const PARAMS = modelInfo('mlp').paramCount;
 const goodUpdate = (round: RoundMessage, deviceId: string): Uint8Array =>
@@ -67,5 +67,25 @@ describe('a round with a device that goes away', () => {
     expect(report!.missing).toEqual(['dev-leaving']);
     expect(Date.now()).toBeLessThan(round.deadline - 30_000);
     leaving.client.end(true);
+  });
+
+  it('does not wait again for a participant that went offline mid-round and came straight back', async () => {
+    // Prepare
+    const { coordinator } = await setUp(60_000);
+    const a = await rawDevice(broker!.url, 'dev-a');
+    const blip = await rawDevice(broker!.url, 'dev-blip');
+    cleanup.push(() => a.client.endAsync(), () => blip.client.endAsync());
+    const status = (state: 'online' | 'offline'): Buffer => Buffer.from(encodeMessage(build.status({ deviceId: 'dev-blip', state, ts: Date.now() })));
+    // Execute: dev-blip loses its connection (its work for the round with it) and reconnects.
+    const running = coordinator.run();
+    const round = await blip.nextRound();
+    await blip.client.publishAsync(topics.status('dev-blip'), status('offline'), { qos: 1, retain: true });
+    await blip.client.publishAsync(topics.status('dev-blip'), status('online'), { qos: 1, retain: true });
+    await publishUpdate(a.client, 'dev-a', goodUpdate(round, 'dev-a'));
+    const [report] = await running;
+    // Assert: closed as soon as dev-a reported, long before the deadline.
+    expect(report!.closedBy).toBe('dropouts');
+    expect(report!.missing).toEqual(['dev-blip']);
+    expect(Date.now()).toBeLessThan(round.deadline - 30_000);
   });
 });

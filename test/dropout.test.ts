@@ -1,0 +1,43 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Simulation } from '../simulator/index.js';
+
+const ROUND_TIMEOUT_MS = 20_000;
+
+describe('a heterogeneous fleet with dropouts', () => {
+  it('closes every round with a quorum, without waiting for the deadline, and keeps a simulated clock', async () => {
+    // Prepare: 10 devices of a custom profile that drops out of 30% of its rounds.
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'fedmq-dropout-'));
+    const file = path.join(dir, 'profiles.json');
+    await writeFile(file, JSON.stringify([{ name: 'flaky', speed: 4, uplinkBps: 1e6, downlinkBps: 4e6, latencyMs: 40, dropout: 0.3 }]));
+    const simulation = new Simulation({
+      devices: 10, rounds: 3, fraction: 1, quorum: 5, model: 'mlp', codec: 'int8', backend: 'wasm', seed: 1,
+      profiles: file, roundTimeoutMs: ROUND_TIMEOUT_MS,
+    });
+    // Execute
+    const report = await simulation.run();
+    // Assert: dropouts happened, yet each round closed early (all missing devices had gone) with a quorum.
+    expect(report.rounds).toHaveLength(3);
+    expect(report.fleet?.profiles).toEqual({ flaky: 10 });
+    expect(report.rounds.reduce((s, r) => s + r.dropped!, 0)).toBeGreaterThan(0);
+    for (const r of report.rounds) {
+      expect(r.participants).toBe(10);
+      expect(r.accepted).toBeGreaterThanOrEqual(5);
+      expect(r.accepted + r.dropped!).toBe(r.participants);
+      expect(r.closedBy).toBe(r.dropped! > 0 ? 'dropouts' : 'complete');
+      expect(r.wallMs).toBeLessThan(ROUND_TIMEOUT_MS);
+      // Simulated time: the deadline when someone dropped out, else the slowest device's finish.
+      if (r.dropped! > 0) expect(r.simMs).toBe(ROUND_TIMEOUT_MS);
+      else expect(r.simMs).toBeLessThanOrEqual(ROUND_TIMEOUT_MS);
+      expect(r.simMs).toBeGreaterThan(0);
+    }
+    expect(report.final.simWallMs).toBeCloseTo(report.rounds.reduce((s, r) => s + r.simMs!, 0), 0);
+    expect(report.final.accuracy).toBeGreaterThan(0.5);
+  }, 120_000);
+
+  it('refuses bad profiles with the option named', () => {
+    expect(() => new Simulation({ profiles: 'pi-3:1' })).toThrow(/profiles/);
+  });
+});
