@@ -28,6 +28,8 @@ export interface CoordinatorOptions extends TrainConfig {
   fraction: number;
   /** Fewest devices chosen in a round. @default 1 */
   minParticipants: number;
+  /** Choose this many times the wanted participants, to make up for dropouts (at least 1). @default 1 */
+  overselect: number;
   /** Fewest accepted updates for a round to change the global; fewer keeps it. @default 1 */
   quorum: number;
   /** Devices that must be online before round 1 starts. @default minParticipants */
@@ -60,6 +62,7 @@ export function defaultCoordinatorOptions(): CoordinatorOptions {
     targetAccuracy: undefined,
     fraction: DEFAULT_FRACTION,
     minParticipants: 1,
+    overselect: 1,
     quorum: 1,
     minDevices: 1,
     waitForDevicesMs: DEFAULT_WAIT_FOR_DEVICES_MS,
@@ -90,6 +93,7 @@ export function parseCoordinatorOptions(partial: Partial<CoordinatorOptions> = {
   }
   if (!(o.fraction > 0 && o.fraction <= 1)) throw new OptionsError('fraction', `must be in (0, 1], got ${o.fraction}`);
   integer('minParticipants', o.minParticipants, 1);
+  if (!(o.overselect >= 1 && o.overselect <= 10)) throw new OptionsError('overselect', `must be a number in [1, 10], got ${o.overselect}`);
   integer('quorum', o.quorum, 1);
   integer('minDevices', o.minDevices, 1);
   integer('waitForDevicesMs', o.waitForDevicesMs, 0);

@@ -19,6 +19,12 @@ describe('participant selection', () => {
     expect(even.every((id) => Number(id.slice(1)) % 2 === 0)).toBe(true);
   });
 
+  it('over-selects by the given factor, within the eligible devices', () => {
+    expect(selectParticipants(fleet, { fraction: 0.1, minParticipants: 1, overselect: 1.3 }, new Rng(1))).toHaveLength(12);
+    expect(selectParticipants(fleet.slice(0, 10), { fraction: 1, minParticipants: 1, overselect: 1.3 }, new Rng(1))).toHaveLength(9);
+    expect(selectParticipants(fleet, { fraction: 0.05, minParticipants: 10, overselect: 1.3 }, new Rng(1))).toHaveLength(13);
+  });
+
   it('is the same for the same seed whatever order devices were registered in', () => {
     const a = selectParticipants(fleet, { fraction: 0.2, minParticipants: 1 }, new Rng(7));
     const b = selectParticipants([...fleet].reverse(), { fraction: 0.2, minParticipants: 1 }, new Rng(7));

@@ -9,11 +9,17 @@ export interface SelectionOptions {
   fraction: number;
   /** Never choose fewer than this many, when that many are eligible. */
   minParticipants: number;
+  /**
+   * Choose this many times the wanted count, to make up for devices that will drop out
+   * (Bonawitz et al. 2019, "Towards Federated Learning at Scale", select 130%). @default 1
+   */
+  overselect?: number;
   criterion?: Criterion;
 }
 
 /**
- * Chooses max(minParticipants, ceil(fraction * eligible)) devices by a seeded shuffle of
+ * Chooses ceil(overselect * max(minParticipants, ceil(fraction * eligible))) devices, at most
+ * every eligible one, by a seeded shuffle of
  * the sorted eligible ids, so the same seed and fleet always give the same participants.
  */
 export function selectParticipants(devices: DeviceRecord[], options: SelectionOptions, rng: Rng): string[] {
@@ -22,6 +28,7 @@ export function selectParticipants(devices: DeviceRecord[], options: SelectionOp
     .map((d) => d.deviceId)
     .sort();
   const wanted = Math.max(options.minParticipants, Math.ceil(options.fraction * eligible.length));
-  const count = Math.min(eligible.length, wanted);
+  // Less a hair: 1.3 * 10 is 13.000000000000002 in floating point.
+  const count = Math.min(eligible.length, Math.ceil((options.overselect ?? 1) * wanted - 1e-9));
   return rng.shuffle(eligible).slice(0, count).sort();
 }

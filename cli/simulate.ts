@@ -21,6 +21,7 @@ export const simulateCommand: Command = {
     broker: { type: 'string', placeholder: 'URL', description: 'use this broker instead of an embedded one' },
     attack: { type: 'string', placeholder: 'SPEC', description: 'malicious devices: signflip|scale|noise|labelflip|zero:FRACTION[:PARAM]' },
     profiles: { type: 'string', placeholder: 'SPEC', description: 'device profiles (speed, links, dropout): pi-zero-2|pi-4|pi-5:SHARE,... or FILE.json' },
+    overselect: { type: 'string', placeholder: 'F', description: 'choose F times the wanted participants, for dropouts (1.3 in Bonawitz et al. 2019)', default: '1' },
     follow: { type: 'string', placeholder: 'MODE', description: 'devices fetch the global always | when-selected', default: 'when-selected if fraction < 1' },
     ...federationFlags,
   },
@@ -33,13 +34,14 @@ export const simulateCommand: Command = {
       brokerUrl: str(flags, 'broker'),
       attack: str(flags, 'attack'),
       profiles: str(flags, 'profiles'),
+      overselect: num(flags, 'overselect'),
       follow: str(flags, 'follow') as SimulationOptions['follow'] | undefined,
     });
     const o = simulation.options;
     console.log(`fedmq simulate: ${settingsLine({
       devices: o.devices, rounds: o.rounds, fraction: o.fraction, model: o.model, partition: o.partition,
       epochs: o.epochs, 'batch-size': o.batchSize, lr: o.lr, strategy: o.strategy, codec: o.codec, downlink: o.downlink, seed: o.seed,
-      attack: o.attack, profiles: o.profiles, 'round-timeout': `${o.roundTimeoutMs / 1000}s`, backend: o.backend, broker: o.brokerUrl ?? 'embedded',
+      attack: o.attack, profiles: o.profiles, overselect: o.overselect === 1 ? undefined : o.overselect, 'round-timeout': `${o.roundTimeoutMs / 1000}s`, backend: o.backend, broker: o.brokerUrl ?? 'embedded',
     })}`);
 
     const bar = new ProgressBar();

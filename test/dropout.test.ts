@@ -37,7 +37,9 @@ describe('a heterogeneous fleet with dropouts', () => {
     expect(report.final.accuracy).toBeGreaterThan(0.5);
   }, 120_000);
 
-  it('refuses bad profiles with the option named', () => {
+  it('refuses bad profiles and over-selection factors with the option named', () => {
     expect(() => new Simulation({ profiles: 'pi-3:1' })).toThrow(/profiles/);
+    expect(() => new Simulation({ overselect: 0.5 })).toThrow(/overselect/);
+    expect(new Simulation({ overselect: 1.3 }).options.overselect).toBe(1.3);
   });
 });
