@@ -9,7 +9,7 @@ import { flag, printTable, writeResults } from './table.js';
 const devices = Number(flag('devices', '10'));
 const rounds = Number(flag('rounds', '5'));
 const simulation = new Simulation({ devices, rounds });
-console.log(`round-overhead: ${devices} devices, ${rounds} rounds, defaults otherwise (mlp, iid, E=1, B=20, int8)`);
+console.log(`round-overhead: ${devices} devices, ${rounds} rounds, defaults otherwise (mlp, iid, E=1, B=20, ${simulation.options.codec})`);
 const report = await simulation.run();
 
 // In one process the devices train one after another, so training time is their sum.
