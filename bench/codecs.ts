@@ -13,7 +13,9 @@ import { runGrid, roundsTo } from './grid.js';
 import { median, realisticDelta } from './measure.js';
 import { flag, printTable, writeResults } from './table.js';
 
-const DEFAULT_CODECS = ['f32', 'f16', 'int8', 'int4', 'topk:0.01+int8+ef', 'topk:0.001+ternary+ef'];
+const DEFAULT_CODECS = [
+  'f32', 'f16', 'int8', 'int4', 'ternary', 'int8+deflate', 'topk:0.01+int8', 'topk:0.01+int8+ef', 'topk:0.001+ternary+ef',
+];
 const task = {
   devices: flag('devices', '20'),
   rounds: flag('rounds', '80'),
