@@ -31,6 +31,7 @@ export { Median } from './median.js';
 export { TrimmedMean, DEFAULT_TRIM_BETA } from './trimmedMean.js';
 export { Krum, MultiKrum, DEFAULT_KRUM_F } from './krum.js';
 export { NormBound } from './normBound.js';
+export { Bucketing } from './bucketing.js';
 export { parseStrategy, STRATEGY_SPECS, DEFAULT_STRATEGY } from './registry.js';
 export {
   weightedMean,

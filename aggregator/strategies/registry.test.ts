@@ -52,6 +52,7 @@ describe('strategy specs', () => {
 
   it('are listed for help text', () => {
     expect(STRATEGY_SPECS).toContain('trimmed-mean[:BETA]');
-    expect(STRATEGY_SPECS.length).toBe(11);
+    expect(STRATEGY_SPECS).toContain('bucket:S+SPEC');
+    expect(STRATEGY_SPECS.length).toBe(12);
   });
 });

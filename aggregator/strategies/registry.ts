@@ -1,5 +1,6 @@
 import { OptionsError } from '../../protocol/index.js';
 import type { Strategy } from './strategy.js';
+import { Bucketing } from './bucketing.js';
 import { FedAdagrad } from './fedAdagrad.js';
 import { FedAdam } from './fedAdam.js';
 import { FedAvg } from './fedAvg.js';
@@ -40,6 +41,7 @@ export const STRATEGY_SPECS = [
   'krum[:F]',
   'multikrum[:F[:M]]',
   'normbound:C[+SPEC]',
+  'bucket:S+SPEC',
 ] as const;
 
 export const DEFAULT_STRATEGY = 'fedavg';
@@ -70,7 +72,8 @@ const BUILDERS: Record<string, { params: string[]; build: (a: Args) => Strategy 
 export function parseStrategy(spec: string): Strategy {
   if (typeof spec !== 'string' || spec === '') throw unknown(String(spec));
   if (spec.startsWith('normbound')) return normBound(spec);
-  if (spec.includes('+')) throw new OptionsError('strategy', `"${spec}": only normbound:C wraps another strategy (normbound:C+SPEC)`);
+  if (spec.startsWith('bucket')) return bucketing(spec);
+  if (spec.includes('+')) throw new OptionsError('strategy', `"${spec}": only normbound:C and bucket:S wrap another strategy (normbound:C+SPEC, bucket:S+SPEC)`);
   const [name = '', ...texts] = spec.split(':');
   const builder = BUILDERS[name];
   if (builder === undefined) throw unknown(spec);
@@ -98,8 +101,23 @@ function normBound(spec: string): Strategy {
   }
 }
 
+function bucketing(spec: string): Strategy {
+  const plus = spec.indexOf('+');
+  const [name, text, ...extra] = (plus < 0 ? spec : spec.slice(0, plus)).split(':');
+  if (name !== 'bucket' || text === undefined || extra.length > 0 || plus < 0) {
+    throw new OptionsError('strategy', `"${spec}": expected bucket:S+SPEC with S the bucket size, e.g. bucket:2+median`);
+  }
+  const size = number(spec, 'S', text);
+  try {
+    return new Bucketing(size, parseStrategy(spec.slice(plus + 1)));
+  } catch (e) {
+    if (!(e instanceof OptionsError)) throw e;
+    throw new OptionsError('strategy', `"${spec}": ${e.message.slice('strategy: '.length)}`, { cause: e });
+  }
+}
+
 /** Parameters that count devices. */
-const INTEGER_PARAMS = new Set(['F', 'M']);
+const INTEGER_PARAMS = new Set(['F', 'M', 'S']);
 
 function number(spec: string, param: string, text: string): number {
   if (!NUMBER.test(text)) {
