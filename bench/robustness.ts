@@ -15,7 +15,7 @@ const task = {
 };
 const rounds = flag('rounds', '15');
 const speedRounds = flag('speed-rounds', '60');
-const strategies = flag('strategies', 'fedavg,median,trimmed-mean:0.2,multikrum:4,normbound:2+fedavg').split(',');
+const strategies = flag('strategies', 'fedavg,median,trimmed-mean:0.2,multikrum:4,normbound:2+fedavg,bucket:2+median,bucket:2+trimmed-mean:0.2').split(',');
 const attacks = flag('attacks', 'clean,signflip:0.2,scale:0.2:10,labelflip:0.2,noise:0.2').split(',');
 const speedStrategies = flag('speed-strategies', 'fedavg,fedavgm,fedadam').split(',');
 const jobs = Number(flag('jobs', String(os.cpus().length)));
