@@ -1,4 +1,4 @@
-import { DecodeError, decodeMessage, fleetTopics, parseTopic, type Body, type MessageType, type MetricsMessage, type TrainConfig } from '../protocol/index.js';
+import { DecodeError, decodeMessage, fleetTopics, parseTopic, type Body, type MessageType, type MetricsMessage, type TaskMessage } from '../protocol/index.js';
 import { DeviceTable, type DeviceView } from './devices.js';
 import { RoundTracker, type RoundView } from './round.js';
 import { SysTracker, type BrokerView } from './sys.js';
@@ -10,15 +10,8 @@ export interface RoundHistoryEntry extends Body<MetricsMessage> {
   at: number;
 }
 
-export interface TaskView {
-  model: string;
-  inputShape: number[];
-  numClasses: number;
-  paramCount: number;
-  codec: string;
-  downlink: string;
-  defaults: TrainConfig;
-}
+/** What the fleet learns: the retained `task` message without its envelope. */
+export type TaskView = Body<TaskMessage>;
 
 export interface GlobalView {
   version: number;
