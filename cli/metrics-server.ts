@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
-import { isIPv6 } from 'node:net';
 import { Registry, collectDefaultMetrics } from 'prom-client';
+import { listenHttp } from '../monitor/index.js';
 import { UsageError } from './args.js';
 
 export interface MetricsServer {
@@ -33,17 +33,9 @@ export async function serveMetrics(spec: string, defaultHost: string, register: 
       response.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('metrics are at /metrics\n');
     }
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const bound = (server.address() as { port: number }).port;
-  const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : isIPv6(host) ? `[${host}]` : host;
+  const { origin } = await listenHttp(server, host, port);
   return {
-    url: `http://${shown}:${bound}/metrics`,
+    url: `${origin}/metrics`,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

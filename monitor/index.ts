@@ -21,6 +21,7 @@ export { formatBytes, formatDuration, sparkline } from './format.js';
 export { watchFleet, RECONNECT_PERIOD_MS, type FleetWatch, type WatchOptions } from './source.js';
 export {
   startDashboard,
+  listenHttp,
   DashboardAssetsError,
   DEFAULT_DASHBOARD_HOST,
   DEFAULT_DASHBOARD_PORT,

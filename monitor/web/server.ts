@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { isIPv6 } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -43,6 +43,23 @@ const TYPES: Record<string, string> = {
 };
 
 /** The dashboard page has not been built (no `dist/monitor/web/static/`). */
+/**
+ * Starts an HTTP server and resolves once it listens, with the port it got and an origin a
+ * local browser or curl can use (127.0.0.1 for a wildcard host, brackets for IPv6).
+ */
+export async function listenHttp(server: Server, host: string, port: number): Promise<{ port: number; origin: string }> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const bound = (server.address() as { port: number }).port;
+  const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : isIPv6(host) ? `[${host}]` : host;
+  return { port: bound, origin: `http://${shown}:${bound}` };
+}
+
 export class DashboardAssetsError extends FedmqError {
   override name = 'DashboardAssetsError';
 }
@@ -72,18 +89,10 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   files.set('/config.json', { body: Buffer.from(JSON.stringify({ wsUrl: options.wsUrl, fleet })), type: TYPES.json! });
 
   const server = createServer((request, response) => serve(files, request, response));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const bound = (server.address() as { port: number }).port;
-  const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : isIPv6(host) ? `[${host}]` : host;
+  const { port: bound, origin } = await listenHttp(server, host, port);
   let closing: Promise<void> | undefined;
   return {
-    url: `http://${shown}:${bound}/`,
+    url: `${origin}/`,
     port: bound,
     close: () =>
       (closing ??= new Promise<void>((resolve) => {
