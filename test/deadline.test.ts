@@ -1,17 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
-import { Rng, build, encodeMessage, f32Codec, type RoundMessage } from '../protocol/index.js';
+import { build, encodeMessage } from '../protocol/index.js';
 import { Coordinator } from '../aggregator/index.js';
-import { modelInfo } from '../learning/index.js';
 import type { BrokerHandle } from '../broker/index.js';
-import { publishUpdate, rawDevice, smallEvaluator, testBroker, topics } from './helpers.js';
-
-const PARAMS = modelInfo('mlp').paramCount;
-const goodUpdate = (round: RoundMessage, deviceId: string): Uint8Array =>
-  encodeMessage(build.update({
-    round: round.round, deviceId, numExamples: 10, codec: 'f32', delta: f32Codec.encode(new Float32Array(PARAMS), new Rng(0)),
-    metrics: { loss: 1, accuracy: 0.5 }, trainMs: 1,
-  }));
+import { f32Delta, publishUpdate, rawDevice, smallEvaluator, testBroker, topics, updatePayload } from './helpers.js';
 
 describe('a round with a device that goes away', () => {
   let broker: BrokerHandle | undefined;
@@ -39,7 +31,7 @@ describe('a round with a device that goes away', () => {
     // Execute
     const running = coordinator.run();
     const round = await a.nextRound();
-    await publishUpdate(a.client, 'dev-a', goodUpdate(round, 'dev-a'));
+    await publishUpdate(a.client, 'dev-a', updatePayload(round, 'dev-a', f32Delta(0)));
     const [report] = await running;
     // Assert: closed by the deadline, not long after it, with the one update applied.
     expect(report!.closedBy).toBe('deadline');
@@ -60,7 +52,7 @@ describe('a round with a device that goes away', () => {
     const round = await leaving.nextRound();
     expect(round.participants).toContain('dev-leaving');
     leaving.client.stream.destroy();
-    await publishUpdate(a.client, 'dev-a', goodUpdate(round, 'dev-a'));
+    await publishUpdate(a.client, 'dev-a', updatePayload(round, 'dev-a', f32Delta(0)));
     const [report] = await running;
     // Assert
     expect(report!.closedBy).toBe('dropouts');
@@ -81,7 +73,7 @@ describe('a round with a device that goes away', () => {
     const round = await blip.nextRound();
     await blip.client.publishAsync(topics.status('dev-blip'), status('offline'), { qos: 1, retain: true });
     await blip.client.publishAsync(topics.status('dev-blip'), status('online'), { qos: 1, retain: true });
-    await publishUpdate(a.client, 'dev-a', goodUpdate(round, 'dev-a'));
+    await publishUpdate(a.client, 'dev-a', updatePayload(round, 'dev-a', f32Delta(0)));
     const [report] = await running;
     // Assert: closed as soon as dev-a reported, long before the deadline.
     expect(report!.closedBy).toBe('dropouts');

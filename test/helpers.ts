@@ -1,9 +1,9 @@
 import mqtt, { type MqttClient } from 'mqtt';
-import { build, encodeMessage, fleetTopics, decodeMessage, type RoundMessage } from '../protocol/index.js';
+import { Rng, build, encodeMessage, f32Codec, fleetTopics, decodeMessage, type RoundMessage } from '../protocol/index.js';
 import { startBroker, type BrokerHandle } from '../broker/index.js';
 import { loadMnist, subset } from '../datasets/index.js';
 import { createEvaluator, type Evaluator } from '../aggregator/index.js';
-import type { TrainingData } from '../learning/index.js';
+import { modelInfo, type TrainingData } from '../learning/index.js';
 
 export const topics = fleetTopics('test');
 
@@ -60,6 +60,19 @@ export async function rawDevice(url: string, deviceId: string): Promise<{ client
         }
       }),
   };
+}
+
+/** An update message as a device would publish it, with fields a test may override. */
+export function updatePayload(round: RoundMessage, deviceId: string, delta: Uint8Array, over: Partial<{ round: number; codec: string }> = {}): Uint8Array {
+  return encodeMessage(build.update({
+    round: over.round ?? round.round, deviceId, numExamples: 100, codec: over.codec ?? round.codec, delta,
+    metrics: { loss: 1, accuracy: 0.5 }, trainMs: 10,
+  }));
+}
+
+/** An f32-encoded mlp delta with every value set to `value`. */
+export function f32Delta(value: number): Uint8Array {
+  return f32Codec.encode(new Float32Array(modelInfo('mlp').paramCount).fill(value), new Rng(0));
 }
 
 export function publishUpdate(client: MqttClient, topicId: string, payload: Uint8Array): Promise<unknown> {

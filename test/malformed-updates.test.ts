@@ -1,19 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
-import { Rng, build, encodeMessage, f32Codec, type RoundMessage } from '../protocol/index.js';
+import { Rng, f32Codec } from '../protocol/index.js';
 import { Coordinator, type RoundReport } from '../aggregator/index.js';
 import { modelInfo } from '../learning/index.js';
 import type { BrokerHandle } from '../broker/index.js';
-import { publishUpdate, rawDevice, smallEvaluator, testBroker } from './helpers.js';
+import { publishUpdate, rawDevice, smallEvaluator, testBroker, updatePayload } from './helpers.js';
 
 const PARAMS = modelInfo('mlp').paramCount;
-
-function update(round: RoundMessage, deviceId: string, delta: Uint8Array, over: Partial<{ round: number; codec: string }> = {}): Uint8Array {
-  return encodeMessage(build.update({
-    round: over.round ?? round.round, deviceId, numExamples: 100, codec: over.codec ?? round.codec, delta,
-    metrics: { loss: 1, accuracy: 0.5 }, trainMs: 10,
-  }));
-}
 
 describe('an aggregator under malformed updates', () => {
   let broker: BrokerHandle | undefined;
@@ -48,19 +41,19 @@ describe('an aggregator under malformed updates', () => {
     await b.nextRound();
     expect(round1.participants).toEqual(['dev-a', 'dev-b']);
     await a.client.publishAsync('fedmq/v1/test/update/dev-a', Buffer.from([0xde, 0xad, 0xbe, 0xef]), { qos: 1 });
-    await publishUpdate(a.client, 'dev-a', update(round1, 'dev-a', short));
-    await publishUpdate(a.client, 'dev-a', update(round1, 'dev-a', nan));
-    await publishUpdate(a.client, 'dev-a', update(round1, 'dev-a', good, { round: 7 }));
-    await publishUpdate(a.client, 'dev-a', update(round1, 'dev-b', good));
-    await publishUpdate(a.client, 'dev-a', update(round1, 'dev-a', good, { codec: 'int8' }));
-    await publishUpdate(a.client, 'dev-a', update(round1, 'dev-a', good));
-    await publishUpdate(a.client, 'dev-a', update(round1, 'dev-a', good));
+    await publishUpdate(a.client, 'dev-a', updatePayload(round1, 'dev-a', short));
+    await publishUpdate(a.client, 'dev-a', updatePayload(round1, 'dev-a', nan));
+    await publishUpdate(a.client, 'dev-a', updatePayload(round1, 'dev-a', good, { round: 7 }));
+    await publishUpdate(a.client, 'dev-a', updatePayload(round1, 'dev-b', good));
+    await publishUpdate(a.client, 'dev-a', updatePayload(round1, 'dev-a', good, { codec: 'int8' }));
+    await publishUpdate(a.client, 'dev-a', updatePayload(round1, 'dev-a', good));
+    await publishUpdate(a.client, 'dev-a', updatePayload(round1, 'dev-a', good));
     await expect.poll(() => rejected.length).toBe(7);
-    await publishUpdate(b.client, 'dev-b', update(round1, 'dev-b', good));
+    await publishUpdate(b.client, 'dev-b', updatePayload(round1, 'dev-b', good));
     // Round 2: the aggregator is still running and accepts good updates.
     const round2 = await a.nextRound();
-    await publishUpdate(a.client, 'dev-a', update(round2, 'dev-a', good));
-    await publishUpdate(b.client, 'dev-b', update(round2, 'dev-b', good));
+    await publishUpdate(a.client, 'dev-a', updatePayload(round2, 'dev-a', good));
+    await publishUpdate(b.client, 'dev-b', updatePayload(round2, 'dev-b', good));
     const reports: RoundReport[] = await running;
 
     // Assert
@@ -93,8 +86,8 @@ describe('an aggregator under malformed updates', () => {
     // Execute: dev-a's model diverged (NaN delta); dev-b is fine.
     const running = coordinator.run();
     const round = await a.nextRound();
-    await publishUpdate(a.client, 'dev-a', update(round, 'dev-a', f32Codec.encode(new Float32Array(PARAMS).fill(NaN), new Rng(1))));
-    await publishUpdate(b.client, 'dev-b', update(round, 'dev-b', f32Codec.encode(new Float32Array(PARAMS), new Rng(1))));
+    await publishUpdate(a.client, 'dev-a', updatePayload(round, 'dev-a', f32Codec.encode(new Float32Array(PARAMS).fill(NaN), new Rng(1))));
+    await publishUpdate(b.client, 'dev-b', updatePayload(round, 'dev-b', f32Codec.encode(new Float32Array(PARAMS), new Rng(1))));
     const [report] = await running;
     // Assert
     expect(report!.closedBy).toBe('complete');
@@ -118,9 +111,9 @@ describe('an aggregator under malformed updates', () => {
     const late = await rawDevice(broker.url, 'late');
     cleanup.push(() => late.client.endAsync());
     const good = f32Codec.encode(new Float32Array(PARAMS), new Rng(1));
-    await publishUpdate(late.client, 'late', update(round, 'late', good));
+    await publishUpdate(late.client, 'late', updatePayload(round, 'late', good));
     await expect.poll(() => rejected).toEqual(['late:not-selected']);
-    await publishUpdate(a.client, 'dev-a', update(round, 'dev-a', good));
+    await publishUpdate(a.client, 'dev-a', updatePayload(round, 'dev-a', good));
     const [report] = await running;
     expect(report!.accepted).toBe(1);
     expect(report!.rejectedByReason).toEqual({ 'not-selected': 1 });

@@ -1,18 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
-import { Rng, build, encodeMessage, f32Codec, type RoundMessage } from '../protocol/index.js';
 import { Coordinator, connectAggregator } from '../aggregator/index.js';
 import { initialWeights, modelInfo } from '../learning/index.js';
 import type { BrokerHandle } from '../broker/index.js';
-import { publishUpdate, rawDevice, smallEvaluator, testBroker } from './helpers.js';
+import { f32Delta, publishUpdate, rawDevice, smallEvaluator, testBroker, updatePayload } from './helpers.js';
 
 const PARAMS = modelInfo('mlp').paramCount;
-const update = (round: RoundMessage, deviceId: string, value: number): Uint8Array =>
-  encodeMessage(build.update({
-    round: round.round, deviceId, numExamples: 100, codec: 'f32', delta: f32Codec.encode(new Float32Array(PARAMS).fill(value), new Rng(0)),
-    metrics: { loss: 1, accuracy: 0.5 }, trainMs: 1,
-  }));
-
 describe('the --strategy option over a real broker', () => {
   let broker: BrokerHandle | undefined;
   const cleanup: (() => Promise<unknown>)[] = [];
@@ -33,7 +26,7 @@ describe('the --strategy option over a real broker', () => {
     // Execute
     const running = coordinator.run();
     const round = await devices[0]!.nextRound();
-    await Promise.all(devices.map((d, k) => publishUpdate(d.client, ['a', 'b', 'c'][k]!, update(round, ['a', 'b', 'c'][k]!, [0.01, 0.02, 5][k]!))));
+    await Promise.all(devices.map((d, k) => publishUpdate(d.client, ['a', 'b', 'c'][k]!, updatePayload(round, ['a', 'b', 'c'][k]!, f32Delta([0.01, 0.02, 5][k]!)))));
     await running;
     // Assert: every weight moved by the median step 0.02, not the mean 1.67.
     const start = initialWeights('mlp', 0);
