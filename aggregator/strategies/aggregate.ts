@@ -177,3 +177,34 @@ export function clipToNorm(v: Float32Array | Float64Array, c: number): number {
   for (let i = 0; i < v.length; i++) v[i]! *= factor;
   return factor;
 }
+
+/**
+ * Centered clipping (Karimireddy, He & Jaggi 2021, "Learning from History for Byzantine Robust
+ * Optimization", eq. (CC)): `iterations` times, v <- v + (1/n) sum_k clip_tau(delta_k - v),
+ * where clip_tau scales a vector down to L2 norm tau if longer. Starts at `center` (the paper:
+ * the previous aggregate). Each delta can move v by at most tau / n per iteration, so a long
+ * (boosted or sign-flipped) update pulls no harder than an honest one. Unweighted; float64.
+ */
+export function centeredClip(deltas: ArrayLike<number>[], center: ArrayLike<number>, tau: number, iterations: number): Float64Array {
+  if (!(tau > 0)) throw new RangeError(`centeredClip: tau must be > 0, got ${tau}`);
+  if (!(Number.isInteger(iterations) && iterations >= 1)) throw new RangeError(`centeredClip: iterations must be an integer >= 1, got ${iterations}`);
+  const n = deltas.length;
+  if (n === 0) throw new RangeError('centeredClip needs at least one delta');
+  const v = Float64Array.from(center);
+  deltas.forEach((d, k) => {
+    if (d.length !== v.length) throw new RangeError(`delta ${k} has length ${d.length}, expected ${v.length}`);
+  });
+  const diff = new Float64Array(v.length);
+  const step = new Float64Array(v.length);
+  for (let it = 0; it < iterations; it++) {
+    step.fill(0);
+    for (const d of deltas) {
+      for (let i = 0; i < v.length; i++) diff[i] = d[i]! - v[i]!;
+      const norm = l2Norm(diff);
+      const factor = norm > tau ? tau / norm : 1;
+      for (let i = 0; i < v.length; i++) step[i]! += factor * diff[i]!;
+    }
+    for (let i = 0; i < v.length; i++) v[i]! += step[i]! / n;
+  }
+  return v;
+}

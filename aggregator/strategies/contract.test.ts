@@ -52,6 +52,13 @@ const contracts: Contract[] = [
   { spec: 'normbound:1000+fedadam:0.01:0.001:0.9:0.99', ...adaptive(0.01) },
   { spec: 'bucket:2+median', ...robust, reshuffles: true },
   { spec: 'bucket:2+trimmed-mean:0.2', ...robust, reshuffles: true },
+  // TAU 1: the identical updates (norm ~0.9) pass unclipped; the random ones (~1.7) are clipped, so the centre matters.
+  { spec: 'cclip:1:5', ...robust, stateful: true },
+  { spec: 'cclip:1:1', ...robust, stateful: true },
+  { spec: 'bucket:2+cclip:1:5', ...robust, reshuffles: true },
+  { spec: 'momentum:0.9:1+fedavg', ...mean, stateful: true },
+  { spec: 'momentum:0.5:0.5+median', ...robust, identical: { kind: 'scaled', factor: 0.5 }, stateful: true },
+  { spec: 'momentum:0.9:1+trimmed-mean:0.2', ...robust, stateful: true },
 ];
 
 const P = 300;
@@ -225,6 +232,40 @@ describe('strategies on cases computed by hand', () => {
     const w1 = runRound(s, zeros(2), [{ id: 'a', examples: 4, delta: [1, 2] }], f32Codec, 1)!;
     expect(Array.from(w1)).toEqual([1, 2]);
     const w2 = runRound(s, w1, [{ id: 'a', examples: 4, delta: [2, -2] }], f32Codec, 2)!;
+    expect(Array.from(w2)).toEqual([3.5, 1]);
+  });
+
+  it('cclip:1:1 clips each update around the previous aggregate and moves by the mean of the clipped differences', () => {
+    // Round 1, centre 0: (3, 4) is clipped to (0.6, 0.8), (0.3, 0.4) and (0, 0) pass: v = (0.9, 1.2) / 3 = (0.3, 0.4).
+    // Round 2, centre (0.3, 0.4): differences (2.7, 3.6) -> (0.6, 0.8), (0, 0), (-0.3, -0.4): v += (0.3, 0.4) / 3.
+    const s = parseStrategy('cclip:1:1');
+    const updates = [
+      { id: 'a', examples: 1, delta: [3, 4] },
+      { id: 'b', examples: 1, delta: [0.3, 0.4] },
+      { id: 'c', examples: 1, delta: [0, 0] },
+    ];
+    const w1 = runRound(s, zeros(2), updates, f32Codec, 1)!;
+    expect(w1[0]).toBeCloseTo(0.3, 6);
+    expect(w1[1]).toBeCloseTo(0.4, 6);
+    const w2 = stepOf(runRound(s, zeros(2), updates, f32Codec, 2)!, zeros(2));
+    expect(w2[0]).toBeCloseTo(0.4, 6);
+    expect(w2[1]).toBeCloseTo(0.4 + 0.4 / 3, 6);
+  });
+
+  it('momentum:0.5:1+median applies heavy-ball momentum to the median step', () => {
+    // Medians: round 1 (1, 2), round 2 (2, -2). v = (1, 2), w = (1, 2); v = 0.5 (1, 2) + (2, -2) = (2.5, -1), w = (3.5, 1).
+    const s = parseStrategy('momentum:0.5:1+median');
+    const w1 = runRound(s, zeros(2), [
+      { id: 'a', examples: 1, delta: [1, 2] },
+      { id: 'b', examples: 1, delta: [0, 9] },
+      { id: 'c', examples: 1, delta: [5, 0] },
+    ], f32Codec, 1)!;
+    expect(Array.from(w1)).toEqual([1, 2]);
+    const w2 = runRound(s, w1, [
+      { id: 'a', examples: 1, delta: [2, -2] },
+      { id: 'b', examples: 1, delta: [-7, 3] },
+      { id: 'c', examples: 1, delta: [8, -9] },
+    ], f32Codec, 2)!;
     expect(Array.from(w2)).toEqual([3.5, 1]);
   });
 

@@ -32,6 +32,8 @@ export { TrimmedMean, DEFAULT_TRIM_BETA } from './trimmedMean.js';
 export { Krum, MultiKrum, DEFAULT_KRUM_F } from './krum.js';
 export { NormBound } from './normBound.js';
 export { Bucketing } from './bucketing.js';
+export { CenteredClipping, DEFAULT_CCLIP_ITERATIONS } from './centeredClipping.js';
+export { WithServerMomentum } from './serverMomentum.js';
 export { parseStrategy, STRATEGY_SPECS, DEFAULT_STRATEGY } from './registry.js';
 export {
   weightedMean,
@@ -44,4 +46,5 @@ export {
   krumSelect,
   l2Norm,
   clipToNorm,
+  centeredClip,
 } from './aggregate.js';

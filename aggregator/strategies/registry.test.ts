@@ -15,6 +15,9 @@ describe('strategy specs', () => {
     expect(parseStrategy('krum').name).toBe('krum:1');
     expect(parseStrategy('multikrum:2').name).toBe('multikrum:2');
     expect(parseStrategy('normbound:5').name).toBe('normbound:5+fedavg');
+    expect(parseStrategy('cclip:2').name).toBe('cclip:2:5');
+    expect(parseStrategy('momentum+median').name).toBe('momentum:0.9:1+median');
+    expect(parseStrategy('momentum:0.5+bucket:2+cclip:1').name).toBe('momentum:0.5:1+bucket:2+cclip:1:5');
   });
 
   it('build the classes code can use without a spec', () => {
@@ -37,6 +40,8 @@ describe('strategy specs', () => {
       'trimmed-mean:0.6', 'trimmed-mean:0.5', 'trimmed-mean:-0.1', 'normbound', 'normbound:0', 'normbound:-1', 'normbound:1:2',
       'normbound:inf', 'normbound:5+', 'normbound:5+nope', 'fedavg+normbound:5', 'median+fedavg', 'fedavgm:1', 'fedavgm:0.9:0',
       'fedadam:0', 'fedadam:0.1:0', 'fedadam:0.1:0.1:1', 'fedyogi:0.1:0.1:0.9:1.5', 'fedadagrad:0.1:0.1:0.9:0.99', 'fedprox:-1', 'fedprox:1:2',
+      'cclip', 'cclip:0', 'cclip:1:0', 'cclip:1:1.5', 'cclip:1:2:3', 'momentum', 'momentum:0.9', 'momentum:1+median', 'momentum:0.9:0+median',
+      'momentum:0.9:1:2+median', 'momentum+nope', 'median+momentum',
     ];
     for (const spec of bad) {
       let error: unknown;
@@ -53,6 +58,6 @@ describe('strategy specs', () => {
   it('are listed for help text', () => {
     expect(STRATEGY_SPECS).toContain('trimmed-mean[:BETA]');
     expect(STRATEGY_SPECS).toContain('bucket:S+SPEC');
-    expect(STRATEGY_SPECS.length).toBe(12);
+    expect(STRATEGY_SPECS.length).toBe(14);
   });
 });

@@ -1,15 +1,17 @@
 import { OptionsError } from '../../protocol/index.js';
 import type { Strategy } from './strategy.js';
 import { Bucketing } from './bucketing.js';
+import { CenteredClipping } from './centeredClipping.js';
 import { FedAdagrad } from './fedAdagrad.js';
 import { FedAdam } from './fedAdam.js';
 import { FedAvg } from './fedAvg.js';
-import { FedAvgM } from './fedAvgM.js';
+import { DEFAULT_FEDAVGM_BETA, DEFAULT_FEDAVGM_LR, FedAvgM } from './fedAvgM.js';
 import { FedProx } from './fedProx.js';
 import { FedYogi } from './fedYogi.js';
 import { Krum, MultiKrum } from './krum.js';
 import { Median } from './median.js';
 import { NormBound } from './normBound.js';
+import { WithServerMomentum } from './serverMomentum.js';
 import { TrimmedMean } from './trimmedMean.js';
 
 /**
@@ -28,6 +30,9 @@ import { TrimmedMean } from './trimmedMean.js';
  * | `krum:F` | F 1 (Blanchard et al. 2017); needs 2F + 3 updates |
  * | `multikrum:F:M` | F 1, M = n - F (Blanchard et al. 2017) |
  * | `normbound:C+SPEC` | C required; SPEC fedavg (Sun et al. 2019) |
+ * | `cclip:TAU:L` | TAU required, L 5 (Karimireddy et al. 2021) |
+ * | `bucket:S+SPEC` | S required (Karimireddy et al. 2022) |
+ * | `momentum:BETA:LR+SPEC` | BETA 0.9, LR 1, SPEC required (Hsu et al. 2019's server momentum on any strategy) |
  */
 export const STRATEGY_SPECS = [
   'fedavg',
@@ -41,7 +46,9 @@ export const STRATEGY_SPECS = [
   'krum[:F]',
   'multikrum[:F[:M]]',
   'normbound:C[+SPEC]',
+  'cclip:TAU[:L]',
   'bucket:S+SPEC',
+  'momentum[:BETA[:LR]]+SPEC',
 ] as const;
 
 export const DEFAULT_STRATEGY = 'fedavg';
@@ -62,6 +69,7 @@ const BUILDERS: Record<string, { params: string[]; build: (a: Args) => Strategy 
   'trimmed-mean': { params: ['BETA'], build: ([beta]) => new TrimmedMean(beta) },
   krum: { params: ['F'], build: ([f]) => new Krum(f) },
   multikrum: { params: ['F', 'M'], build: ([f, m]) => new MultiKrum(f, m) },
+  cclip: { params: ['TAU', 'L'], build: ([tau, l]) => new CenteredClipping(tau!, l) },
 };
 
 /**
@@ -73,7 +81,8 @@ export function parseStrategy(spec: string): Strategy {
   if (typeof spec !== 'string' || spec === '') throw unknown(String(spec));
   if (spec.startsWith('normbound')) return normBound(spec);
   if (spec.startsWith('bucket')) return bucketing(spec);
-  if (spec.includes('+')) throw new OptionsError('strategy', `"${spec}": only normbound:C and bucket:S wrap another strategy (normbound:C+SPEC, bucket:S+SPEC)`);
+  if (spec.startsWith('momentum')) return momentum(spec);
+  if (spec.includes('+')) throw new OptionsError('strategy', `"${spec}": only normbound:C, bucket:S and momentum wrap another strategy (normbound:C+SPEC, bucket:S+SPEC, momentum:BETA:LR+SPEC)`);
   const [name = '', ...texts] = spec.split(':');
   const builder = BUILDERS[name];
   if (builder === undefined) throw unknown(spec);
@@ -116,8 +125,24 @@ function bucketing(spec: string): Strategy {
   }
 }
 
-/** Parameters that count devices. */
-const INTEGER_PARAMS = new Set(['F', 'M', 'S']);
+function momentum(spec: string): Strategy {
+  const plus = spec.indexOf('+');
+  const [name, betaText, lrText, ...extra] = (plus < 0 ? spec : spec.slice(0, plus)).split(':');
+  if (name !== 'momentum' || extra.length > 0 || plus < 0) {
+    throw new OptionsError('strategy', `"${spec}": expected momentum[:BETA[:LR]]+SPEC, e.g. momentum:0.9:1+median`);
+  }
+  const beta = betaText === undefined ? DEFAULT_FEDAVGM_BETA : number(spec, 'BETA', betaText);
+  const lr = lrText === undefined ? DEFAULT_FEDAVGM_LR : number(spec, 'LR', lrText);
+  try {
+    return new WithServerMomentum(beta, lr, parseStrategy(spec.slice(plus + 1)));
+  } catch (e) {
+    if (!(e instanceof OptionsError)) throw e;
+    throw new OptionsError('strategy', `"${spec}": ${e.message.slice('strategy: '.length)}`, { cause: e });
+  }
+}
+
+/** Parameters that count devices or iterations. */
+const INTEGER_PARAMS = new Set(['F', 'M', 'S', 'L']);
 
 function number(spec: string, param: string, text: string): number {
   if (!NUMBER.test(text)) {
