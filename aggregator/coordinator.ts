@@ -20,7 +20,7 @@ import { initialWeights, modelInfo } from '../learning/index.js';
 import { GlobalBroadcaster, type GlobalRelease } from './broadcast.js';
 import { parseCoordinatorOptions, type CoordinatorOptions } from './options.js';
 import { DeviceRegistry, type DeviceRecord } from './registry.js';
-import { RoundCollection } from './round.js';
+import { RoundCollection, type UpdateVerdict } from './round.js';
 import { selectParticipants } from './selection.js';
 import { parseStrategy, type Strategy } from './strategies/index.js';
 
@@ -37,6 +37,8 @@ export interface RoundReport extends Omit<MetricsMessage, 'v' | 'type'> {
   missing: string[];
   /** False when fewer than `quorum` updates were accepted and the global was kept. */
   aggregated: boolean;
+  /** Async mode: versions between each accepted update's base global and the one it joined. */
+  staleness?: { mean: number; max: number };
 }
 
 export type CoordinatorEvents = {
@@ -49,6 +51,8 @@ export type CoordinatorEvents = {
   deviceStatus: [device: DeviceRecord];
   /** A non-update message on a fleet topic could not be decoded. */
   invalidMessage: [info: { topic: string; error: Error }];
+  /** Async mode: every open assignment is out; nothing to do until a device reports or leaves. */
+  idle: [];
 };
 
 export interface CoordinatorDeps {
@@ -57,6 +61,8 @@ export interface CoordinatorDeps {
   strategy?: Strategy;
   /** Starting weights (e.g. a checkpoint); by default the model's seeded initialisation. */
   initialWeights?: Float32Array;
+  /** Async mode's clock for assignment deadlines, in ms; a simulator passes its simulated clock. @default Date.now */
+  now?: () => number;
 }
 
 /**
@@ -66,15 +72,15 @@ export interface CoordinatorDeps {
 export class Coordinator extends TypedEmitter<CoordinatorEvents> {
   readonly options: CoordinatorOptions;
   readonly registry = new DeviceRegistry();
-  private readonly topics: FleetTopics;
+  protected readonly topics: FleetTopics;
   private readonly client: MqttClient;
-  private readonly strategy: Strategy;
-  private readonly evaluate: Evaluator;
-  private global: Float32Array;
-  private readonly broadcaster: GlobalBroadcaster;
+  protected readonly strategy: Strategy;
+  protected readonly evaluate: Evaluator;
+  protected global: Float32Array;
+  protected readonly broadcaster: GlobalBroadcaster;
   private collection: RoundCollection | null = null;
   private wake: (() => void) | null = null;
-  private stopped = false;
+  protected stopped = false;
   private readonly onMessage = (topic: string, payload: Buffer): void => this.handle(topic, payload);
 
   constructor(options: Partial<CoordinatorOptions>, deps: CoordinatorDeps) {
@@ -90,6 +96,11 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
     if (this.global.length !== info.paramCount) {
       throw new RangeError(`initial weights have ${this.global.length} values, ${info.name} has ${info.paramCount}`);
     }
+  }
+
+  /** Bytes a device downloads to hold the current global (full copy or delta). */
+  get downloadBytes(): number {
+    return this.broadcaster.downloadBytes;
   }
 
   /** The current global weights (a view: do not modify). */
@@ -122,13 +133,18 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
     }
   }
 
+  /** One new global: a synchronous round; async mode's is a full buffer. Null when stopped first. */
+  protected async runRound(round: number): Promise<RoundReport | null> {
+    return this.runSyncRound(round);
+  }
+
   /** Ends the run after the current phase; the open round closes now. */
   stop(): void {
     this.stopped = true;
     this.wake?.();
   }
 
-  private async waitForDevices(): Promise<void> {
+  protected async waitForDevices(): Promise<void> {
     const o = this.options;
     const deadline = Date.now() + o.waitForDevicesMs;
     let last = -1;
@@ -142,30 +158,23 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
     }
   }
 
-  private async runRound(round: number): Promise<RoundReport | null> {
+  private async runSyncRound(round: number): Promise<RoundReport | null> {
     const o = this.options;
     const started = performance.now();
     const participants = selectParticipants(this.registry.all(), o, Rng.derive(o.seed, 'select', round));
     if (participants.length < o.minParticipants) {
       await this.waitForDevices();
       if (this.stopped) return null;
-      return this.runRound(round);
+      return this.runSyncRound(round);
     }
-    const codec = parseCodec(o.codec);
-    const message = build.round({
-      round, globalVersion: this.broadcaster.currentVersion, participants, deadline: Date.now() + o.roundTimeoutMs,
-      codec: o.codec, seed: Rng.derive(o.seed, 'round', round).nextUint32(),
-      epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, mu: this.strategy.proximalMu ?? 0,
-    });
-    const roundBytes = encodeMessage(message);
-    const collection = new RoundCollection(message, codec, this.strategy.beginRound(round, this.global), DEFAULT_MAX_MESSAGE_BYTES);
+    const message = this.roundMessage(round, participants);
+    const collection = new RoundCollection(message, parseCodec(o.codec), this.strategy.beginRound(round, this.global), DEFAULT_MAX_MESSAGE_BYTES);
     this.collection = collection;
-    await this.publish(this.topics.round, roundBytes);
-    this.emit('roundStarted', message);
+    const roundBytes = await this.announce(message);
 
     const closedBy = await this.collect(collection);
     // Participants downloaded the current global (or its delta) and the round message.
-    const downPerDevice = this.broadcaster.downloadBytes + roundBytes.byteLength;
+    const downPerDevice = this.broadcaster.downloadBytes + roundBytes;
     // Krum needs 2F + 3 updates: the strategy's own minimum raises the quorum.
     const next = collection.close(Math.max(o.quorum, this.strategy.minUpdates ?? 1));
     const aggregated = next !== null;
@@ -184,10 +193,33 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
       trainMs: collection.trainMs, trainMsMax: collection.trainMsMax, aggregateMs: collection.aggregateMs, evalMs,
       wallMs: performance.now() - started, closedBy, missing: collection.outstanding(), aggregated,
     };
-    const { evalMs: _e, trainMsMax: _t, closedBy: _c, missing: _m, aggregated: _a, ...summary } = report;
+    await this.publishReport(report);
+    return report;
+  }
+
+  /** The round message that sends `participants` off to train from the current global. */
+  protected roundMessage(round: number, participants: string[]): RoundMessage {
+    const o = this.options;
+    return build.round({
+      round, globalVersion: this.broadcaster.currentVersion, participants, deadline: Date.now() + o.roundTimeoutMs,
+      codec: o.codec, seed: Rng.derive(o.seed, 'round', round).nextUint32(),
+      epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, mu: this.strategy.proximalMu ?? 0,
+    });
+  }
+
+  /** Publishes a round message and returns its encoded size. */
+  protected async announce(message: RoundMessage): Promise<number> {
+    const bytes = encodeMessage(message);
+    await this.publish(this.topics.round, bytes);
+    this.emit('roundStarted', message);
+    return bytes.byteLength;
+  }
+
+  /** The `metrics` summary of a closed round, then `roundClosed`. */
+  protected async publishReport(report: RoundReport): Promise<void> {
+    const { evalMs: _e, trainMsMax: _t, closedBy: _c, missing: _m, aggregated: _a, staleness: _s, ...summary } = report;
     await this.publish(this.topics.metrics, encodeMessage(build.metrics(summary)));
     this.emit('roundClosed', report);
-    return report;
   }
 
   /** Waits until every participant reported, the rest went offline (even briefly), the deadline, or stop(). */
@@ -204,7 +236,7 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
   }
 
   /** Sleeps until `ms` pass or something the round waits on happens. */
-  private sleep(ms: number): Promise<void> {
+  protected sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
       function done(): void {
@@ -222,14 +254,7 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
     const parsed = parseTopic(topic);
     if (!parsed || parsed.fleet !== this.options.fleet) return;
     if (parsed.kind === 'update') {
-      const c = this.collection;
-      if (!c) return;
-      const verdict = c.receive(parsed.deviceId, payload);
-      if (verdict.accepted) {
-        this.emit('updateAccepted', { round: c.message.round, deviceId: parsed.deviceId, bytes: payload.byteLength });
-      } else {
-        this.emit('updateRejected', { round: c.message.round, deviceId: parsed.deviceId, reason: verdict.reason, detail: verdict.detail });
-      }
+      this.receiveUpdate(parsed.deviceId, payload);
       this.wake?.();
     } else if (parsed.kind === 'status') {
       if (payload.byteLength === 0) {
@@ -239,8 +264,7 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
           const status = decodeMessage('status', payload, { maxBytes: 64 * 1024 });
           if (status.deviceId !== parsed.deviceId) throw new DecodeError('bad-field', `status for ${status.deviceId} on ${topic}`);
           this.registry.apply(status);
-          const c = this.collection;
-          if (c?.open && status.state === DeviceState.Offline && c.message.participants.includes(status.deviceId)) c.departed.add(status.deviceId);
+          if (status.state === DeviceState.Offline) this.deviceOffline(status.deviceId);
           this.emit('deviceStatus', this.registry.get(status.deviceId)!);
         } catch (error) {
           this.emit('invalidMessage', { topic, error: error as Error });
@@ -250,14 +274,33 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
     }
   }
 
-  private release(weights: Float32Array, round: number): GlobalRelease {
+  /** An update arrived on `update/{deviceId}`: validate, fold in, tell. */
+  protected receiveUpdate(deviceId: string, payload: Buffer): void {
+    const c = this.collection;
+    if (!c) return;
+    const verdict = c.receive(deviceId, payload);
+    this.told(c.message.round, deviceId, payload.byteLength, verdict);
+  }
+
+  protected told(round: number, deviceId: string, bytes: number, verdict: UpdateVerdict): void {
+    if (verdict.accepted) this.emit('updateAccepted', { round, deviceId, bytes });
+    else this.emit('updateRejected', { round, deviceId, reason: verdict.reason, detail: verdict.detail });
+  }
+
+  /** A device said it went offline (or its last will did): a participant's work is lost. */
+  protected deviceOffline(deviceId: string): void {
+    const c = this.collection;
+    if (c?.open && c.message.participants.includes(deviceId)) c.departed.add(deviceId);
+  }
+
+  protected release(weights: Float32Array, round: number): GlobalRelease {
     const release = this.broadcaster.release(weights, round);
     this.global = release.weights;
     return release;
   }
 
   /** The delta first: devices holding the base apply it; the retained full copy serves the rest. */
-  private async publishGlobal(release: GlobalRelease): Promise<void> {
+  protected async publishGlobal(release: GlobalRelease): Promise<void> {
     if (release.delta) await this.publish(this.topics.globalDelta, release.delta, false);
     await this.publish(this.topics.global, release.full);
   }

@@ -1,4 +1,6 @@
 export { Coordinator, type CoordinatorEvents, type CoordinatorDeps, type Evaluator, type RoundReport } from './coordinator.js';
+export { BufferedCoordinator, stalenessWeight } from './buffered.js';
+export { createCoordinator } from './createCoordinator.js';
 export { createEvaluator } from './evaluator.js';
 export { connectAggregator, type AggregatorConnectOptions } from './connect.js';
 export {
@@ -9,6 +11,8 @@ export {
   DEFAULT_ROUNDS,
   DEFAULT_CODEC,
   DEFAULT_MODEL,
+  MODES,
+  type Mode,
 } from './options.js';
 export { DeviceRegistry, type DeviceRecord } from './registry.js';
 export { RoundCollection } from './round.js';

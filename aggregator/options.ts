@@ -13,6 +13,9 @@ export const DEFAULT_DOWNLINK = 'f32';
 export const DEFAULT_MODEL: ModelName = 'mlp';
 export const DEFAULT_ROUND_TIMEOUT_MS = 120_000;
 export const DEFAULT_WAIT_FOR_DEVICES_MS = 300_000;
+export const DEFAULT_BUFFER = 10;
+export const MODES = ['sync', 'async'] as const;
+export type Mode = (typeof MODES)[number];
 
 /** How the aggregator runs the federation. */
 export interface CoordinatorOptions extends TrainConfig {
@@ -20,7 +23,15 @@ export interface CoordinatorOptions extends TrainConfig {
   fleet: string;
   /** Model architecture by zoo name. @default 'mlp' */
   model: ModelName;
-  /** Rounds to run (the most, with `targetAccuracy`). @default 5 */
+  /**
+   * `sync`: rounds, each waiting for its participants (or the deadline). `async`: FedBuff
+   * (Nguyen et al. 2022): devices train all the time, each update is discounted by its
+   * staleness and every `buffer` updates make a new global. @default 'sync'
+   */
+  mode: Mode;
+  /** Async mode: updates per new global (FedBuff's K). @default 10 */
+  buffer: number;
+  /** Rounds to run (the most, with `targetAccuracy`); in async mode, new globals. @default 5 */
   rounds: number;
   /** Stop after the first round whose test accuracy reaches this; none by default. */
   targetAccuracy: number | undefined;
@@ -58,6 +69,8 @@ export function defaultCoordinatorOptions(): CoordinatorOptions {
   return {
     fleet: DEFAULT_FLEET,
     model: DEFAULT_MODEL,
+    mode: 'sync',
+    buffer: DEFAULT_BUFFER,
     rounds: DEFAULT_ROUNDS,
     targetAccuracy: undefined,
     fraction: DEFAULT_FRACTION,
@@ -87,6 +100,8 @@ export function parseCoordinatorOptions(partial: Partial<CoordinatorOptions> = {
   if (partial.minDevices === undefined) o.minDevices = o.minParticipants;
   assertValidId('fleet', o.fleet);
   if (!isModelName(o.model)) throw new OptionsError('model', `unknown model "${String(o.model)}"; known: mlp, 2nn, cnn`);
+  if (!MODES.includes(o.mode)) throw new OptionsError('mode', `must be ${MODES.join(' or ')}, got ${String(o.mode)}`);
+  integer('buffer', o.buffer, 1);
   integer('rounds', o.rounds, 1);
   if (o.targetAccuracy !== undefined && !(o.targetAccuracy > 0 && o.targetAccuracy <= 1)) {
     throw new OptionsError('targetAccuracy', `must be in (0, 1], got ${o.targetAccuracy}`);

@@ -9,20 +9,66 @@ const CODEC_REJECTIONS: Partial<Record<DecodeError['reason'], RejectReason>> = {
   'too-large': RejectReason.TooLarge,
 };
 
+/**
+ * Decodes what arrived on `update/{topicDeviceId}`. The topic is the broker-authenticated
+ * identity: a payload claiming another device is forged.
+ */
+export function decodeUpdate(topicDeviceId: string, payload: Uint8Array, maxBytes: number): UpdateVerdict {
+  let update: UpdateMessage;
+  try {
+    update = decodeMessage('update', payload, { maxBytes });
+  } catch (e) {
+    const reason = e instanceof DecodeError && e.reason === 'too-large' ? RejectReason.TooLarge : RejectReason.Malformed;
+    return { accepted: false, reason, detail: (e as Error).message };
+  }
+  if (update.deviceId !== topicDeviceId) return { accepted: false, reason: RejectReason.IdMismatch, detail: `payload says ${update.deviceId}`, update };
+  return { accepted: true, update };
+}
+
+/**
+ * Folds an admitted update's delta, times `scale`, into the aggregation. Returns why it was
+ * refused (wrong codec, bad length, not finite...) with the aggregate untouched, or null.
+ */
+export function foldUpdate(aggregation: RoundAggregation, codec: Codec, update: UpdateMessage, scale = 1): { accepted: false; reason: RejectReason; detail: string } | null {
+  if (update.codec !== codec.spec) return { accepted: false, reason: RejectReason.BadCodec, detail: `codec ${update.codec}, round uses ${codec.spec}` };
+  try {
+    aggregation.add({ deviceId: update.deviceId, numExamples: update.numExamples, codec: scale === 1 ? codec : scaledCodec(codec, scale), delta: update.delta });
+  } catch (e) {
+    if (!(e instanceof DecodeError)) throw e;
+    return { accepted: false, reason: CODEC_REJECTIONS[e.reason] ?? RejectReason.Malformed, detail: e.message };
+  }
+  return null;
+}
+
+/** `codec` whose decoded values are multiplied by `scale` (a stale update's discount). */
+function scaledCodec(codec: Codec, scale: number): Codec {
+  return {
+    spec: codec.spec,
+    description: codec.description,
+    encode: (delta, rng) => codec.encode(delta, rng),
+    decode(bytes, length) {
+      const out = codec.decode(bytes, length);
+      for (let i = 0; i < out.length; i++) out[i]! *= scale;
+      return out;
+    },
+    accumulate: (bytes, length, target, weight) => codec.accumulate(bytes, length, target, weight * scale),
+    maxEncodedBytes: (length) => codec.maxEncodedBytes(length),
+  };
+}
+
 export type UpdateVerdict =
   | { accepted: true; update: UpdateMessage }
   | { accepted: false; reason: RejectReason; detail: string; update?: UpdateMessage };
 
+/** Why an update may not enter the aggregate, or the scale it enters with (1 = as sent). */
+export type Admission = { reason: RejectReason; detail: string } | { scale: number };
+
 /**
- * One round's collection: which participants reported, what was refused and why, and the
- * running aggregate. Nothing that arrives is trusted: each check below names its reason.
+ * Updates gathered toward one new global: what was accepted and refused (by reason), the
+ * running aggregate and its costs. Nothing that arrives is trusted: `admit` decides who may
+ * contribute (the sync round's participants, or async mode's open assignments).
  */
-export class RoundCollection {
-  readonly reported = new Set<string>();
-  /** Participants whose update for this round was refused for its content: not waited for. */
-  readonly failed = new Set<string>();
-  /** Participants seen offline during the round: their work is lost, even if they come back. */
-  readonly departed = new Set<string>();
+export abstract class UpdateCollection {
   readonly rejectedByReason: Record<string, number> = {};
   accepted = 0;
   bytesUp = 0;
@@ -30,28 +76,23 @@ export class RoundCollection {
   trainMsMax = 0;
   aggregateMs = 0;
   open = true;
-  private readonly selected: Set<string>;
 
   constructor(
-    readonly message: RoundMessage,
-    private readonly codec: Codec,
+    protected readonly codec: Codec,
     private readonly aggregation: RoundAggregation,
     private readonly maxUpdateBytes: number,
-  ) {
-    this.selected = new Set(message.participants);
-  }
+  ) {}
 
   get rejected(): number {
     return Object.values(this.rejectedByReason).reduce((a, b) => a + b, 0);
   }
 
-  /**
-   * Participants the round still waits for: neither accepted nor refused for a bad update
-   * (an agent sends one update a round; waiting for it to the deadline would gain nothing).
-   */
-  outstanding(): string[] {
-    return this.message.participants.filter((id) => !this.reported.has(id) && !this.failed.has(id));
-  }
+  /** Checks a decoded update's round and sender; may scale what it contributes. */
+  protected abstract admit(update: UpdateMessage): Admission;
+  /** The update was accepted (`failed` false) or refused for its content (`failed` true). */
+  protected abstract settled(update: UpdateMessage, failed: boolean): void;
+  /** Participants the aggregation is told did not report. */
+  protected abstract failures(): string[];
 
   /** Validates an update that arrived on `update/{topicDeviceId}` and folds it in if good. */
   receive(topicDeviceId: string, payload: Uint8Array): UpdateVerdict {
@@ -64,36 +105,17 @@ export class RoundCollection {
   }
 
   private check(topicDeviceId: string, payload: Uint8Array): UpdateVerdict {
-    let update: UpdateMessage;
-    try {
-      update = decodeMessage('update', payload, { maxBytes: this.maxUpdateBytes });
-    } catch (e) {
-      const reason = e instanceof DecodeError && e.reason === 'too-large' ? RejectReason.TooLarge : RejectReason.Malformed;
-      return { accepted: false, reason, detail: (e as Error).message };
-    }
-    const reject = (reason: RejectReason, detail: string): UpdateVerdict => ({ accepted: false, reason, detail, update });
-    // The topic is the broker-authenticated identity; a payload claiming another is forged.
-    if (update.deviceId !== topicDeviceId) return reject(RejectReason.IdMismatch, `payload says ${update.deviceId}`);
-    if (update.round !== this.message.round) return reject(RejectReason.WrongRound, `update for round ${update.round}`);
-    if (!this.open) return reject(RejectReason.RoundClosed, `round ${update.round} already closed`);
-    if (!this.selected.has(update.deviceId)) return reject(RejectReason.NotSelected, `${update.deviceId} was not chosen`);
-    // A repeat is ignored, never counted twice toward the aggregate.
-    if (this.reported.has(update.deviceId)) return reject(RejectReason.Duplicate, 'second update this round');
-    const fail = (reason: RejectReason, detail: string): UpdateVerdict => {
-      this.failed.add(update.deviceId);
-      return reject(reason, detail);
-    };
-    if (update.codec !== this.codec.spec) return fail(RejectReason.BadCodec, `codec ${update.codec}, round uses ${this.codec.spec}`);
+    const decoded = decodeUpdate(topicDeviceId, payload, this.maxUpdateBytes);
+    if (!decoded.accepted) return decoded;
+    const update = decoded.update;
+    const admission = this.admit(update);
+    if ('reason' in admission) return { accepted: false, ...admission, update };
+    if (!this.open) return { accepted: false, reason: RejectReason.RoundClosed, detail: `round ${update.round} already closed`, update };
     const started = performance.now();
-    try {
-      this.aggregation.add({ deviceId: update.deviceId, numExamples: update.numExamples, codec: this.codec, delta: update.delta });
-    } catch (e) {
-      if (!(e instanceof DecodeError)) throw e;
-      return fail(CODEC_REJECTIONS[e.reason] ?? RejectReason.Malformed, e.message);
-    } finally {
-      this.aggregateMs += performance.now() - started;
-    }
-    this.reported.add(update.deviceId);
+    const refused = foldUpdate(this.aggregation, this.codec, update, admission.scale);
+    this.aggregateMs += performance.now() - started;
+    this.settled(update, refused !== null);
+    if (refused) return { ...refused, update };
     this.accepted += 1;
     this.trainMs += update.trainMs;
     this.trainMsMax = Math.max(this.trainMsMax, update.trainMs);
@@ -101,16 +123,55 @@ export class RoundCollection {
   }
 
   /**
-   * Closes the round and returns the new global, or null to keep the old one. Below quorum
-   * the strategy is not asked at all, so stateful servers (momentum, Adam moments) do not
-   * take a step that would be thrown away.
+   * Closes the collection and returns the new global, or null to keep the old one. Below
+   * quorum the strategy is not asked at all, so stateful servers (momentum, Adam moments) do
+   * not take a step that would be thrown away.
    */
   close(quorum: number): Float32Array | null {
     this.open = false;
     if (this.accepted < quorum) return null;
     const started = performance.now();
-    const next = this.aggregation.finish(this.outstanding());
+    const next = this.aggregation.finish(this.failures());
     this.aggregateMs += performance.now() - started;
     return next;
+  }
+}
+
+/** One synchronous round's collection: its participants, each reporting once. */
+export class RoundCollection extends UpdateCollection {
+  readonly reported = new Set<string>();
+  /** Participants whose update for this round was refused for its content: not waited for. */
+  readonly failed = new Set<string>();
+  /** Participants seen offline during the round: their work is lost, even if they come back. */
+  readonly departed = new Set<string>();
+  private readonly selected: Set<string>;
+
+  constructor(readonly message: RoundMessage, codec: Codec, aggregation: RoundAggregation, maxUpdateBytes: number) {
+    super(codec, aggregation, maxUpdateBytes);
+    this.selected = new Set(message.participants);
+  }
+
+  /**
+   * Participants the round still waits for: neither accepted nor refused for a bad update
+   * (an agent sends one update a round; waiting for it to the deadline would gain nothing).
+   */
+  outstanding(): string[] {
+    return this.message.participants.filter((id) => !this.reported.has(id) && !this.failed.has(id));
+  }
+
+  protected admit(update: UpdateMessage): Admission {
+    if (update.round !== this.message.round) return { reason: RejectReason.WrongRound, detail: `update for round ${update.round}` };
+    if (!this.selected.has(update.deviceId)) return { reason: RejectReason.NotSelected, detail: `${update.deviceId} was not chosen` };
+    // A repeat is ignored, never counted twice toward the aggregate.
+    if (this.reported.has(update.deviceId)) return { reason: RejectReason.Duplicate, detail: 'second update this round' };
+    return { scale: 1 };
+  }
+
+  protected settled(update: UpdateMessage, failed: boolean): void {
+    (failed ? this.failed : this.reported).add(update.deviceId);
+  }
+
+  protected failures(): string[] {
+    return this.outstanding();
   }
 }

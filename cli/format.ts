@@ -15,7 +15,7 @@ export function roundLine(r: RoundReport, rounds: number): string {
   return (
     `round ${String(r.round).padStart(width)}/${rounds}` +
     `  acc ${r.accuracy.toFixed(4)}  loss ${r.loss.toFixed(4)}` +
-    `  participants ${r.accepted}/${r.participants}` +
+    (r.staleness ? `  updates ${r.accepted}  staleness ${r.staleness.mean.toFixed(1)} (max ${r.staleness.max})` : `  participants ${r.accepted}/${r.participants}`) +
     `  up ${formatBytes(r.bytesUp)}  down ${formatBytes(r.bytesDown)}` +
     `  ${(r.wallMs / 1000).toFixed(1)} s${r.closedBy === 'complete' ? '' : ` (${r.closedBy})`}${rejected}${kept}`
   );

@@ -8,10 +8,12 @@ const d = defaultCoordinatorOptions();
 /** Flags of the federation itself, shared by `simulate` and `aggregator`. */
 export const federationFlags: FlagSpecs = {
   fleet: { type: 'string', placeholder: 'ID', description: 'fleet id (topic prefix fedmq/v1/ID/)', default: DEFAULT_FLEET },
-  rounds: { type: 'string', placeholder: 'N', description: 'federated rounds (the most, with --target-accuracy)', default: String(d.rounds) },
+  rounds: { type: 'string', placeholder: 'N', description: 'federated rounds (the most, with --target-accuracy); async: new globals', default: String(d.rounds) },
+  mode: { type: 'string', placeholder: 'MODE', description: 'sync (rounds wait for their participants) | async (FedBuff: a new global every --buffer updates, stale ones discounted)', default: d.mode },
+  buffer: { type: 'string', placeholder: 'K', description: 'async: updates per new global', default: String(d.buffer) },
   'target-accuracy': { type: 'string', placeholder: 'ACC', description: 'stop once the test accuracy reaches ACC (e.g. 0.97)' },
   model: { type: 'string', placeholder: 'NAME', description: 'mlp | 2nn | cnn', default: d.model },
-  fraction: { type: 'string', placeholder: 'C', description: 'share of online devices chosen per round', default: String(d.fraction) },
+  fraction: { type: 'string', placeholder: 'C', description: 'share of online devices chosen per round (async: training at once)', default: String(d.fraction) },
   'min-participants': { type: 'string', placeholder: 'N', description: 'fewest devices chosen per round', default: String(d.minParticipants) },
   quorum: { type: 'string', placeholder: 'N', description: 'fewest accepted updates to change the global', default: String(d.quorum) },
   'round-timeout': { type: 'string', placeholder: 'SECONDS', description: 'deadline of each round', default: String(d.roundTimeoutMs / 1000) },
@@ -30,6 +32,8 @@ export function federationOptions(flags: Flags): Partial<CoordinatorOptions> & {
   return {
     fleet: str(flags, 'fleet'),
     rounds: num(flags, 'rounds'),
+    mode: str(flags, 'mode') as CoordinatorOptions['mode'] | undefined,
+    buffer: num(flags, 'buffer'),
     targetAccuracy: num(flags, 'target-accuracy'),
     model: str(flags, 'model') as CoordinatorOptions['model'] | undefined,
     fraction: num(flags, 'fraction'),

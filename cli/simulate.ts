@@ -14,6 +14,7 @@ export const simulateCommand: Command = {
     'npx fedmq simulate --devices 20 --rounds 10 --partition shards:2 --seed 1 --report run.json',
     'npx fedmq simulate --broker mqtt://127.0.0.1:1883 --model 2nn --codec f32',
     'npx fedmq simulate --devices 50 --profiles pi-zero-2:0.3,pi-4:0.5,pi-5:0.2 --round-timeout 30 --quorum 20',
+    'npx fedmq simulate --devices 50 --fraction 0.2 --mode async --buffer 5 --profiles pi-zero-2:0.3,pi-4:0.5,pi-5:0.2 --ms-per-example 0.5',
   ],
   flags: {
     devices: { type: 'string', placeholder: 'N', description: 'simulated devices', default: String(DEFAULT_DEVICES) },
@@ -23,6 +24,7 @@ export const simulateCommand: Command = {
     profiles: { type: 'string', placeholder: 'SPEC', description: 'device profiles (speed, links, dropout): pi-zero-2|pi-4|pi-5:SHARE,... or FILE.json' },
     overselect: { type: 'string', placeholder: 'F', description: 'choose F times the wanted participants, for dropouts (1.3 in Bonawitz et al. 2019)', default: '1' },
     follow: { type: 'string', placeholder: 'MODE', description: 'devices fetch the global always | when-selected', default: 'when-selected if fraction < 1' },
+    'ms-per-example': { type: 'string', placeholder: 'MS', description: 'simulated training ms per example and epoch of a speed-1 device (reproducible simulated time)', default: 'measured' },
     ...federationFlags,
   },
 
@@ -36,10 +38,11 @@ export const simulateCommand: Command = {
       profiles: str(flags, 'profiles'),
       overselect: num(flags, 'overselect'),
       follow: str(flags, 'follow') as SimulationOptions['follow'] | undefined,
+      msPerExample: num(flags, 'ms-per-example'),
     });
     const o = simulation.options;
     console.log(`fedmq simulate: ${settingsLine({
-      devices: o.devices, rounds: o.rounds, fraction: o.fraction, model: o.model, partition: o.partition,
+      devices: o.devices, rounds: o.rounds, mode: o.mode === 'async' ? `async, buffer ${o.buffer}` : undefined, fraction: o.fraction, model: o.model, partition: o.partition,
       epochs: o.epochs, 'batch-size': o.batchSize, lr: o.lr, strategy: o.strategy, codec: o.codec, downlink: o.downlink, seed: o.seed,
       attack: o.attack, profiles: o.profiles, overselect: o.overselect === 1 ? undefined : o.overselect, 'round-timeout': `${o.roundTimeoutMs / 1000}s`, backend: o.backend, broker: o.brokerUrl ?? 'embedded',
     })}`);
@@ -48,14 +51,18 @@ export const simulateCommand: Command = {
     let received = 0;
     let expected = 0;
     simulation.on('setup', ({ stage, detail }) => console.log(`${stage}: ${detail}`));
+    // Async: round messages are dispatches; progress is the buffer filling toward the next global.
+    let closed = 0;
+    const label = (round: number): string => (o.mode === 'async' ? `global ${closed + 1}/${o.rounds} buffer` : `round ${round}/${o.rounds} updates`);
     simulation.on('roundStarted', (m) => {
+      if (o.mode === 'async') return;
       received = 0;
       expected = m.participants.length;
-      bar.update(`round ${m.round}/${o.rounds} updates`, 0, expected);
+      bar.update(label(m.round), 0, expected);
     });
     simulation.on('updateAccepted', (u) => {
       received += 1;
-      bar.update(`round ${u.round}/${o.rounds} updates`, received, expected);
+      bar.update(label(u.round), received, o.mode === 'async' ? o.buffer : expected);
     });
     simulation.on('updateRejected', (r) => {
       bar.clear();
@@ -67,6 +74,8 @@ export const simulateCommand: Command = {
     });
     simulation.on('roundClosed', (r, entry) => {
       bar.clear();
+      closed += 1;
+      if (o.mode === 'async') received = 0;
       const dropped = entry.dropped ? `, ${entry.dropped} dropped out` : '';
       console.log(roundLine(r, o.rounds) + (o.profiles === undefined ? '' : `  (simulated ${((entry.simMs ?? 0) / 1000).toFixed(1)} s${dropped})`));
     });

@@ -39,6 +39,21 @@ export interface AgentDeps {
    * trains nothing, says it went offline and comes straight back (a dropped connection).
    */
   dropout?: (round: RoundMessage) => boolean;
+  /**
+   * Awaited before the device's work for a round goes out (its update, or its dropout); a
+   * simulator holds devices here to release their work in simulated-time order.
+   */
+  gate?: (work: FinishedWork) => Promise<void>;
+}
+
+/** What a device is about to report for a round. */
+export interface FinishedWork {
+  round: RoundMessage;
+  outcome: 'update' | 'dropout';
+  /** Measured training time (0 for a dropout). */
+  trainMs: number;
+  /** Size of the update message (0 for a dropout). */
+  bytes: number;
 }
 
 export type SkipReason = 'not-selected' | 'past-deadline' | 'model-mismatch' | 'dropped-out';
@@ -64,6 +79,7 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
   private readonly ownsTrainer: boolean;
   private readonly residuals: ResidualStore;
   private readonly dropout: AgentDeps['dropout'];
+  private readonly gate: AgentDeps['gate'];
   private task: TaskMessage | null = null;
   private readonly global: GlobalCopy;
   private fullSubscribed = false;
@@ -87,6 +103,7 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
     this.ownsTrainer = deps.trainer === undefined;
     this.residuals = deps.residuals ?? new MemoryResidualStore();
     this.dropout = deps.dropout;
+    this.gate = deps.gate;
     this.global = new GlobalCopy(options.follow);
   }
 
@@ -120,13 +137,20 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
         this.global.setTask(this.task);
       } else if (parsed.kind === 'global') this.global.applyFull(decodeMessage('global', payload));
       else if (parsed.kind === 'global-delta') this.global.applyDelta(decodeMessage('globalDelta', payload));
-      else if (parsed.kind === 'round') this.round = decodeMessage('round', payload);
+      else if (parsed.kind === 'round') this.onRound(decodeMessage('round', payload));
       else return;
     } catch (error) {
       this.emit('warning', error as Error);
       return;
     }
     void this.maybeTrain();
+  }
+
+  /** A round that chose this device stays its work until done: a later one naming others does not replace it. */
+  private onRound(round: RoundMessage): void {
+    const current = this.round;
+    const pending = current !== null && current.round !== this.lastRound && current.participants.includes(this.deviceId);
+    if (!pending || round.participants.includes(this.deviceId)) this.round = round;
   }
 
   /**
@@ -156,8 +180,9 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
     if (Date.now() > round.deadline) return this.skip(round, 'past-deadline');
     const task = this.task;
     const weights = this.global.weights;
-    // Both are retained and published before the round; wait until they have arrived.
-    if (!task || !weights || this.global.version !== round.globalVersion) return;
+    // Both are retained and published before the round; wait until they have arrived. In
+    // async mode the global may have moved on since: a newer one is a better start.
+    if (!task || !weights || this.global.version < round.globalVersion) return;
     if (!isModelName(task.model)) return this.skip(round, 'model-mismatch');
     if (this.dropout?.(round)) return this.dropOut(round);
 
@@ -183,6 +208,7 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
         delta: feedback ? feedback.encode(codec, delta, rng) : codec.encode(delta, rng),
         metrics: { loss: outcome.loss, accuracy: outcome.accuracy }, trainMs: outcome.ms,
       }));
+      await this.gate?.({ round, outcome: 'update', trainMs: outcome.ms, bytes: update.byteLength });
       await this.client.publishAsync(this.topics.update(this.deviceId), Buffer.from(update.buffer, 0, update.byteLength), { qos: 1 });
       // Saved once the update is out: a failed publish must not drop the residual it carried.
       if (feedback) await this.residuals.save(this.deviceId, codec.spec, feedback);
@@ -203,6 +229,7 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
     this.skip(round, 'dropped-out');
     this.busy = true;
     try {
+      await this.gate?.({ round, outcome: 'dropout', trainMs: 0, bytes: 0 });
       await this.publishStatus(DeviceState.Offline);
       await this.publishStatus(DeviceState.Online);
     } catch (error) {

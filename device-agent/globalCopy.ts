@@ -31,7 +31,7 @@ export class GlobalCopy {
   constructor(readonly follow: FollowMode = 'always') {}
 
   get wantsFull(): boolean {
-    if (this.follow === 'when-selected') return this.needed !== null && this.needed !== this.version;
+    if (this.follow === 'when-selected') return this.needed !== null && this.version < this.needed;
     return !this.deltaMode || this.weights === null || this.missedStep;
   }
 

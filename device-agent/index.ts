@@ -1,4 +1,4 @@
-export { DeviceAgent, type AgentDeps, type AgentEvents, type AgentOptions, type SkipReason } from './agent.js';
+export { DeviceAgent, type AgentDeps, type AgentEvents, type AgentOptions, type FinishedWork, type SkipReason } from './agent.js';
 export { FileResidualStore, MemoryResidualStore, type ResidualStore } from './residualStore.js';
 export { connectDevice, sendImmediately, withBackoff, type DeviceConnectOptions } from './connect.js';
 export { LocalTrainer, type Trainer, type TrainJob, type TrainOutcome } from './trainer.js';

@@ -28,6 +28,11 @@ export interface SimulationOptions extends CoordinatorOptions {
    * FILE.json of custom ones; none by default (every device is this machine, never drops out).
    */
   profiles: string | undefined;
+  /**
+   * Simulated training time per example and epoch on a speed-1 device, in ms; by default the
+   * time measured here. Fixing it makes simulated time, and so async mode's order, reproducible.
+   */
+  msPerExample: number | undefined;
 }
 
 export function parseSimulationOptions(partial: Partial<SimulationOptions> = {}): SimulationOptions {
@@ -52,5 +57,9 @@ export function parseSimulationOptions(partial: Partial<SimulationOptions> = {})
   if (!FOLLOW_MODES.includes(follow)) throw new OptionsError('follow', `must be ${FOLLOW_MODES.join(' or ')}, got ${follow}`);
   const attack = given.attack === undefined ? undefined : parseAttack(given.attack).spec;
   if (given.profiles !== undefined) parseProfiles(given.profiles);
-  return { ...coordinator, devices, partition, backend, brokerUrl: given.brokerUrl, follow, attack, profiles: given.profiles };
+  const msPerExample = given.msPerExample;
+  if (msPerExample !== undefined && !(msPerExample > 0 && Number.isFinite(msPerExample))) {
+    throw new OptionsError('msPerExample', `must be a positive number, got ${msPerExample}`);
+  }
+  return { ...coordinator, devices, partition, backend, brokerUrl: given.brokerUrl, follow, attack, profiles: given.profiles, msPerExample };
 }

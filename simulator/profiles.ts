@@ -149,11 +149,11 @@ export function simulatedFinishMs(profile: DeviceProfile, io: { downBytes: numbe
  * A `Trainer` that tells `onTrained` each job's measured training time; the simulator wraps the
  * shared trainer once per device this way. `dispose` does not dispose the shared `inner`.
  */
-export function timedTrainer(inner: Trainer, onTrained: (ms: number) => void): Trainer {
+export function timedTrainer(inner: Trainer, onTrained: (ms: number, job: TrainJob) => void): Trainer {
   return {
     async train(job: TrainJob): Promise<TrainOutcome> {
       const outcome = await inner.train(job);
-      onTrained(outcome.ms);
+      onTrained(outcome.ms, job);
       return outcome;
     },
     dispose: () => undefined,

@@ -20,6 +20,8 @@ export interface ReportRound extends Body<MetricsMessage> {
   dropped?: number;
   /** Accepted participants whose simulated finish fell after the deadline. */
   simLate?: number;
+  /** Async mode: versions between each accepted update's base global and the one it joined. */
+  staleness?: RoundReport['staleness'];
 }
 
 export interface RunReport {

@@ -3,12 +3,13 @@ import { TypedEmitter } from '../protocol/index.js';
 import { startBroker, type BrokerHandle } from '../broker/index.js';
 import { loadMnist, parsePartition, partition, subset } from '../datasets/index.js';
 import { initBackend } from '../learning/index.js';
-import { Coordinator, connectAggregator, createEvaluator, type CoordinatorEvents, type RoundReport } from '../aggregator/index.js';
-import { DeviceAgent, LocalTrainer, connectDevice } from '../device-agent/index.js';
+import { Coordinator, connectAggregator, createCoordinator, createEvaluator, type CoordinatorEvents, type RoundReport } from '../aggregator/index.js';
+import { DeviceAgent, LocalTrainer, connectDevice, type FinishedWork } from '../device-agent/index.js';
 import { attackTrainer, chooseAttackers, parseAttack } from './attacks.js';
 import { parseSimulationOptions, type SimulationOptions } from './options.js';
 import { assignProfiles, dropsOut, parseProfiles, timedTrainer, type DeviceProfile } from './profiles.js';
 import { SimClock } from './simClock.js';
+import { SimScheduler } from './scheduler.js';
 import { buildReport, reportRound, type ReportRound, type RunReport } from './report.js';
 
 export type SimulationEvents = {
@@ -87,23 +88,43 @@ export class Simulation extends TypedEmitter<SimulationEvents> {
       }
       stage('broker', url);
 
+      const rounds: ReportRound[] = [];
+      const ids = Array.from({ length: o.devices }, (_, i) => deviceId(i, o.devices));
+      const profiles = o.profiles === undefined ? new Map<string, DeviceProfile>() : assignProfiles(ids, parseProfiles(o.profiles), o.seed);
+      // Sync rounds last as long as their slowest device; async work is released in simulated-time order.
+      const clock = new SimClock(profiles, o.roundTimeoutMs);
+      const scheduler = o.mode === 'async' ? new SimScheduler((id) => clock.profile(id), o.roundTimeoutMs) : null;
       const control = await connectAggregator({ url, fleet: o.fleet });
       clients.push(control);
-      const coordinator = new Coordinator(o, { client: control, evaluate: evaluator });
+      const coordinator = createCoordinator(o, { client: control, evaluate: evaluator, ...(scheduler && { now: () => scheduler.now }) });
       this.coordinator = coordinator;
       coordinator.on('roundStarted', (m) => this.emit('roundStarted', m));
       coordinator.on('updateAccepted', (r) => this.emit('updateAccepted', r));
       coordinator.on('updateRejected', (r) => this.emit('updateRejected', r));
-      const rounds: ReportRound[] = [];
-      const ids = Array.from({ length: o.devices }, (_, i) => deviceId(i, o.devices));
-      const profiles = o.profiles === undefined ? new Map<string, DeviceProfile>() : assignProfiles(ids, parseProfiles(o.profiles), o.seed);
-      const clock = new SimClock(profiles, o.roundTimeoutMs);
       coordinator.on('updateAccepted', (u) => clock.accepted(u.deviceId, u.bytes));
+      if (scheduler) {
+        coordinator.on('roundStarted', (m) => scheduler.dispatched(m.participants, coordinator.downloadBytes));
+        coordinator.on('idle', () => scheduler.idle());
+        coordinator.on('updateAccepted', (u) => scheduler.settled(u.deviceId));
+        coordinator.on('updateRejected', (u) => scheduler.settled(u.deviceId));
+        coordinator.on('deviceStatus', (d) => d.state === 'offline' && scheduler.settled(d.deviceId));
+      }
+      let closedAt = 0;
       coordinator.on('roundClosed', (r) => {
-        const entry = { ...reportRound(r), ...clock.closeRound(r) };
+        const simulated = scheduler
+          ? { simMs: Math.round((scheduler.now - closedAt) * 10) / 10, dropped: scheduler.takeDropped(), simLate: 0, ...(r.staleness && { staleness: r.staleness }) }
+          : clock.closeRound(r);
+        closedAt = scheduler?.now ?? 0;
+        const entry = { ...reportRound(r), ...simulated };
         rounds.push(entry);
         this.emit('roundClosed', r, entry);
       });
+      const simTrainMs = new Map<string, number>();
+      const trained = (id: string, ms: number, examples: number, epochs: number): void => {
+        const simulated = o.msPerExample === undefined ? ms : o.msPerExample * examples * epochs;
+        simTrainMs.set(id, simulated);
+        clock.trained(id, simulated);
+      };
 
       // Connect in batches: one at a time is slow at 1,000 devices, all at once floods the broker.
       const indices = Array.from({ length: o.devices }, (_, i) => i);
@@ -116,10 +137,14 @@ export class Simulation extends TypedEmitter<SimulationEvents> {
         clients.push(client);
         const profile = clock.profile(id);
         const agent = new DeviceAgent(client, { deviceId: id, fleet: o.fleet, data: subset(train, shards[i]!), follow: o.follow }, {
-          trainer: timedTrainer(attackers.has(id) ? poisoned : trainer, (ms) => clock.trained(id, ms)),
+          trainer: timedTrainer(attackers.has(id) ? poisoned : trainer, (ms, job) => trained(id, ms, job.data.count, job.options.epochs)),
           dropout: (round) => dropsOut(profile, o.seed, round.round, id),
+          ...(scheduler && { gate: (work: FinishedWork) => scheduler.finished(id, work, simTrainMs.get(id) ?? 0) }),
         });
-        agent.on('warning', (error) => this.emit('deviceWarning', { deviceId: id, error }));
+        agent.on('warning', (error) => {
+          scheduler?.forget(id);
+          this.emit('deviceWarning', { deviceId: id, error });
+        });
         agent.on('roundSkipped', ({ round, reason }) => reason === 'dropped-out' && clock.droppedOut(round));
         await agent.start();
         return agent;

@@ -1,0 +1,178 @@
+import { DEFAULT_MAX_MESSAGE_BYTES, RejectReason, Rng, parseCodec, type Codec, type UpdateMessage } from '../protocol/index.js';
+import { Coordinator, type CoordinatorDeps, type RoundReport } from './coordinator.js';
+import type { CoordinatorOptions } from './options.js';
+import { UpdateCollection, type Admission } from './round.js';
+import type { RoundAggregation } from './strategies/index.js';
+
+/** FedBuff's staleness discount (Nguyen et al. 2022, eq. 3): an update computed from a global `staleness` versions old counts 1 / sqrt(1 + staleness). */
+export function stalenessWeight(staleness: number): number {
+  return 1 / Math.sqrt(1 + staleness);
+}
+
+/** A device sent off to train: from which global version, and until when its update is awaited. */
+interface Assignment {
+  round: number;
+  baseVersion: number;
+  deadline: number;
+}
+
+/** One buffer's worth of updates toward the next global, with what async mode reports of it. */
+class BufferCollection extends UpdateCollection {
+  /** Devices sent off while this buffer filled (each downloaded the global). */
+  dispatched = 0;
+  downBytes = 0;
+  /** Assignments lost while this buffer filled: the device went offline or missed its deadline. */
+  readonly lost: string[] = [];
+  readonly staleness: number[] = [];
+
+  constructor(codec: Codec, aggregation: RoundAggregation, private readonly owner: BufferedCoordinator) {
+    super(codec, aggregation, DEFAULT_MAX_MESSAGE_BYTES);
+  }
+
+  protected admit(update: UpdateMessage): Admission {
+    return this.owner.admit(update);
+  }
+
+  protected settled(update: UpdateMessage, failed: boolean): void {
+    const staleness = this.owner.settle(update, failed);
+    if (!failed) this.staleness.push(staleness);
+  }
+
+  protected failures(): string[] {
+    return [];
+  }
+}
+
+/**
+ * Async mode, FedBuff style (Nguyen et al. 2022, "Federated Learning with Buffered Asynchronous
+ * Aggregation"): `ceil(fraction x online)` devices (at least `minParticipants`) train at all
+ * times; a device that reports, leaves or misses its deadline is replaced at once by a seeded
+ * draw among the idle ones, who start from the newest global. Each accepted update is scaled by
+ * `stalenessWeight(versions since its base)` and folded into the strategy's aggregation; every
+ * `buffer` accepted updates the strategy finishes and a new global goes out. A "round" of the
+ * report is one such global; round messages are dispatches (their `round` numbers the dispatch,
+ * their `participants` are the devices it sends off, who report under that number).
+ * Memory: the strategy's (O(model) for the FedAvg family) plus one record per device in flight.
+ */
+export class BufferedCoordinator extends Coordinator {
+  private readonly inflight = new Map<string, Assignment>();
+  /** Each device's last accepted dispatch, to tell a repeat from a stranger. */
+  private readonly lastReported = new Map<string, number>();
+  private buffer: BufferCollection | null = null;
+  private dispatches = 0;
+  private readonly now: () => number;
+
+  constructor(options: Partial<CoordinatorOptions>, deps: CoordinatorDeps) {
+    super({ ...options, mode: 'async' }, deps);
+    this.now = deps.now ?? Date.now;
+  }
+
+  /** Devices training now (assignments awaited). */
+  get inFlight(): number {
+    return this.inflight.size;
+  }
+
+  protected override async runRound(step: number): Promise<RoundReport | null> {
+    const o = this.options;
+    const started = performance.now();
+    const buffer = (this.buffer ??= this.newBuffer(step));
+    let closedBy: RoundReport['closedBy'] = 'complete';
+    for (;;) {
+      if (this.stopped) {
+        closedBy = 'stopped';
+        break;
+      }
+      this.expire(buffer);
+      if (buffer.accepted >= o.buffer) break;
+      await this.refill(buffer);
+      if (this.inflight.size === 0) {
+        await this.waitForDevices();
+        continue;
+      }
+      this.emit('idle');
+      const next = Math.min(...[...this.inflight.values()].map((a) => a.deadline));
+      await this.sleep(Math.max(1, Math.min(1000, next - this.now())));
+    }
+    const next = buffer.close(Math.max(o.quorum, this.strategy.minUpdates ?? 1));
+    const release = next ? this.release(next, step) : null;
+    // Updates that arrive while this global is evaluated and sent belong to the next one.
+    this.buffer = this.newBuffer(step + 1);
+
+    const evalStarted = performance.now();
+    const { accuracy, loss } = await this.evaluate(this.global);
+    const evalMs = performance.now() - evalStarted;
+    if (release) await this.publishGlobal(release);
+    const s = buffer.staleness;
+    const report: RoundReport = {
+      round: step, accuracy, loss, participants: buffer.dispatched,
+      accepted: buffer.accepted, rejected: buffer.rejected, rejectedByReason: { ...buffer.rejectedByReason },
+      bytesUp: buffer.bytesUp, bytesDown: buffer.downBytes,
+      trainMs: buffer.trainMs, trainMsMax: buffer.trainMsMax, aggregateMs: buffer.aggregateMs, evalMs,
+      wallMs: performance.now() - started, closedBy, missing: [...buffer.lost], aggregated: release !== null,
+      staleness: { mean: s.length > 0 ? s.reduce((a, b) => a + b, 0) / s.length : 0, max: s.length > 0 ? Math.max(...s) : 0 },
+    };
+    await this.publishReport(report);
+    return report;
+  }
+
+  private newBuffer(step: number): BufferCollection {
+    return new BufferCollection(parseCodec(this.options.codec), this.strategy.beginRound(step, this.global), this);
+  }
+
+  /** Who may contribute: a device with an open assignment, reporting under its dispatch. */
+  admit(update: UpdateMessage): Admission {
+    const a = this.inflight.get(update.deviceId);
+    if (!a) {
+      return this.lastReported.get(update.deviceId) === update.round
+        ? { reason: RejectReason.Duplicate, detail: `second update for round ${update.round}` }
+        : { reason: RejectReason.NotSelected, detail: `${update.deviceId} has no open assignment` };
+    }
+    if (a.round !== update.round) return { reason: RejectReason.WrongRound, detail: `update for round ${update.round}, sent off in round ${a.round}` };
+    return { scale: stalenessWeight(this.broadcaster.currentVersion - a.baseVersion) };
+  }
+
+  /** The assignment is over (accepted, or refused for its content); returns its staleness. */
+  settle(update: UpdateMessage, failed: boolean): number {
+    const a = this.inflight.get(update.deviceId)!;
+    this.inflight.delete(update.deviceId);
+    if (!failed) this.lastReported.set(update.deviceId, update.round);
+    return this.broadcaster.currentVersion - a.baseVersion;
+  }
+
+  protected override receiveUpdate(deviceId: string, payload: Buffer): void {
+    const b = this.buffer;
+    if (!b) return;
+    const verdict = b.receive(deviceId, payload);
+    this.told(verdict.update?.round ?? 0, deviceId, payload.byteLength, verdict);
+  }
+
+  protected override deviceOffline(deviceId: string): void {
+    if (this.inflight.delete(deviceId)) this.buffer?.lost.push(deviceId);
+  }
+
+  private expire(buffer: BufferCollection): void {
+    const now = this.now();
+    for (const [id, a] of this.inflight) {
+      if (a.deadline > now) continue;
+      this.inflight.delete(id);
+      buffer.lost.push(id);
+    }
+  }
+
+  /** Sends idle online devices off until `ceil(fraction x online)` (at least minParticipants) train. */
+  private async refill(buffer: BufferCollection): Promise<void> {
+    const o = this.options;
+    const online = this.registry.online();
+    const slots = Math.max(o.minParticipants, Math.ceil(o.fraction * online.length)) - this.inflight.size;
+    const idle = online.filter((id) => !this.inflight.has(id)).sort();
+    if (slots <= 0 || idle.length === 0) return;
+    const round = ++this.dispatches;
+    const chosen = Rng.derive(o.seed, 'select', round).shuffle(idle).slice(0, slots).sort();
+    const message = this.roundMessage(round, chosen);
+    const deadline = this.now() + o.roundTimeoutMs;
+    for (const id of chosen) this.inflight.set(id, { round, baseVersion: message.globalVersion, deadline });
+    const roundBytes = await this.announce(message);
+    buffer.dispatched += chosen.length;
+    buffer.downBytes += (this.broadcaster.downloadBytes + roundBytes) * chosen.length;
+  }
+}
