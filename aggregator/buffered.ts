@@ -121,12 +121,9 @@ export class BufferedCoordinator extends Coordinator {
 
   /** Who may contribute: a device with an open assignment, reporting under its dispatch. */
   admit(update: UpdateMessage): Admission {
+    if (this.lastReported.get(update.deviceId) === update.round) return { reason: RejectReason.Duplicate, detail: `second update for round ${update.round}` };
     const a = this.inflight.get(update.deviceId);
-    if (!a) {
-      return this.lastReported.get(update.deviceId) === update.round
-        ? { reason: RejectReason.Duplicate, detail: `second update for round ${update.round}` }
-        : { reason: RejectReason.NotSelected, detail: `${update.deviceId} has no open assignment` };
-    }
+    if (!a) return { reason: RejectReason.NotSelected, detail: `${update.deviceId} has no open assignment` };
     if (a.round !== update.round) return { reason: RejectReason.WrongRound, detail: `update for round ${update.round}, sent off in round ${a.round}` };
     return { scale: stalenessWeight(this.broadcaster.currentVersion - a.baseVersion) };
   }

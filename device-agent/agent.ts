@@ -49,7 +49,8 @@ export interface AgentDeps {
 /** What a device is about to report for a round. */
 export interface FinishedWork {
   round: RoundMessage;
-  outcome: 'update' | 'dropout';
+  /** `rejoin`: a dropped-out device is about to come back online. */
+  outcome: 'update' | 'dropout' | 'rejoin';
   /** Measured training time (0 for a dropout). */
   trainMs: number;
   /** Size of the update message (0 for a dropout). */
@@ -231,6 +232,7 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
     try {
       await this.gate?.({ round, outcome: 'dropout', trainMs: 0, bytes: 0 });
       await this.publishStatus(DeviceState.Offline);
+      await this.gate?.({ round, outcome: 'rejoin', trainMs: 0, bytes: 0 });
       await this.publishStatus(DeviceState.Online);
     } catch (error) {
       this.emit('warning', error as Error);

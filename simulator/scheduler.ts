@@ -1,8 +1,14 @@
 import type { FinishedWork } from '../device-agent/index.js';
 import { simulatedFinishMs, type DeviceProfile } from './profiles.js';
 
+/** What the coordinator is seen to do with a device's released work. */
+export type Settlement = 'update' | 'offline' | 'online';
+
+const SETTLED_BY: Record<FinishedWork['outcome'], Settlement> = { update: 'update', dropout: 'offline', rejoin: 'online' };
+
 interface Held {
   deviceId: string;
+  outcome: FinishedWork['outcome'];
   finish: number;
   release: () => void;
 }
@@ -11,10 +17,11 @@ interface Held {
  * Async mode's simulated clock, a discrete-event queue. Devices train for real, one after
  * another on this machine, but their work goes out in the order it would finish on the fleet:
  * a device sent off at simulated time t finishes at t + download + training time x its
- * profile's speed + upload, or drops out at t + the round timeout. A finish is released only
- * when every device in flight has finished training here (so no earlier finish can still
- * appear) and the coordinator has dealt with the previous one and gone idle (so the devices it
- * sends off in reply start at the right time). Ties go to the smaller device id.
+ * profile's speed + upload, or drops out at t + the round timeout (silent until the deadline)
+ * and comes straight back. A finish is released only when every device in flight has finished
+ * training here (so no earlier finish can still appear) and the coordinator has dealt with the
+ * previous one and gone idle (so the devices it sends off in reply start at the right time and
+ * who is online never depends on message timing). Ties go to the smaller device id.
  */
 export class SimScheduler {
   /** Simulated ms since the first dispatch. */
@@ -23,8 +30,8 @@ export class SimScheduler {
   private dropped = 0;
   private readonly startedAt = new Map<string, { at: number; downBytes: number }>();
   private readonly held = new Map<string, Held>();
-  /** The device whose released work the coordinator has not dealt with yet. */
-  private waitingFor: string | null = null;
+  /** Released work the coordinator has not dealt with yet. */
+  private waiting: { deviceId: string; settlement: Settlement } | null = null;
   private coordinatorIdle = false;
 
   constructor(
@@ -41,23 +48,26 @@ export class SimScheduler {
   finished(deviceId: string, work: FinishedWork, trainMs: number): Promise<void> {
     const start = this.startedAt.get(deviceId) ?? { at: this.now, downBytes: 0 };
     this.startedAt.set(deviceId, start);
-    const finish = work.outcome === 'dropout'
-      ? start.at + this.roundTimeoutMs
-      : start.at + simulatedFinishMs(this.profileOf(deviceId), { downBytes: start.downBytes, trainMs, upBytes: work.bytes });
+    const profile = this.profileOf(deviceId);
+    const finish = {
+      update: () => start.at + simulatedFinishMs(profile, { downBytes: start.downBytes, trainMs, upBytes: work.bytes }),
+      dropout: () => start.at + this.roundTimeoutMs,
+      rejoin: () => start.at,
+    }[work.outcome]();
     return new Promise((release) => {
-      this.held.set(deviceId, { deviceId, finish, release: () => (work.outcome === 'dropout' && (this.dropped += 1), release()) });
+      this.held.set(deviceId, { deviceId, outcome: work.outcome, finish, release });
       this.next();
     });
   }
 
-  /** The coordinator accepted or refused the device's update, or saw it go offline. */
-  settled(deviceId: string): void {
-    if (this.waitingFor === deviceId) this.waitingFor = null;
+  /** The coordinator accepted or refused the device's update, or saw its status change. */
+  settled(deviceId: string, settlement: Settlement): void {
+    if (this.waiting?.deviceId === deviceId && this.waiting.settlement === settlement) this.waiting = null;
   }
 
   /** The coordinator has nothing to do until a device reports. */
   idle(): void {
-    if (this.waitingFor !== null) return;
+    if (this.waiting !== null) return;
     this.coordinatorIdle = true;
     this.next();
   }
@@ -76,7 +86,7 @@ export class SimScheduler {
   }
 
   private next(): void {
-    if (this.waitingFor !== null || !this.coordinatorIdle || this.held.size === 0) return;
+    if (this.waiting !== null || !this.coordinatorIdle || this.held.size === 0) return;
     for (const id of this.startedAt.keys()) if (!this.held.has(id)) return;
     let first: Held | null = null;
     for (const h of this.held.values()) {
@@ -86,7 +96,12 @@ export class SimScheduler {
     this.held.delete(h.deviceId);
     this.startedAt.delete(h.deviceId);
     this.now = Math.max(this.now, h.finish);
-    this.waitingFor = h.deviceId;
+    // A dropped device stays in flight until it asks to rejoin, at the time it dropped.
+    if (h.outcome === 'dropout') {
+      this.dropped += 1;
+      this.startedAt.set(h.deviceId, { at: this.now, downBytes: 0 });
+    }
+    this.waiting = { deviceId: h.deviceId, settlement: SETTLED_BY[h.outcome] };
     this.coordinatorIdle = false;
     h.release();
   }

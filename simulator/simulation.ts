@@ -105,9 +105,9 @@ export class Simulation extends TypedEmitter<SimulationEvents> {
       if (scheduler) {
         coordinator.on('roundStarted', (m) => scheduler.dispatched(m.participants, coordinator.downloadBytes));
         coordinator.on('idle', () => scheduler.idle());
-        coordinator.on('updateAccepted', (u) => scheduler.settled(u.deviceId));
-        coordinator.on('updateRejected', (u) => scheduler.settled(u.deviceId));
-        coordinator.on('deviceStatus', (d) => d.state === 'offline' && scheduler.settled(d.deviceId));
+        coordinator.on('updateAccepted', (u) => scheduler.settled(u.deviceId, 'update'));
+        coordinator.on('updateRejected', (u) => scheduler.settled(u.deviceId, 'update'));
+        coordinator.on('deviceStatus', (d) => d.state !== 'training' && scheduler.settled(d.deviceId, d.state));
       }
       let closedAt = 0;
       coordinator.on('roundClosed', (r) => {
