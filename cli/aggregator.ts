@@ -1,5 +1,5 @@
 import { writeFile } from 'node:fs/promises';
-import { Coordinator, connectAggregator, createEvaluator, registerAggregatorMetrics } from '../aggregator/index.js';
+import { connectAggregator, createCoordinator, createEvaluator, registerAggregatorMetrics } from '../aggregator/index.js';
 import { loadDataSource, loadMnist, parseDataSource } from '../datasets/index.js';
 import { initBackend } from '../learning/index.js';
 import { buildReport, reportRound, type ReportRound } from '../simulator/index.js';
@@ -15,6 +15,7 @@ export const aggregatorCommand: Command = {
   examples: [
     'npx fedmq aggregator --broker mqtt://127.0.0.1:1883 --rounds 10 --min-devices 3',
     'npx fedmq aggregator --broker mqtt://pi-hub.local:1883 --fraction 0.1 --min-participants 5 --round-timeout 300',
+    'npx fedmq aggregator --broker mqtt://pi-hub.local:1883 --mode async --buffer 10 --fraction 0.2 --rounds 200',
   ],
   flags: {
     broker: { type: 'string', placeholder: 'URL', description: 'broker URL (required)' },
@@ -37,15 +38,17 @@ export const aggregatorCommand: Command = {
     const held = evalSpec === 'mnist' ? (await loadMnist()).test : await loadDataSource(parseDataSource(evalSpec), 0);
     const client = await connectAggregator({ url, fleet: federation.fleet, username: str(flags, 'username'), password: str(flags, 'password') });
     const evaluator = await createEvaluator(federation.model ?? 'mlp', held);
-    const coordinator = new Coordinator(options, { client, evaluate: evaluator });
+    const coordinator = createCoordinator(options, { client, evaluate: evaluator });
     const o = coordinator.options;
     const metricsPort = str(flags, 'metrics-port');
     const metrics = metricsPort === undefined ? undefined : await serveMetrics(metricsPort, '0.0.0.0', (r) => registerAggregatorMetrics(coordinator, r));
-    console.log(`fedmq aggregator: ${settingsLine({ broker: url, fleet: o.fleet, rounds: o.rounds, model: o.model, fraction: o.fraction, 'min-devices': o.minDevices, strategy: o.strategy, codec: o.codec, downlink: o.downlink, epochs: o.epochs, 'batch-size': o.batchSize, lr: o.lr, seed: o.seed, backend, eval: `${evalSpec} (${held.count})` })}`);
+    console.log(`fedmq aggregator: ${settingsLine({ broker: url, fleet: o.fleet, rounds: o.rounds, mode: o.mode === 'async' ? `async, buffer ${o.buffer}` : undefined, model: o.model, fraction: o.fraction, 'min-devices': o.minDevices, strategy: o.strategy, codec: o.codec, downlink: o.downlink, epochs: o.epochs, 'batch-size': o.batchSize, lr: o.lr, seed: o.seed, backend, eval: `${evalSpec} (${held.count})` })}`);
 
     if (metrics) console.log(`metrics on ${metrics.url}`);
     coordinator.on('waiting', (online, needed) => console.log(`waiting for devices: ${online}/${needed} online`));
-    coordinator.on('roundStarted', (m) => console.log(`round ${m.round}: ${m.participants.length} participants, deadline in ${Math.round((m.deadline - Date.now()) / 1000)} s`));
+    coordinator.on('roundStarted', (m) => console.log(o.mode === 'async'
+      ? `dispatch ${m.round}: ${m.participants.length} device(s) sent off from global ${m.globalVersion}`
+      : `round ${m.round}: ${m.participants.length} participants, deadline in ${Math.round((m.deadline - Date.now()) / 1000)} s`));
     coordinator.on('updateRejected', (r) => console.log(`  rejected update from ${r.deviceId}: ${r.reason} (${r.detail})`));
     coordinator.on('invalidMessage', ({ topic, error }) => console.log(`  invalid message on ${topic}: ${error.message}`));
     const rounds: ReportRound[] = [];

@@ -42,4 +42,24 @@ describe('fedmq as separate processes: broker, aggregator and three agents', () 
     expect(await broker.stop()).toBe(0);
     expect(broker.lines).toContain('broker closed');
   }, 240_000);
+
+  it('runs async mode (FedBuff) with real agents: a new global every two updates, stale ones counted', async () => {
+    const broker = new FedmqProcess(['broker', '--host', '127.0.0.1', '--port', '0']);
+    processes.push(broker);
+    const [, url] = await broker.waitFor(/broker listening on (mqtt:\/\/\S+)/);
+    const aggregator = new FedmqProcess(['aggregator', '--broker', url!, '--fleet', 'async', '--mode', 'async', '--buffer', '2', '--rounds', '4', '--min-devices', '3', '--codec', 'f32', '--seed', '3']);
+    processes.push(aggregator);
+    const agents = [0, 1, 2].map((i) => new FedmqProcess(['agent', '--broker', url!, '--fleet', 'async', '--id', `pi-${i}`, '--data', `mnist:iid:${i}/3`, '--seed', '3']));
+    processes.push(...agents);
+    const code = await aggregator.exit();
+
+    const globals = aggregator.lines.filter((l) => l.startsWith('round ') && l.includes(' acc '));
+    expect(code, aggregator.lines.join('\n')).toBe(0);
+    expect(globals).toHaveLength(4);
+    expect(globals.every((l) => l.includes('updates 2'))).toBe(true);
+    expect(Number(/acc (\d\.\d+)/.exec(globals[3]!)![1])).toBeGreaterThan(0.5);
+    // Three devices train at once and two make a global: some update joins a newer global than it started from.
+    expect(globals.some((l) => /staleness \d\.\d \(max [1-9]/.test(l))).toBe(true);
+    for (const p of [...agents, broker]) expect(await p.stop()).toBe(0);
+  }, 240_000);
 });
