@@ -48,7 +48,7 @@ describe('robust strategies with 20% of the updates sign-flipped x10 or scaled x
     expect(e['scaled x10']).toBeGreaterThan(1.5);
   });
 
-  for (const spec of ['median', 'trimmed-mean:0.2', 'multikrum:4', 'krum:4', 'normbound:0.5+median']) {
+  for (const spec of ['median', 'trimmed-mean:0.2', 'multikrum:4', 'krum:4', 'normbound:0.5+median', 'cclip:0.5:10']) {
     it(`${spec} stays close to the honest mean`, () => {
       const e = errors(spec);
       // The median and the trimmed mean shift by a fraction of the honest spread (0.5 |mu|);
