@@ -39,6 +39,12 @@ export class GlobalBroadcaster {
     return this.version;
   }
 
+  /** After a restart from a checkpoint: the next release is `version` again. */
+  resumeAt(version: number): void {
+    this.version = version - 1;
+    this.previous = null;
+  }
+
   release(weights: Float32Array, round: number): GlobalRelease {
     const version = ++this.version;
     const rng = Rng.derive(this.seed, 'downlink', version);

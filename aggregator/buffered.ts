@@ -59,7 +59,6 @@ export class BufferedCoordinator extends Coordinator {
   /** Each device's last accepted dispatch, to tell a repeat from a stranger. */
   private readonly lastReported = new Map<string, number>();
   private buffer: BufferCollection | null = null;
-  private dispatches = 0;
   private readonly now: () => number;
 
   constructor(options: Partial<CoordinatorOptions>, deps: CoordinatorDeps) {
@@ -163,7 +162,7 @@ export class BufferedCoordinator extends Coordinator {
     const slots = Math.max(o.minParticipants, Math.ceil(o.fraction * online.length)) - this.inflight.size;
     const idle = online.filter((id) => !this.inflight.has(id)).sort();
     if (slots <= 0 || idle.length === 0) return;
-    const round = ++this.dispatches;
+    const round = this.announced + 1;
     const chosen = Rng.derive(o.seed, 'select', round).shuffle(idle).slice(0, slots).sort();
     const message = this.roundMessage(round, chosen);
     const deadline = this.now() + o.roundTimeoutMs;

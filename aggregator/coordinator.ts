@@ -18,6 +18,7 @@ import {
 } from '../protocol/index.js';
 import { initialWeights, modelInfo } from '../learning/index.js';
 import { GlobalBroadcaster, type GlobalRelease } from './broadcast.js';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { parseCoordinatorOptions, type CoordinatorOptions } from './options.js';
 import { DeviceRegistry, type DeviceRecord } from './registry.js';
 import { RoundCollection, type UpdateVerdict } from './round.js';
@@ -53,6 +54,8 @@ export type CoordinatorEvents = {
   invalidMessage: [info: { topic: string; error: Error }];
   /** Async mode: every open assignment is out; nothing to do until a device reports or leaves. */
   idle: [];
+  /** The run goes on from a checkpoint: the first new round is `round + 1`. */
+  resumed: [info: { file: string; round: number; version: number }];
 };
 
 export interface CoordinatorDeps {
@@ -81,6 +84,8 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
   private collection: RoundCollection | null = null;
   private wake: (() => void) | null = null;
   protected stopped = false;
+  /** Number of the last round message sent. */
+  protected announced = 0;
   private readonly onMessage = (topic: string, payload: Buffer): void => this.handle(topic, payload);
 
   constructor(options: Partial<CoordinatorOptions>, deps: CoordinatorDeps) {
@@ -119,18 +124,36 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
         model: o.model, inputShape: info.inputShape, numClasses: info.numClasses, paramCount: info.paramCount,
         codec: o.codec, downlink: this.broadcaster.downlink.spec, defaults: { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr },
       })));
-      await this.publishGlobal(this.release(this.global, 0));
+      const first = await this.resume();
+      await this.publishGlobal(this.release(this.global, first - 1));
       await this.waitForDevices();
       const reports: RoundReport[] = [];
-      for (let round = 1; round <= o.rounds && !this.stopped; round++) {
+      for (let round = first; round <= o.rounds && !this.stopped; round++) {
         const report = await this.runRound(round);
-        if (report) reports.push(report);
-        if (report && o.targetAccuracy !== undefined && report.accuracy >= o.targetAccuracy) break;
+        if (!report) continue;
+        reports.push(report);
+        // A round cut short by stop() that changed nothing is run again after a restart.
+        if (o.checkpoint !== undefined && (report.closedBy !== 'stopped' || report.aggregated)) {
+          await saveCheckpoint(o.checkpoint, { model: o.model, round, version: this.broadcaster.currentVersion, announced: this.announced, weights: this.global });
+        }
+        if (o.targetAccuracy !== undefined && report.accuracy >= o.targetAccuracy) break;
       }
       return reports;
     } finally {
       this.client.off('message', this.onMessage);
     }
+  }
+
+  /** Takes up the checkpoint, if there is one; returns the first round to run. */
+  private async resume(): Promise<number> {
+    const o = this.options;
+    const saved = o.checkpoint === undefined ? null : await loadCheckpoint(o.checkpoint, o.model, this.global.length);
+    if (!saved) return 1;
+    this.global = saved.weights;
+    this.broadcaster.resumeAt(saved.version);
+    this.announced = saved.announced;
+    this.emit('resumed', { file: o.checkpoint!, round: saved.round, version: saved.version });
+    return saved.round + 1;
   }
 
   /** One new global: a synchronous round; async mode's is a full buffer. Null when stopped first. */
@@ -210,6 +233,7 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
   /** Publishes a round message and returns its encoded size. */
   protected async announce(message: RoundMessage): Promise<number> {
     const bytes = encodeMessage(message);
+    this.announced = message.round;
     await this.publish(this.topics.round, bytes);
     this.emit('roundStarted', message);
     return bytes.byteLength;

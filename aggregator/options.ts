@@ -55,6 +55,11 @@ export interface CoordinatorOptions extends TrainConfig {
   downlink: string;
   /** Aggregation strategy spec, e.g. fedavg, median, trimmed-mean:0.2, normbound:5+fedavg. @default 'fedavg' */
   strategy: string;
+  /**
+   * Saved after every round (atomically), and taken up at start when it exists: a restarted
+   * aggregator goes on from the last closed round. None by default.
+   */
+  checkpoint: string | undefined;
   /** Seed of model initialisation, selection and devices' shuffles. @default 0 */
   seed: number;
   /** Local epochs E. @default 1 */
@@ -83,6 +88,7 @@ export function defaultCoordinatorOptions(): CoordinatorOptions {
     codec: DEFAULT_CODEC,
     downlink: DEFAULT_DOWNLINK,
     strategy: DEFAULT_STRATEGY,
+    checkpoint: undefined,
     seed: 0,
     epochs: DEFAULT_EPOCHS,
     batchSize: DEFAULT_BATCH_SIZE,

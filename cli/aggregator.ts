@@ -16,6 +16,7 @@ export const aggregatorCommand: Command = {
     'npx fedmq aggregator --broker mqtt://127.0.0.1:1883 --rounds 10 --min-devices 3',
     'npx fedmq aggregator --broker mqtt://pi-hub.local:1883 --fraction 0.1 --min-participants 5 --round-timeout 300',
     'npx fedmq aggregator --broker mqtt://pi-hub.local:1883 --mode async --buffer 10 --fraction 0.2 --rounds 200',
+    'npx fedmq aggregator --broker mqtt://pi-hub.local:1883 --rounds 500 --checkpoint /var/lib/fedmq/global.ckpt',
   ],
   flags: {
     broker: { type: 'string', placeholder: 'URL', description: 'broker URL (required)' },
@@ -46,6 +47,9 @@ export const aggregatorCommand: Command = {
 
     if (metrics) console.log(`metrics on ${metrics.url}`);
     coordinator.on('waiting', (online, needed) => console.log(`waiting for devices: ${online}/${needed} online`));
+    coordinator.on('resumed', (r) => console.log(r.round >= o.rounds
+      ? `${r.file} already holds ${r.round} round(s) (--rounds ${o.rounds}): nothing to run`
+      : `resuming from ${r.file}: ${r.round} round(s) done, global version ${r.version}`));
     coordinator.on('roundStarted', (m) => console.log(o.mode === 'async'
       ? `dispatch ${m.round}: ${m.participants.length} device(s) sent off from global ${m.globalVersion}`
       : `round ${m.round}: ${m.participants.length} participants, deadline in ${Math.round((m.deadline - Date.now()) / 1000)} s`));

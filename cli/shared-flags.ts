@@ -26,6 +26,7 @@ export const federationFlags: FlagSpecs = {
   seed: { type: 'string', placeholder: 'N', description: 'seed of initialisation, selection, shuffles, rounding', default: String(d.seed) },
   backend: { type: 'string', placeholder: 'NAME', description: 'auto | tensorflow | wasm | cpu', default: 'auto' },
   report: { type: 'string', placeholder: 'FILE', description: 'write the run report (JSON) here' },
+  checkpoint: { type: 'string', placeholder: 'FILE', description: 'save the global after every round; resume from it when it exists' },
 };
 
 export function federationOptions(flags: Flags): Partial<CoordinatorOptions> & { backend?: BackendName | 'auto' } {
@@ -47,6 +48,7 @@ export function federationOptions(flags: Flags): Partial<CoordinatorOptions> & {
     downlink: str(flags, 'downlink'),
     strategy: str(flags, 'strategy'),
     seed: num(flags, 'seed'),
+    checkpoint: str(flags, 'checkpoint'),
     backend: str(flags, 'backend') as BackendName | 'auto' | undefined,
   };
 }

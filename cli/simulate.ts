@@ -51,6 +51,9 @@ export const simulateCommand: Command = {
     let received = 0;
     let expected = 0;
     simulation.on('setup', ({ stage, detail }) => console.log(`${stage}: ${detail}`));
+    simulation.on('resumed', (r) => console.log(r.round >= o.rounds
+      ? `${r.file} already holds ${r.round} round(s) (--rounds ${o.rounds}): nothing to run`
+      : `resuming from ${r.file}: ${r.round} round(s) done, global version ${r.version}`));
     // Async: round messages are dispatches; progress is the buffer filling toward the next global.
     let closed = 0;
     const label = (round: number): string => (o.mode === 'async' ? `global ${closed + 1}/${o.rounds} buffer` : `round ${round}/${o.rounds} updates`);

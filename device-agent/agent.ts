@@ -85,7 +85,8 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
   private readonly global: GlobalCopy;
   private fullSubscribed = false;
   private round: RoundMessage | null = null;
-  private lastRound = 0;
+  /** The round message last handled: its number and deadline, since a restarted aggregator may announce a number again. */
+  private lastRound = '';
   private busy = false;
   private stopped = false;
   private readonly onMessage = (topic: string, payload: Buffer): void => this.handle(topic, payload);
@@ -150,7 +151,7 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
   /** A round that chose this device stays its work until done: a later one naming others does not replace it. */
   private onRound(round: RoundMessage): void {
     const current = this.round;
-    const pending = current !== null && current.round !== this.lastRound && current.participants.includes(this.deviceId);
+    const pending = current !== null && roundKey(current) !== this.lastRound && current.participants.includes(this.deviceId);
     if (!pending || round.participants.includes(this.deviceId)) this.round = round;
   }
 
@@ -174,9 +175,9 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
 
   private async maybeTrain(): Promise<void> {
     const round = this.round;
-    if (round && this.task) this.global.observeRound(round.globalVersion, round.round !== this.lastRound && round.participants.includes(this.deviceId));
+    if (round && this.task) this.global.observeRound(round.globalVersion, roundKey(round) !== this.lastRound && round.participants.includes(this.deviceId));
     await this.followGlobal();
-    if (this.busy || this.stopped || !round || round.round === this.lastRound) return;
+    if (this.busy || this.stopped || !round || roundKey(round) === this.lastRound) return;
     if (!round.participants.includes(this.deviceId)) return this.skip(round, 'not-selected');
     if (Date.now() > round.deadline) return this.skip(round, 'past-deadline');
     const task = this.task;
@@ -188,7 +189,7 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
     if (this.dropout?.(round)) return this.dropOut(round);
 
     this.busy = true;
-    this.lastRound = round.round;
+    this.lastRound = roundKey(round);
     try {
       this.emit('trainingStarted', round);
       await this.publishStatus(DeviceState.Training);
@@ -244,7 +245,7 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
   }
 
   private skip(round: RoundMessage, reason: SkipReason): void {
-    this.lastRound = round.round;
+    this.lastRound = roundKey(round);
     this.emit('roundSkipped', { round: round.round, reason });
   }
 
@@ -259,4 +260,8 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
     await this.client.publishAsync(this.topics.status(this.deviceId), Buffer.from(encodeMessage(status)), { qos: 1, retain: true });
     this.emit('status', state);
   }
+}
+
+function roundKey(round: RoundMessage): string {
+  return `${round.round}@${round.deadline}`;
 }

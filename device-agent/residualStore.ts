@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ErrorFeedback, assertValidId } from '../protocol/index.js';
+import { ErrorFeedback, assertValidId, writeFileAtomic } from '../protocol/index.js';
 
 /**
  * Where a device keeps its error-feedback residual between runs, so that a restart does not
@@ -48,22 +47,7 @@ export class FileResidualStore implements ResidualStore {
   }
 
   async save(deviceId: string, codecSpec: string, feedback: ErrorFeedback): Promise<void> {
-    const file = this.fileOf(deviceId);
-    await mkdir(this.dir, { recursive: true });
-    const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-    try {
-      const handle = await open(temp, 'w', 0o600);
-      try {
-        await handle.writeFile(formatResidualFile(codecSpec, feedback));
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(temp, file);
-    } catch (e) {
-      await unlink(temp).catch(() => undefined);
-      throw e;
-    }
+    await writeFileAtomic(this.fileOf(deviceId), formatResidualFile(codecSpec, feedback));
   }
 }
 

@@ -19,6 +19,7 @@ export type SimulationEvents = {
   roundClosed: [report: RoundReport, entry: ReportRound];
   updateAccepted: CoordinatorEvents['updateAccepted'];
   updateRejected: CoordinatorEvents['updateRejected'];
+  resumed: CoordinatorEvents['resumed'];
   /** A device's non-fatal problem (bad message, failed training). */
   deviceWarning: [info: { deviceId: string; error: Error }];
 };
@@ -99,6 +100,7 @@ export class Simulation extends TypedEmitter<SimulationEvents> {
       const coordinator = createCoordinator(o, { client: control, evaluate: evaluator, ...(scheduler && { now: () => scheduler.now }) });
       this.coordinator = coordinator;
       coordinator.on('roundStarted', (m) => this.emit('roundStarted', m));
+      coordinator.on('resumed', (r) => this.emit('resumed', r));
       coordinator.on('updateAccepted', (r) => this.emit('updateAccepted', r));
       coordinator.on('updateRejected', (r) => this.emit('updateRejected', r));
       coordinator.on('updateAccepted', (u) => clock.accepted(u.deviceId, u.bytes));
