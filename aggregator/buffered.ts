@@ -85,7 +85,8 @@ export class BufferedCoordinator extends Coordinator {
       if (buffer.accepted >= o.buffer) break;
       await this.refill(buffer);
       if (this.inflight.size === 0) {
-        await this.waitForDevices();
+        if (this.registry.online().length < o.minParticipants) await this.waitForDevices();
+        else await this.starve(0, 1);
         continue;
       }
       this.emit('idle');
@@ -160,7 +161,7 @@ export class BufferedCoordinator extends Coordinator {
     const o = this.options;
     const online = this.registry.online();
     const slots = Math.max(o.minParticipants, Math.ceil(o.fraction * online.length)) - this.inflight.size;
-    const idle = online.filter((id) => !this.inflight.has(id)).sort();
+    const idle = online.filter((id) => !this.inflight.has(id) && (this.criterion?.(this.registry.get(id)!) ?? true)).sort();
     if (slots <= 0 || idle.length === 0) return;
     const round = this.announced + 1;
     const chosen = Rng.derive(o.seed, 'select', round).shuffle(idle).slice(0, slots).sort();

@@ -22,7 +22,7 @@ import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { parseCoordinatorOptions, type CoordinatorOptions } from './options.js';
 import { DeviceRegistry, type DeviceRecord } from './registry.js';
 import { RoundCollection, type UpdateVerdict } from './round.js';
-import { selectParticipants } from './selection.js';
+import { selectParticipants, type Criterion } from './selection.js';
 import { parseStrategy, type Strategy } from './strategies/index.js';
 
 /** Accuracy and loss of a global model on held-out data. */
@@ -54,6 +54,8 @@ export type CoordinatorEvents = {
   invalidMessage: [info: { topic: string; error: Error }];
   /** Async mode: every open assignment is out; nothing to do until a device reports or leaves. */
   idle: [];
+  /** Fewer devices than needed pass selection (the criterion, or all busy): retrying in a second. */
+  starved: [eligible: number, needed: number];
   /** The run goes on from a checkpoint: the first new round is `round + 1`. */
   resumed: [info: { file: string; round: number; version: number }];
 };
@@ -66,6 +68,8 @@ export interface CoordinatorDeps {
   initialWeights?: Float32Array;
   /** Async mode's clock for assignment deadlines, in ms; a simulator passes its simulated clock. @default Date.now */
   now?: () => number;
+  /** A rule a device must pass to be chosen (battery, link, a simulated fleet's online windows). */
+  criterion?: Criterion;
 }
 
 /**
@@ -79,6 +83,7 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
   private readonly client: MqttClient;
   protected readonly strategy: Strategy;
   protected readonly evaluate: Evaluator;
+  protected readonly criterion: Criterion | undefined;
   protected global: Float32Array;
   protected readonly broadcaster: GlobalBroadcaster;
   private collection: RoundCollection | null = null;
@@ -95,6 +100,7 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
     this.client = deps.client;
     this.strategy = deps.strategy ?? parseStrategy(this.options.strategy);
     this.evaluate = deps.evaluate;
+    this.criterion = deps.criterion;
     const info = modelInfo(this.options.model);
     this.broadcaster = new GlobalBroadcaster(this.options.downlink, this.options.seed);
     this.global = deps.initialWeights ?? initialWeights(this.options.model, this.options.seed);
@@ -184,9 +190,10 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
   private async runSyncRound(round: number): Promise<RoundReport | null> {
     const o = this.options;
     const started = performance.now();
-    const participants = selectParticipants(this.registry.all(), o, Rng.derive(o.seed, 'select', round));
+    const participants = selectParticipants(this.registry.all(), { ...o, criterion: this.criterion }, Rng.derive(o.seed, 'select', round));
     if (participants.length < o.minParticipants) {
-      await this.waitForDevices();
+      if (this.registry.online().length < o.minParticipants) await this.waitForDevices();
+      else await this.starve(participants.length, o.minParticipants);
       if (this.stopped) return null;
       return this.runSyncRound(round);
     }
@@ -257,6 +264,12 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
       if (left <= 0) return 'deadline';
       await this.sleep(left);
     }
+  }
+
+  /** Online devices exist but too few may be chosen: tell, and look again in a second. */
+  protected async starve(eligible: number, needed: number): Promise<void> {
+    this.emit('starved', eligible, needed);
+    await this.sleep(1000);
   }
 
   /** Sleeps until `ms` pass or something the round waits on happens. */

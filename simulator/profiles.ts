@@ -18,6 +18,10 @@ export interface DeviceProfile {
   latencyMs: number;
   /** Probability that the device drops out of a round it was chosen for, in [0, 1). */
   dropout: number;
+  /** Long-run share of time the device is online and can be chosen, in (0, 1]. @default 1 */
+  availability?: number;
+  /** Mean length of an online session, in simulated seconds (see availability.ts). @default 600 */
+  sessionS?: number;
 }
 
 /**
@@ -91,6 +95,8 @@ function fromFile(file: string, fail: (why: string, cause?: unknown) => never): 
       downlinkBps: field('downlinkBps', positive, 'a positive number'),
       latencyMs: field('latencyMs', (v) => v >= 0 && Number.isFinite(v), 'a number >= 0'),
       dropout: field('dropout', (v) => v >= 0 && v < 1, 'in [0, 1)'),
+      ...(p.availability !== undefined && { availability: field('availability', (v) => v > 0 && v <= 1, 'in (0, 1]') }),
+      ...(p.sessionS !== undefined && { sessionS: field('sessionS', positive, 'a positive number') }),
     };
     return { profile, share: shared ? field('share', (v) => v >= 0, 'a number >= 0') : 1 };
   });

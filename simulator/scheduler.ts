@@ -79,6 +79,11 @@ export class SimScheduler {
     this.next();
   }
 
+  /** No device could be sent off: the fleet idles `ms` (nothing is in flight). */
+  advance(ms: number): void {
+    this.now += ms;
+  }
+
   takeDropped(): number {
     const n = this.dropped;
     this.dropped = 0;

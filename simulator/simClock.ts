@@ -24,6 +24,8 @@ export class SimClock {
   private readonly trainMs = new Map<string, number>();
   private readonly upBytes = new Map<string, number>();
   private readonly dropped = new Map<number, number>();
+  /** Simulated time spent waiting for available devices since the last round closed. */
+  private waitedMs = 0;
   totalMs = 0;
 
   constructor(
@@ -49,7 +51,17 @@ export class SimClock {
     this.dropped.set(round, (this.dropped.get(round) ?? 0) + 1);
   }
 
-  /** Closes the round on the simulated clock. */
+  /** Simulated time now: the closed rounds and any wait since. */
+  get now(): number {
+    return this.totalMs + this.waitedMs;
+  }
+
+  /** Too few devices could be chosen: the fleet idles `ms` before the next try. */
+  waited(ms: number): void {
+    this.waitedMs += ms;
+  }
+
+  /** Closes the round on the simulated clock (a wait before it counts in its time). */
   closeRound(r: RoundReport): SimulatedRound {
     // bytesDown counts the global (or its delta) and the round message once per participant.
     const downBytes = r.participants > 0 ? r.bytesDown / r.participants : 0;
@@ -60,7 +72,8 @@ export class SimClock {
       if (finish > this.roundTimeoutMs) simLate += 1;
       slowest = Math.max(slowest, finish);
     }
-    const simMs = r.missing.length > 0 ? this.roundTimeoutMs : Math.min(slowest, this.roundTimeoutMs);
+    const simMs = this.waitedMs + (r.missing.length > 0 ? this.roundTimeoutMs : Math.min(slowest, this.roundTimeoutMs));
+    this.waitedMs = 0;
     this.totalMs += simMs;
     const dropped = this.dropped.get(r.round) ?? 0;
     this.dropped.delete(r.round);

@@ -3,13 +3,14 @@ import { TypedEmitter } from '../protocol/index.js';
 import { startBroker, type BrokerHandle } from '../broker/index.js';
 import { loadMnist, parsePartition, partition, subset } from '../datasets/index.js';
 import { initBackend } from '../learning/index.js';
-import { Coordinator, connectAggregator, createCoordinator, createEvaluator, type CoordinatorEvents, type RoundReport } from '../aggregator/index.js';
+import { Coordinator, connectAggregator, createCoordinator, createEvaluator, type CoordinatorEvents, type DeviceRecord, type RoundReport } from '../aggregator/index.js';
 import { DeviceAgent, LocalTrainer, connectDevice, type FinishedWork } from '../device-agent/index.js';
 import { attackTrainer, chooseAttackers, parseAttack } from './attacks.js';
 import { parseSimulationOptions, type SimulationOptions } from './options.js';
 import { assignProfiles, dropsOut, parseProfiles, timedTrainer, type DeviceProfile } from './profiles.js';
 import { SimClock } from './simClock.js';
 import { SimScheduler } from './scheduler.js';
+import { AvailabilityTimeline } from './availability.js';
 import { buildReport, reportRound, type ReportRound, type RunReport } from './report.js';
 
 export type SimulationEvents = {
@@ -97,7 +98,15 @@ export class Simulation extends TypedEmitter<SimulationEvents> {
       const scheduler = o.mode === 'async' ? new SimScheduler((id) => clock.profile(id), o.roundTimeoutMs) : null;
       const control = await connectAggregator({ url, fleet: o.fleet });
       clients.push(control);
-      const coordinator = createCoordinator(o, { client: control, evaluate: evaluator, ...(scheduler && { now: () => scheduler.now }) });
+      // Profiles with availability < 1: a device can be chosen only while its timeline says online.
+      const timelines = new Map([...profiles].filter(([, p]) => (p.availability ?? 1) < 1).map(([id, p]) => [id, new AvailabilityTimeline(p, o.seed, id)]));
+      const simNow = (): number => scheduler?.now ?? clock.now;
+      const coordinator = createCoordinator(o, {
+        client: control, evaluate: evaluator,
+        ...(scheduler && { now: () => scheduler.now }),
+        ...(timelines.size > 0 && { criterion: (d: DeviceRecord) => timelines.get(d.deviceId)?.isOnline(simNow()) ?? true }),
+      });
+      coordinator.on('starved', () => (scheduler ? scheduler.advance(o.roundTimeoutMs) : clock.waited(o.roundTimeoutMs)));
       this.coordinator = coordinator;
       coordinator.on('roundStarted', (m) => this.emit('roundStarted', m));
       coordinator.on('resumed', (r) => this.emit('resumed', r));
