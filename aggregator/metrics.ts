@@ -18,8 +18,9 @@ export function registerAggregatorMetrics(coordinator: Coordinator, registry: Re
     labelNames: ['closed_by'] as const, registers,
   });
   for (const closedBy of CLOSED_BY) rounds.inc({ closed_by: closedBy }, 0);
-  const round = new Gauge({ name: 'fedmq_aggregator_round', help: 'Number of the current (or last) round', registers });
-  const participants = new Gauge({ name: 'fedmq_aggregator_round_participants', help: 'Devices selected for the current round', registers });
+  const round = new Gauge({ name: 'fedmq_aggregator_round', help: 'Number of the current (or last) round; async mode: of the last global', registers });
+  const participants = new Gauge({ name: 'fedmq_aggregator_round_participants', help: 'Devices selected for the current round; async mode: sent off by the last dispatch', registers });
+  const staleness = new Gauge({ name: 'fedmq_aggregator_staleness_mean', help: 'Async mode: mean staleness (globals) of the updates in the last global', registers });
   const accuracy = new Gauge({ name: 'fedmq_aggregator_accuracy', help: 'Accuracy of the global model after the last closed round', registers });
   const loss = new Gauge({ name: 'fedmq_aggregator_loss', help: 'Loss of the global model after the last closed round', registers });
   const accepted = new Counter({ name: 'fedmq_aggregator_updates_accepted_total', help: 'Updates accepted into an aggregate', registers });
@@ -41,14 +42,17 @@ export function registerAggregatorMetrics(coordinator: Coordinator, registry: Re
     },
   });
 
+  const async = coordinator.options.mode === 'async';
   coordinator.on('roundStarted', (m) => {
-    round.set(m.round);
+    if (!async) round.set(m.round);
     participants.set(m.participants.length);
   });
   coordinator.on('updateAccepted', () => accepted.inc());
   coordinator.on('updateRejected', (r) => rejected.inc({ reason: r.reason }));
   coordinator.on('roundClosed', (r) => {
     rounds.inc({ closed_by: r.closedBy });
+    if (async) round.set(r.round);
+    if (r.staleness) staleness.set(r.staleness.mean);
     accuracy.set(r.accuracy);
     loss.set(r.loss);
     duration.observe(r.wallMs / 1000);
