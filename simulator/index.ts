@@ -5,3 +5,4 @@ export { chartPath, runChartHtml, writeRunChart } from './chart.js';
 export { ATTACK_KINDS, ATTACK_SPECS, DEFAULT_ATTACK_PARAMS, attackTrainer, chooseAttackers, parseAttack, type Attack, type AttackKind } from './attacks.js';
 export { BUILTIN_PROFILES, assignProfiles, dropsOut, parseProfiles, simulatedFinishMs, timedTrainer, transferMs, type DeviceProfile, type ProfileMix } from './profiles.js';
 export { LOCAL_PROFILE, SimClock, type SimulatedRound } from './simClock.js';
+export { TrainerPool, TrainerJobError, TrainerPoolDisposedError, TrainerWorkerExitError, DEFAULT_POOL_BACKEND, defaultTrainerPoolOptions, parseTrainerPoolOptions, trainerWorkerUrl, type TrainerPoolOptions } from './trainerPool.js';

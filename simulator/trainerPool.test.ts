@@ -1,0 +1,205 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadMnist, subset } from '../datasets/index.js';
+import { LocalTrainer, type TrainJob, type TrainOutcome } from '../device-agent/index.js';
+import { currentBackend, initBackend, initialWeights, type ModelName, type TrainingData } from '../learning/index.js';
+import { OptionsError } from '../protocol/index.js';
+import { TrainerJobError, TrainerPool, TrainerPoolDisposedError, TrainerWorkerExitError, trainerWorkerUrl } from './trainerPool.js';
+
+// These tests start the compiled worker (dist/simulator/trainerWorker.js): the global setup builds it.
+
+/**
+ * A stand-in worker that speaks the pool's protocol without tfjs: it echoes the global back
+ * after 20 ms, exits on seed 13 and throws (uncaught) on seed 14.
+ */
+const FAKE_WORKER = `
+import { parentPort } from 'node:worker_threads';
+parentPort.postMessage({ type: 'ready', backend: 'cpu' });
+parentPort.on('message', (r) => {
+  if (r.options.seed === 13) process.exit(3);
+  if (r.options.seed === 14) throw new Error('worker blew up');
+  setTimeout(() => parentPort.postMessage({ type: 'trained', id: r.id, weights: r.global, loss: r.options.seed, accuracy: 0, ms: 0 }, [r.global.buffer]), 20);
+});
+`;
+
+let dir = '';
+let fakeWorker: URL;
+let brokenWorker: URL;
+let shards: TrainingData[] = [];
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'fedmq-pool-'));
+  writeFileSync(path.join(dir, 'fake.mjs'), FAKE_WORKER);
+  writeFileSync(path.join(dir, 'broken.mjs'), "throw new Error('cannot start');\n");
+  fakeWorker = pathToFileURL(path.join(dir, 'fake.mjs'));
+  brokenWorker = pathToFileURL(path.join(dir, 'broken.mjs'));
+  const { train } = await loadMnist();
+  shards = [0, 1, 2].map((k) => subset(train, Array.from({ length: 300 }, (_, i) => 300 * k + i)));
+});
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function hasTfjsNode(): boolean {
+  try {
+    createRequire(import.meta.url).resolve('@tensorflow/tfjs-node');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function job(model: ModelName, data: TrainingData, seed: number): TrainJob {
+  return { model, global: initialWeights(model, 7), data, options: { epochs: 1, batchSize: 10, lr: 0.05, seed } };
+}
+
+function echoJob(seed: number): TrainJob {
+  return { model: 'mlp', global: new Float32Array([seed]), data: { x: new Float32Array(784), y: new Uint8Array(1), count: 1 }, options: { epochs: 1, batchSize: 1, lr: 0.1, seed } };
+}
+
+function sameBits(a: TrainOutcome, b: TrainOutcome): boolean {
+  return Buffer.from(a.weights.buffer, a.weights.byteOffset, a.weights.byteLength).equals(Buffer.from(b.weights.buffer, b.weights.byteOffset, b.weights.byteLength));
+}
+
+describe('a trainer pool', () => {
+  it('trains real MNIST bit for bit as LocalTrainer does, for mlp and 2nn, on workers with the same backend', async () => {
+    // Prepare
+    await initBackend();
+    const jobs = (['mlp', '2nn'] as const).flatMap((model) => shards.map((data, k) => job(model, data, k)));
+    const local = new LocalTrainer();
+    const expected: TrainOutcome[] = [];
+    for (const j of jobs) expected.push(await local.train(j));
+    local.dispose();
+    const pool = new TrainerPool({ workers: 2 });
+    const globals = jobs.map((j) => j.global.slice());
+    // Execute: all at once, so jobs queue and each worker trains both models in turn.
+    const backends = await pool.ready();
+    const outcomes = await Promise.all(jobs.map((j) => pool.train(j)));
+    pool.dispose();
+    // Assert
+    expect(backends).toEqual([currentBackend(), currentBackend()]);
+    outcomes.forEach((outcome, i) => {
+      const want = expected[i] as TrainOutcome;
+      expect(sameBits(outcome, want), `job ${i} (${jobs[i]?.model})`).toBe(true);
+      expect([outcome.loss, outcome.accuracy]).toEqual([want.loss, want.accuracy]);
+    });
+    // The caller's global is copied, not transferred away.
+    jobs.forEach((j, i) => expect(j.global).toEqual(globals[i]));
+  });
+
+  it('loads the backend it is asked for in every worker', async () => {
+    // Prepare
+    const pool = new TrainerPool({ workers: 1, backend: 'cpu' });
+    // Execute
+    const backends = await pool.ready();
+    pool.dispose();
+    // Assert
+    expect(backends).toEqual(['cpu']);
+  });
+
+  it.skipIf(hasTfjsNode())('fails ready() and every job, never falling back, when the asked-for backend cannot load', async () => {
+    // Prepare
+    const pool = new TrainerPool({ workers: 1, backend: 'tensorflow' });
+    // Execute
+    const ready = await pool.ready().catch((e: unknown) => e);
+    const trained = await pool.train(job('mlp', shards[0] as TrainingData, 0)).catch((e: unknown) => e);
+    pool.dispose();
+    // Assert
+    expect(ready).toBeInstanceOf(TrainerJobError);
+    expect((ready as TrainerJobError).remoteName).toBe('OptionsError');
+    expect((trained as Error).message).toBe((ready as Error).message);
+  });
+
+  it('rejects a job that throws in its worker with that error message, and keeps the worker', async () => {
+    // Prepare
+    const pool = new TrainerPool({ workers: 1 });
+    const bad = { ...job('mlp', shards[0] as TrainingData, 0), global: new Float32Array(5) };
+    const localError = await new LocalTrainer().train(bad).catch((e: Error) => e);
+    // Execute
+    const error = await pool.train(bad).catch((e: unknown) => e);
+    const next = await pool.train(job('mlp', shards[0] as TrainingData, 0));
+    pool.dispose();
+    // Assert
+    expect(error).toBeInstanceOf(TrainerJobError);
+    expect((error as TrainerJobError).message).toBe((localError as Error).message);
+    expect((error as TrainerJobError).remoteName).toBe('WeightsLengthError');
+    expect(next.weights.length).toBe(initialWeights('mlp', 0).length);
+  });
+
+  it('runs queued jobs first in, first out when every worker is busy', async () => {
+    // Prepare
+    const pool = new TrainerPool({ workers: 1, workerUrl: fakeWorker });
+    const finished: number[] = [];
+    // Execute
+    const runs = [1, 2, 3, 4].map((seed) => pool.train(echoJob(seed)).then((o) => finished.push(o.loss)));
+    const queued = pool.queued;
+    await Promise.all(runs);
+    pool.dispose();
+    // Assert
+    expect(queued).toBe(3);
+    expect(finished).toEqual([1, 2, 3, 4]);
+  });
+
+  it('replaces a worker that dies and rejects only the job it held', async () => {
+    // Prepare
+    const pool = new TrainerPool({ workers: 1, workerUrl: fakeWorker });
+    // Execute
+    const exited = pool.train(echoJob(13)).catch((e: unknown) => e);
+    const after = pool.train(echoJob(5));
+    const thrown = await pool.train(echoJob(14)).catch((e: unknown) => e);
+    const last = await pool.train(echoJob(6));
+    pool.dispose();
+    // Assert
+    const exitError = await exited;
+    expect(exitError).toBeInstanceOf(TrainerWorkerExitError);
+    expect((exitError as TrainerWorkerExitError).exitCode).toBe(3);
+    expect((await after).loss).toBe(5);
+    expect(thrown).toBeInstanceOf(TrainerWorkerExitError);
+    expect((thrown as Error).message).toContain('worker blew up');
+    expect(last.loss).toBe(6);
+  });
+
+  it('gives up, without respawning, on a worker that dies before it starts', async () => {
+    // Prepare
+    const pool = new TrainerPool({ workers: 1, workerUrl: brokenWorker });
+    // Execute
+    const first = await pool.train(echoJob(1)).catch((e: unknown) => e);
+    const ready = await pool.ready().catch((e: unknown) => e);
+    const second = await pool.train(echoJob(2)).catch((e: unknown) => e);
+    pool.dispose();
+    // Assert
+    expect(first).toBeInstanceOf(TrainerWorkerExitError);
+    expect((first as Error).message).toContain('cannot start');
+    expect(ready).toBe(first);
+    expect(second).toBe(first);
+  });
+
+  it('rejects running and queued jobs on dispose, and every job after it', async () => {
+    // Prepare
+    const pool = new TrainerPool({ workers: 1, workerUrl: fakeWorker });
+    const running = pool.train(echoJob(1)).catch((e: unknown) => e);
+    const queued = pool.train(echoJob(2)).catch((e: unknown) => e);
+    // Execute
+    pool.dispose();
+    pool.dispose();
+    const later = await pool.train(echoJob(3)).catch((e: unknown) => e);
+    // Assert
+    expect(await running).toBeInstanceOf(TrainerPoolDisposedError);
+    expect(await queued).toBeInstanceOf(TrainerPoolDisposedError);
+    expect(later).toBeInstanceOf(TrainerPoolDisposedError);
+  });
+
+  it('refuses invalid options', () => {
+    expect(() => new TrainerPool({ workers: 0 })).toThrow(OptionsError);
+    expect(() => new TrainerPool({ backend: 'gpu' as 'cpu' })).toThrow(OptionsError);
+    expect(() => new TrainerPool({ workerUrl: pathToFileURL(path.join(dir, 'missing.js')) })).toThrow(/does not exist/);
+  });
+
+  it('finds the worker beside the compiled module, and in dist/ from the TypeScript source', () => {
+    expect(trainerWorkerUrl('file:///app/dist/simulator/trainerPool.js').pathname).toBe('/app/dist/simulator/trainerWorker.js');
+    expect(trainerWorkerUrl('file:///app/simulator/trainerPool.ts').pathname).toBe('/app/dist/simulator/trainerWorker.js');
+  });
+});
