@@ -1,8 +1,10 @@
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadMnist, subset } from '../datasets/index.js';
 import { LocalTrainer, type TrainJob, type TrainOutcome } from '../device-agent/index.js';
@@ -190,6 +192,20 @@ describe('a trainer pool', () => {
     expect(await running).toBeInstanceOf(TrainerPoolDisposedError);
     expect(await queued).toBeInstanceOf(TrainerPoolDisposedError);
     expect(later).toBeInstanceOf(TrainerPoolDisposedError);
+  });
+
+  it('lets the process exit while its workers are idle, without dispose', async () => {
+    // Prepare: a process that trains one job from the compiled pool and forgets it.
+    const pool = pathToFileURL(path.resolve('dist/simulator/index.js')).href;
+    const script = `import { TrainerPool } from '${pool}';
+      const p = new TrainerPool({ workers: 2, backend: 'cpu' });
+      const o = await p.train({ model: 'mlp', global: new Float32Array(${initialWeights('mlp', 0).length}), data: { x: new Float32Array(784), y: new Uint8Array(1), count: 1 }, options: { epochs: 1, batchSize: 1, lr: 0.1, seed: 0 } });
+      console.log(o.weights.length);`;
+    // Execute
+    writeFileSync(path.join(dir, 'forget.mjs'), script);
+    const { stdout } = await promisify(execFile)(process.execPath, [path.join(dir, 'forget.mjs')], { timeout: 20_000 });
+    // Assert
+    expect(stdout.trim()).toBe(String(initialWeights('mlp', 0).length));
   });
 
   it('refuses invalid options', () => {

@@ -193,8 +193,6 @@ export class TrainerPool implements Trainer {
   private spawn(index: number): Slot {
     const workerData: WorkerConfig = { backend: this.options.backend };
     const worker = new Worker(this.options.workerUrl, { workerData });
-    // Idle workers must not hold the process open; a running job refs its worker.
-    worker.unref();
     let settle!: { resolve: (b: BackendName) => void; reject: (e: Error) => void };
     const ready = new Promise<BackendName>((resolve, reject) => (settle = { resolve, reject }));
     ready.catch(() => undefined);
@@ -233,6 +231,9 @@ export class TrainerPool implements Trainer {
       this.slots[index] = this.spawn(index);
       this.dispatch();
     });
+    // Idle workers must not hold the process open; a running job refs its worker. Only after
+    // the listeners: adding a 'message' listener refs the worker again.
+    worker.unref();
     return slot;
   }
 
