@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { OptionsError, sha256Hex, writeFileAtomic } from '../protocol/index.js';
+import { OptionsError, sha256Hex } from '../protocol/index.js';
+import { writeFileAtomic } from '../datasets/index.js';
 
 const MAGIC = 'fedmq-checkpoint';
 const VERSION = 1;

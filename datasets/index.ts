@@ -32,3 +32,4 @@ export {
   type DataSource,
   type DataSourceOptions,
 } from './dataSource.js';
+export { writeFileAtomic } from './atomicWrite.js';

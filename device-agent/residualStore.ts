@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ErrorFeedback, assertValidId, writeFileAtomic } from '../protocol/index.js';
+import { ErrorFeedback, assertValidId } from '../protocol/index.js';
+import { writeFileAtomic } from '../datasets/index.js';
 
 /**
  * Where a device keeps its error-feedback residual between runs, so that a restart does not

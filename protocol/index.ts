@@ -7,4 +7,3 @@ export { build, decodeMessage, encodeMessage, sha256Hex, DEFAULT_MAX_MESSAGE_BYT
 export * from './codecs/index.js';
 export * from './downlink.js';
 export * from './rejections.js';
-export { writeFileAtomic } from './atomicWrite.js';
