@@ -13,7 +13,8 @@ const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) console.log('note: run with node --expose-gc for a steadier heap reading');
 
 const samples: { round: number; heapMb: number; rssMb: number; tensors: number; accuracy: number }[] = [];
-const simulation = new Simulation({ devices, rounds });
+// Training on the main thread, so its tensors and buffers are in the heap measured here.
+const simulation = new Simulation({ devices, rounds, workers: 0 });
 simulation.on('roundClosed', (r) => {
   gc?.();
   const m = process.memoryUsage();

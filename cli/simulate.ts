@@ -24,6 +24,7 @@ export const simulateCommand: Command = {
     profiles: { type: 'string', placeholder: 'SPEC', description: 'device profiles (speed, links, dropout): pi-zero-2|pi-4|pi-5:SHARE,... or FILE.json' },
     overselect: { type: 'string', placeholder: 'F', description: 'choose F times the wanted participants, for dropouts (1.3 in Bonawitz et al. 2019)', default: '1' },
     follow: { type: 'string', placeholder: 'MODE', description: 'devices fetch the global always | when-selected', default: 'when-selected if fraction < 1' },
+    workers: { type: 'string', placeholder: 'N', description: 'worker threads that train (0: the main thread)', default: 'the cores' },
     'ms-per-example': { type: 'string', placeholder: 'MS', description: 'simulated training ms per example and epoch of a speed-1 device (reproducible simulated time)', default: 'measured' },
     ...federationFlags,
   },
@@ -39,12 +40,13 @@ export const simulateCommand: Command = {
       overselect: num(flags, 'overselect'),
       follow: str(flags, 'follow') as SimulationOptions['follow'] | undefined,
       msPerExample: num(flags, 'ms-per-example'),
+      workers: num(flags, 'workers'),
     });
     const o = simulation.options;
     console.log(`fedmq simulate: ${settingsLine({
       devices: o.devices, rounds: o.rounds, mode: o.mode === 'async' ? `async, buffer ${o.buffer}` : undefined, fraction: o.fraction, model: o.model, partition: o.partition,
       epochs: o.epochs, 'batch-size': o.batchSize, lr: o.lr, strategy: o.strategy, codec: o.codec, downlink: o.downlink, seed: o.seed,
-      attack: o.attack, profiles: o.profiles, overselect: o.overselect === 1 ? undefined : o.overselect, 'round-timeout': `${o.roundTimeoutMs / 1000}s`, backend: o.backend, broker: o.brokerUrl ?? 'embedded',
+      attack: o.attack, profiles: o.profiles, overselect: o.overselect === 1 ? undefined : o.overselect, 'round-timeout': `${o.roundTimeoutMs / 1000}s`, workers: o.workers, backend: o.backend, broker: o.brokerUrl ?? 'embedded',
     })}`);
 
     const bar = new ProgressBar();

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { OptionsError } from '../protocol/index.js';
 import { parsePartition } from '../datasets/index.js';
 import { parseCoordinatorOptions, stripUndefined, type CoordinatorOptions } from '../aggregator/index.js';
@@ -33,6 +34,11 @@ export interface SimulationOptions extends CoordinatorOptions {
    * time measured here. Fixing it makes simulated time, and so async mode's order, reproducible.
    */
   msPerExample: number | undefined;
+  /**
+   * Worker threads that train the fleet's rounds (each with its own tfjs); 0 trains on the main
+   * thread, one device after another. @default os.availableParallelism()
+   */
+  workers: number;
 }
 
 export function parseSimulationOptions(partial: Partial<SimulationOptions> = {}): SimulationOptions {
@@ -57,9 +63,11 @@ export function parseSimulationOptions(partial: Partial<SimulationOptions> = {})
   if (!FOLLOW_MODES.includes(follow)) throw new OptionsError('follow', `must be ${FOLLOW_MODES.join(' or ')}, got ${follow}`);
   const attack = given.attack === undefined ? undefined : parseAttack(given.attack).spec;
   if (given.profiles !== undefined) parseProfiles(given.profiles);
+  const workers = given.workers ?? os.availableParallelism();
+  if (!Number.isInteger(workers) || workers < 0 || workers > 256) throw new OptionsError('workers', `must be an integer in [0, 256], got ${workers}`);
   const msPerExample = given.msPerExample;
   if (msPerExample !== undefined && !(msPerExample > 0 && Number.isFinite(msPerExample))) {
     throw new OptionsError('msPerExample', `must be a positive number, got ${msPerExample}`);
   }
-  return { ...coordinator, devices, partition, backend, brokerUrl: given.brokerUrl, follow, attack, profiles: given.profiles, msPerExample };
+  return { ...coordinator, devices, partition, backend, brokerUrl: given.brokerUrl, follow, attack, profiles: given.profiles, msPerExample, workers };
 }

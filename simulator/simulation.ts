@@ -4,18 +4,20 @@ import { startBroker, type BrokerHandle } from '../broker/index.js';
 import { loadMnist, parsePartition, partition, subset } from '../datasets/index.js';
 import { initBackend } from '../learning/index.js';
 import { Coordinator, connectAggregator, createCoordinator, createEvaluator, type CoordinatorEvents, type DeviceRecord, type RoundReport } from '../aggregator/index.js';
-import { DeviceAgent, LocalTrainer, connectDevice, type FinishedWork } from '../device-agent/index.js';
+import { DeviceAgent, LocalTrainer, connectDevice, type FinishedWork, type Trainer } from '../device-agent/index.js';
 import { attackTrainer, chooseAttackers, parseAttack } from './attacks.js';
 import { parseSimulationOptions, type SimulationOptions } from './options.js';
 import { assignProfiles, dropsOut, parseProfiles, timedTrainer, type DeviceProfile } from './profiles.js';
 import { SimClock } from './simClock.js';
 import { SimScheduler } from './scheduler.js';
 import { AvailabilityTimeline } from './availability.js';
+import { OrderedRelease } from './orderedRelease.js';
+import { TrainerPool } from './trainerPool.js';
 import { buildReport, reportRound, type ReportRound, type RunReport } from './report.js';
 
 export type SimulationEvents = {
-  /** Set-up progress, in order: backend, data, broker, devices. */
-  setup: [info: { stage: 'backend' | 'data' | 'broker' | 'devices'; detail: string }];
+  /** Set-up progress, in order: backend, trainers, data, broker, devices. */
+  setup: [info: { stage: 'backend' | 'trainers' | 'data' | 'broker' | 'devices'; detail: string }];
   roundStarted: CoordinatorEvents['roundStarted'];
   roundClosed: [report: RoundReport, entry: ReportRound];
   updateAccepted: CoordinatorEvents['updateAccepted'];
@@ -72,6 +74,10 @@ export class Simulation extends TypedEmitter<SimulationEvents> {
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 200);
     const backend = await initBackend(o.backend);
     stage('backend', backend);
+    // Workers load the backend this thread got, so training matches the main thread's bit for bit.
+    const pool = o.workers > 0 ? new TrainerPool({ workers: o.workers, backend }) : null;
+    const trainer: Trainer = pool ?? new LocalTrainer();
+    if (pool) stage('trainers', `${pool.size} worker thread(s), ${(await pool.ready()).join(', ')}`);
 
     const { train, test } = await loadMnist();
     const shards = partition(train.y, o.devices, parsePartition(o.partition), o.seed);
@@ -80,7 +86,6 @@ export class Simulation extends TypedEmitter<SimulationEvents> {
     let broker: BrokerHandle | null = null;
     const clients: MqttClient[] = [];
     const agents: DeviceAgent[] = [];
-    const trainer = new LocalTrainer();
     const evaluator = await createEvaluator(o.model, test);
     try {
       let url = o.brokerUrl;
@@ -113,6 +118,9 @@ export class Simulation extends TypedEmitter<SimulationEvents> {
       coordinator.on('updateAccepted', (r) => this.emit('updateAccepted', r));
       coordinator.on('updateRejected', (r) => this.emit('updateRejected', r));
       coordinator.on('updateAccepted', (u) => clock.accepted(u.deviceId, u.bytes));
+      // Sync rounds trained in parallel: updates go out in participant order (reproducible sums).
+      const ordered = pool && !scheduler ? new OrderedRelease() : null;
+      if (ordered) coordinator.on('roundStarted', (m) => ordered.roundStarted(m.participants));
       if (scheduler) {
         coordinator.on('roundStarted', (m) => scheduler.dispatched(m.participants, coordinator.downloadBytes));
         coordinator.on('idle', () => scheduler.idle());
@@ -151,9 +159,15 @@ export class Simulation extends TypedEmitter<SimulationEvents> {
           trainer: timedTrainer(attackers.has(id) ? poisoned : trainer, (ms, job) => trained(id, ms, job.data.count, job.options.epochs)),
           dropout: (round) => dropsOut(profile, o.seed, round.round, id),
           ...(scheduler && { gate: (work: FinishedWork) => scheduler.finished(id, work, simTrainMs.get(id) ?? 0) }),
+          ...(ordered && { gate: (work: FinishedWork) => (work.outcome === 'update' ? ordered.turn(id) : Promise.resolve(ordered.finished(id))) }),
         });
+        if (ordered) {
+          agent.on('updatePublished', () => ordered.finished(id));
+          agent.on('roundSkipped', () => ordered.finished(id));
+        }
         agent.on('warning', (error) => {
           scheduler?.forget(id);
+          ordered?.finished(id);
           this.emit('deviceWarning', { deviceId: id, error });
         });
         agent.on('roundSkipped', ({ round, reason }) => reason === 'dropped-out' && clock.droppedOut(round));

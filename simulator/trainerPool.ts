@@ -200,6 +200,8 @@ export class TrainerPool implements Trainer {
     worker.on('message', (reply: PoolReply) => {
       if (reply.type === 'ready' || reply.type === 'init-failed') {
         slot.started = true;
+        // Started: from now on an idle worker must not hold the process open.
+        if (slot.job === null) worker.unref();
         if (reply.type === 'ready') settle.resolve(reply.backend);
         else settle.reject(new TrainerJobError(reply.name, reply.message));
         return;
@@ -231,9 +233,8 @@ export class TrainerPool implements Trainer {
       this.slots[index] = this.spawn(index);
       this.dispatch();
     });
-    // Idle workers must not hold the process open; a running job refs its worker. Only after
-    // the listeners: adding a 'message' listener refs the worker again.
-    worker.unref();
+    // Referenced while it starts, so that awaiting `ready()` keeps the process alive; unref'd
+    // once ready and idle (a running job refs its worker again).
     return slot;
   }
 
