@@ -92,6 +92,11 @@ export const simulateCommand: Command = {
     try {
       const report = await simulation.run();
       console.log(`done: ${report.final.rounds} rounds, accuracy ${report.final.accuracy.toFixed(4)}, ${(report.final.wallMs / 1000).toFixed(1)} s, backend ${report.environment.backend}`);
+      const t = report.final.target;
+      if (t) {
+        const sim = t.simWallMs === undefined || o.profiles === undefined ? '' : `, ${(t.simWallMs / 1000).toFixed(1)} s of simulated fleet time`;
+        console.log(t.reached ? `reached ${t.accuracy} at round ${t.round}${sim}` : `did not reach ${t.accuracy} in ${report.final.rounds} rounds`);
+      }
       if (o.profiles !== undefined) console.log(`simulated fleet time: ${((report.final.simWallMs ?? 0) / 1000).toFixed(1)} s (${Object.entries(report.fleet?.profiles ?? {}).map(([k, v]) => `${v} ${k}`).join(', ')})`);
       if (report.fleet) console.log(`fleet: ${report.fleet.connected}/${report.fleet.devices} devices connected${report.fleet.attackers > 0 ? `, ${report.fleet.attackers} malicious` : ""}, peak RSS ${report.fleet.peakRssMb} MB`);
       const file = str(flags, 'report');

@@ -33,8 +33,14 @@ export interface RunReport {
   /** Wall time per phase: set-up stages, then the rounds' training, aggregation, evaluation and the rest. */
   phases?: Record<string, number>;
   rounds: ReportRound[];
-  /** `simWallMs`: the rounds' simulated durations summed (simulator only). */
-  final: { accuracy: number; rounds: number; wallMs: number; bytesUpTotal: number; bytesDownTotal: number; simWallMs?: number };
+  /**
+   * `simWallMs`: the rounds' simulated durations summed (simulator only). `target`: with a
+   * target accuracy, the first round that reached it, and the wall and simulated time until then.
+   */
+  final: {
+    accuracy: number; rounds: number; wallMs: number; bytesUpTotal: number; bytesDownTotal: number; simWallMs?: number;
+    target?: { accuracy: number; reached: boolean; round?: number; wallMs?: number; simWallMs?: number };
+  };
 }
 
 export function reportRound(r: RoundReport): ReportRound {
@@ -74,7 +80,20 @@ export function buildReport(
       bytesUpTotal: rounds.reduce((s, r) => s + r.bytesUp, 0),
       bytesDownTotal: rounds.reduce((s, r) => s + r.bytesDown, 0),
       ...(rounds.some((r) => r.simMs !== undefined) && { simWallMs: round1(rounds.reduce((s, r) => s + (r.simMs ?? 0), 0)) }),
+      ...(config.targetAccuracy !== undefined && { target: timeToTarget(rounds, config.targetAccuracy) }),
     },
+  };
+}
+
+/** The first round at `accuracy` and the time until it closed, wall and simulated. */
+function timeToTarget(rounds: ReportRound[], accuracy: number): NonNullable<RunReport['final']['target']> {
+  const i = rounds.findIndex((r) => r.accuracy >= accuracy);
+  if (i < 0) return { accuracy, reached: false };
+  const until = rounds.slice(0, i + 1);
+  const simulated = until.some((r) => r.simMs !== undefined);
+  return {
+    accuracy, reached: true, round: rounds[i]!.round, wallMs: round1(until.reduce((s, r) => s + r.wallMs, 0)),
+    ...(simulated && { simWallMs: round1(until.reduce((s, r) => s + (r.simMs ?? 0), 0)) }),
   };
 }
 
