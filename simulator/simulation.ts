@@ -77,17 +77,17 @@ export class Simulation extends TypedEmitter<SimulationEvents> {
     // Workers load the backend this thread got, so training matches the main thread's bit for bit.
     const pool = o.workers > 0 ? new TrainerPool({ workers: o.workers, backend }) : null;
     const trainer: Trainer = pool ?? new LocalTrainer();
-    if (pool) stage('trainers', `${pool.size} worker thread(s), ${(await pool.ready()).join(', ')}`);
-
-    const { train, test } = await loadMnist();
-    const shards = partition(train.y, o.devices, parsePartition(o.partition), o.seed);
-    stage('data', `MNIST ${train.count} train / ${test.count} test, ${o.partition} over ${o.devices} devices`);
-
     let broker: BrokerHandle | null = null;
+    let evaluator: Awaited<ReturnType<typeof createEvaluator>> | null = null;
     const clients: MqttClient[] = [];
     const agents: DeviceAgent[] = [];
-    const evaluator = await createEvaluator(o.model, test);
     try {
+      if (pool) stage('trainers', `${pool.size} worker thread(s), ${(await pool.ready()).join(', ')}`);
+      const { train, test } = await loadMnist();
+      const shards = partition(train.y, o.devices, parsePartition(o.partition), o.seed);
+      stage('data', `MNIST ${train.count} train / ${test.count} test, ${o.partition} over ${o.devices} devices`);
+      evaluator = await createEvaluator(o.model, test);
+
       let url = o.brokerUrl;
       if (url === undefined) {
         broker = await startBroker({ host: '127.0.0.1', port: 0 });
@@ -192,7 +192,7 @@ export class Simulation extends TypedEmitter<SimulationEvents> {
       await inBatches(agents, (a) => a.stop());
       await inBatches(clients, (c) => c.endAsync().catch(() => undefined));
       trainer.dispose();
-      evaluator.dispose();
+      evaluator?.dispose();
       await broker?.close();
     }
   }
