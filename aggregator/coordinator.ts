@@ -129,6 +129,7 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
       await this.publish(this.topics.task, encodeMessage(build.task({
         model: o.model, inputShape: info.inputShape, numClasses: info.numClasses, paramCount: info.paramCount,
         codec: o.codec, downlink: this.broadcaster.downlink.spec, defaults: { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr },
+        mode: o.mode, ...(o.mode === 'async' && { buffer: o.buffer }),
       })));
       const first = await this.resume();
       await this.publishGlobal(this.release(this.global, first - 1));

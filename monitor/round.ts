@@ -7,8 +7,14 @@ import { RejectReason, parseCodec, type MetricsMessage, type RoundMessage, type 
  */
 export type ObservedReject = Exclude<RejectReason, 'bad-length' | 'non-finite' | 'too-large'>;
 
-/** The current round as the monitor sees it. */
+/**
+ * The current round as the monitor sees it. In async mode (FedBuff) it is the next global
+ * being filled: `round` is that global's number, `expected` the buffer size K, `received` the
+ * good updates toward it, `participants` and `pending` the devices training now, `deadline`
+ * the latest dispatch's.
+ */
 export interface RoundView {
+  mode: 'sync' | 'async';
   round: number;
   globalVersion: number;
   codec: string;
@@ -42,6 +48,14 @@ export interface RoundView {
 
 /** Follows the open round: who was chosen, who reported, what was refused and why. */
 export class RoundTracker {
+  private mode: 'sync' | 'async' = 'sync';
+  private buffer = 1;
+  /** Async mode: each device training now, with the dispatch it reports under. */
+  private readonly assigned = new Map<string, number>();
+  /** Async mode: each device's last good update's dispatch, to tell a repeat. */
+  private readonly lastReported = new Map<string, number>();
+  private globals = 0;
+  private asyncReceived = 0;
   private message: RoundMessage | null = null;
   private participants = new Set<string>();
   private readonly reported = new Set<string>();
@@ -55,7 +69,34 @@ export class RoundTracker {
     return this.message?.round;
   }
 
+  /**
+   * The task says how the aggregator runs; async mode changes what a round message is. A
+   * `fresh` task (published live, not retained) starts a new run: async counts start over.
+   */
+  setMode(mode: 'sync' | 'async', buffer: number, fresh: boolean): void {
+    if (fresh) {
+      this.assigned.clear();
+      this.lastReported.clear();
+      this.globals = 0;
+      this.asyncReceived = 0;
+    }
+    // A retained dispatch may have arrived before the retained task: its devices are training.
+    if (mode === 'async' && this.mode === 'sync' && this.message) for (const id of this.message.participants) this.assigned.set(id, this.message.round);
+    this.mode = mode;
+    this.buffer = buffer;
+  }
+
   round(message: RoundMessage, retained: boolean, now: number): void {
+    if (this.mode === 'async') {
+      // A dispatch: these devices now train toward the global being filled.
+      for (const id of message.participants) this.assigned.set(id, message.round);
+      if (this.message === null) {
+        this.joinedLate = retained;
+        this.startedAt = now;
+      }
+      this.message = message;
+      return;
+    }
     // A repeated round message (retained again after a reconnect) keeps what was counted.
     if (this.message?.round === message.round) {
       this.message = message;
@@ -75,24 +116,47 @@ export class RoundTracker {
   update(topicId: string, message: UpdateMessage | null, bytes: number): void {
     if (!this.message) return;
     this.bytesUp += bytes;
-    const reason = this.check(topicId, message);
+    const reason = this.mode === 'async' ? this.checkAsync(topicId, message) : this.check(topicId, message);
     if (reason) {
       this.observed[reason] = (this.observed[reason] ?? 0) + 1;
+    } else if (this.mode === 'async') {
+      this.assigned.delete(topicId);
+      this.lastReported.set(topicId, message!.round);
+      this.asyncReceived += 1;
     } else {
       this.reported.add(topicId);
     }
   }
 
   metrics(message: MetricsMessage): void {
+    if (this.mode === 'async') {
+      // A global was made: the buffer starts over.
+      this.globals = message.round;
+      this.asyncReceived = 0;
+      this.observed = {};
+      this.bytesUp = 0;
+      return;
+    }
     if (this.message && message.round === this.message.round) this.confirmed = message;
   }
 
   view(now: number): RoundView | null {
     const m = this.message;
     if (!m) return null;
+    if (this.mode === 'async') {
+      const training = [...this.assigned.keys()].sort();
+      return {
+        mode: 'async', round: this.globals + 1, globalVersion: m.globalVersion, codec: m.codec, epochs: m.epochs, batchSize: m.batchSize, lr: m.lr,
+        participants: training, expected: this.buffer, received: this.asyncReceived, pending: training,
+        deadline: m.deadline, remainingMs: Math.max(0, m.deadline - now), closed: false,
+        rejected: Object.values(this.observed).reduce((a, b) => a + b, 0), rejectedByReason: { ...this.observed },
+        rejectionsFrom: 'traffic', joinedLate: this.joinedLate, startedAt: this.startedAt, bytesUp: this.bytesUp,
+      };
+    }
     const confirmed = this.confirmed;
     const rejectedByReason = confirmed ? { ...confirmed.rejectedByReason } : { ...this.observed };
     return {
+      mode: 'sync',
       round: m.round,
       globalVersion: m.globalVersion,
       codec: m.codec,
@@ -125,6 +189,18 @@ export class RoundTracker {
     if (!this.participants.has(topicId)) return RejectReason.NotSelected;
     if (this.reported.has(topicId)) return RejectReason.Duplicate;
     if (u.codec !== m.codec && canonical(u.codec) !== canonical(m.codec)) return RejectReason.BadCodec;
+    return null;
+  }
+
+  /** Async mode's checks (aggregator/buffered.ts): a device reports under its open dispatch, once. */
+  private checkAsync(topicId: string, u: UpdateMessage | null): ObservedReject | null {
+    if (u === null) return RejectReason.Malformed;
+    if (u.deviceId !== topicId) return RejectReason.IdMismatch;
+    if (this.lastReported.get(topicId) === u.round) return RejectReason.Duplicate;
+    const assigned = this.assigned.get(topicId);
+    if (assigned === undefined) return RejectReason.NotSelected;
+    if (assigned !== u.round) return RejectReason.WrongRound;
+    if (u.codec !== this.message!.codec && canonical(u.codec) !== canonical(this.message!.codec)) return RejectReason.BadCodec;
     return null;
   }
 }

@@ -84,6 +84,26 @@ describe('the fleet state of the monitor', () => {
     expect(state.snapshot(T0 + 40).invalid.count).toBe(1);
   });
 
+  it('follows async mode: dispatches add devices in flight, updates fill the buffer of the next global', () => {
+    // Prepare: an async aggregator's task (buffer 2) and its first dispatch.
+    const state = new FleetState({ fleet: 'lab' });
+    const task = build.task({ model: 'mlp', inputShape: [2], numClasses: 2, paramCount: 2, codec: 'f32', downlink: 'f32', defaults: { epochs: 1, batchSize: 10, lr: 0.1 }, mode: 'async', buffer: 2 });
+    state.ingest(topics.task, encodeMessage(task), false, T0);
+    state.ingest(topics.round, encodeMessage(roundMessage(1, ['pi-1', 'pi-2'])), false, T0);
+    // Execute: pi-1 reports and is sent off again; pi-2 reports on its older dispatch; pi-1 repeats itself.
+    state.ingest(topics.update('pi-1'), update(1, 'pi-1'), false, T0 + 1);
+    state.ingest(topics.round, encodeMessage(roundMessage(2, ['pi-1'])), false, T0 + 2);
+    state.ingest(topics.update('pi-2'), update(1, 'pi-2'), false, T0 + 3);
+    state.ingest(topics.update('pi-1'), update(1, 'pi-1'), false, T0 + 4);
+    const full = state.snapshot(T0 + 5).round!;
+    state.ingest(topics.metrics, metrics(1, 0.9, 0.3, { duplicate: 1 }), false, T0 + 6);
+    state.ingest(topics.update('pi-3'), update(2, 'pi-3'), false, T0 + 7);
+    const next = state.snapshot(T0 + 8).round!;
+    // Assert: nothing reported on an older dispatch counts as a wrong round.
+    expect(full).toMatchObject({ mode: 'async', round: 1, expected: 2, received: 2, pending: ['pi-1'], rejectedByReason: { duplicate: 1 } });
+    expect(next).toMatchObject({ mode: 'async', round: 2, received: 0, pending: ['pi-1'], rejectedByReason: { 'not-selected': 1 } });
+  });
+
   it('keeps accuracy and loss per round, in round order, from the metrics messages', () => {
     const state = new FleetState({ fleet: 'lab' });
     state.ingest(topics.metrics, metrics(2, 0.91, 0.30), true, T0);

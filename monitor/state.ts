@@ -143,6 +143,7 @@ export class FleetState {
             // The aggregator publishes its task once, as a run starts: a live one begins a new history.
             if (!retained) this.history.clear();
             this.task = task;
+            this.rounds.setMode(task.mode ?? 'sync', task.buffer ?? 1, !retained);
           }
           break;
         case 'global':

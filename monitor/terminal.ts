@@ -37,7 +37,7 @@ export function renderTerminal(s: MonitorSnapshot, options: TerminalOptions = {}
     const rejected = r.rejected > 0
       ? `  ${paint('red', `rejected ${r.rejected}`)} (${Object.entries(r.rejectedByReason).map(([k, v]) => `${k}:${v}`).join(', ')}; ${r.rejectionsFrom})`
       : '  rejected 0';
-    lines.push(`${paint('bold', `Round ${r.round}`)}  updates ${r.received}/${r.expected} ${progressBar(r.received, r.expected, 20)}  ${state}${rejected}${r.joinedLate ? paint('dim', '  (joined late)') : ''}`);
+    lines.push(`${paint('bold', r.mode === 'async' ? `Global ${r.round} (async, ${r.pending.length} training)` : `Round ${r.round}`)}  updates ${r.received}/${r.expected} ${progressBar(r.received, r.expected, 20)}  ${state}${rejected}${r.joinedLate ? paint('dim', '  (joined late)') : ''}`);
     lines.push(`       E=${r.epochs} B=${r.batchSize} lr=${r.lr} codec ${r.codec}  up ${formatBytes(r.bytesUp)}${r.pending.length > 0 && !r.closed ? `  waiting for ${list(r.pending, 6)}` : ''}`);
   } else {
     lines.push(`${paint('bold', 'Round')} (none yet)`);

@@ -34,6 +34,12 @@ export interface TaskMessage {
   /** How the global travels: `f32`, `f16`, or `delta:SPEC` (see protocol/downlink.ts). */
   downlink: string;
   defaults: TrainConfig;
+  /**
+   * `async`: round messages are dispatches (FedBuff) and a new global comes every `buffer`
+   * accepted updates; absent means `sync` (aggregators before async mode sent neither).
+   */
+  mode?: 'sync' | 'async';
+  buffer?: number;
 }
 
 /** Retained on `global`: the model every device starts its round from. */

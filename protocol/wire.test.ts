@@ -20,6 +20,7 @@ describe('messages on the wire', () => {
     const weights = new Uint8Array([1, 0, 0, 0, 3, 0, 0, 0]);
     const messages = [
       build.task({ model: 'mlp', inputShape: [28, 28, 1], numClasses: 10, paramCount: 3, codec: 'int8', downlink: 'delta:f16', defaults: { epochs: 1, batchSize: 20, lr: 0.05 } }),
+      build.task({ model: 'mlp', inputShape: [2], numClasses: 2, paramCount: 3, codec: 'f32', downlink: 'f32', defaults: { epochs: 1, batchSize: 20, lr: 0.05 }, mode: 'async', buffer: 10 }),
       build.global({ version: 2, round: 1, codec: 'f32', weights, sha256: 'ab'.repeat(32) }),
       build.globalDelta({ version: 3, baseVersion: 2, round: 2, codec: 'f16', delta: weights, sha256: 'cd'.repeat(32) }),
       build.round({ round: 3, globalVersion: 2, participants: ['a', 'b'], deadline: 1_700_000_000_000, codec: 'int8', seed: 7, epochs: 1, batchSize: 20, lr: 0.1 }),
@@ -45,6 +46,9 @@ describe('messages on the wire', () => {
     expect(reasonOf(() => decodeMessage('status', raw.encode({ ...status, state: 'asleep' })))).toBe('bad-field');
     expect(reasonOf(() => decodeMessage('status', raw.encode({ ...status, deviceId: 'a/b' })))).toBe('bad-field');
     expect(reasonOf(() => decodeMessage('status', raw.encode([1, 2])))).toBe('malformed');
+    const task = build.task({ model: 'mlp', inputShape: [2], numClasses: 2, paramCount: 3, codec: 'f32', downlink: 'f32', defaults: { epochs: 1, batchSize: 20, lr: 0.05 } });
+    expect(reasonOf(() => decodeMessage('task', raw.encode({ ...task, mode: 'eventual' })))).toBe('bad-field');
+    expect(reasonOf(() => decodeMessage('task', raw.encode({ ...task, mode: 'async', buffer: 0 })))).toBe('bad-field');
   });
 
   it('refuses a global whose sha256 is not a hex digest', () => {

@@ -115,6 +115,8 @@ const validators: { [K in MessageType]: (o: f.Obj) => ByType[K] } = {
       codec: f.str(o, 'codec', 128),
       downlink: f.str(o, 'downlink', 128),
       defaults: trainConfig(f.obj(o, 'defaults')),
+      ...(o.mode !== undefined && { mode: f.oneOf(o, 'mode', ['sync', 'async'] as const) }),
+      ...(o.buffer !== undefined && { buffer: f.int(o, 'buffer', 1, 1_000_000) }),
     }),
   // The weights are checked (length, finiteness, sha256) when decoded against the task's
   // parameter count: see protocol/downlink.ts.
