@@ -66,11 +66,6 @@ export class BufferedCoordinator extends Coordinator {
     this.now = deps.now ?? Date.now;
   }
 
-  /** Devices training now (assignments awaited). */
-  get inFlight(): number {
-    return this.inflight.size;
-  }
-
   protected override async runRound(step: number): Promise<RoundReport | null> {
     const o = this.options;
     const started = performance.now();
