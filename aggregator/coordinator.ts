@@ -242,8 +242,10 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
   protected async announce(message: RoundMessage): Promise<number> {
     const bytes = encodeMessage(message);
     this.announced = message.round;
-    await this.publish(this.topics.round, bytes);
+    // Told before it goes out: a listener (a simulator's clock) learns of the round before any
+    // participant can answer it.
     this.emit('roundStarted', message);
+    await this.publish(this.topics.round, bytes);
     return bytes.byteLength;
   }
 

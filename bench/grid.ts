@@ -23,11 +23,11 @@ export async function runGrid(dir: string, runs: GridRun[], jobs: number, fresh 
   const file = (run: GridRun): string => path.join(dir, `${run.name.replace(/[^A-Za-z0-9.]+/g, '_')}.json`);
   const argsOf = (run: GridRun): string => JSON.stringify(run.flags);
   const saved = (run: GridRun): RunReport | null => {
-    if (fresh || !existsSync(file(run)) || !existsSync(`${file(run)}.args`)) return null;
+    if (!existsSync(file(run)) || !existsSync(`${file(run)}.args`)) return null;
     if (readFileSync(`${file(run)}.args`, 'utf8') !== argsOf(run)) return null;
     return JSON.parse(readFileSync(file(run), 'utf8')) as RunReport;
   };
-  const todo = runs.filter((run) => saved(run) === null);
+  const todo = fresh ? [...runs] : runs.filter((run) => saved(run) === null);
   if (todo.length < runs.length) console.log(`reusing ${runs.length - todo.length} saved report(s) in ${dir}`);
   const simulate = (run: GridRun): Promise<void> =>
     new Promise((resolve, reject) => {

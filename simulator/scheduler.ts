@@ -24,8 +24,14 @@ interface Held {
  * who is online never depends on message timing). Ties go to the smaller device id.
  */
 export class SimScheduler {
-  /** Simulated ms since the first dispatch. */
+  /** Simulated ms since the first dispatch: the finish time of the latest released work. */
   now = 0;
+  /**
+   * The clock the coordinator reads (deadlines, who is online): `now` once the coordinator has
+   * dealt with the released work, so that a timer-driven look at its deadlines before the
+   * work arrives cannot see the future and act on it in a different order.
+   */
+  settledNow = 0;
   /** Dropouts released since the last `takeDropped()`. */
   private dropped = 0;
   private readonly startedAt = new Map<string, { at: number; downBytes: number }>();
@@ -41,7 +47,7 @@ export class SimScheduler {
 
   /** The coordinator sent these devices off now; each downloads `downBytes`. */
   dispatched(deviceIds: readonly string[], downBytes: number): void {
-    for (const id of deviceIds) this.startedAt.set(id, { at: this.now, downBytes });
+    for (const id of deviceIds) this.startedAt.set(id, { at: this.settledNow, downBytes });
   }
 
   /** A device's gate: resolves when the fleet's clock reaches its finish. */
@@ -62,7 +68,10 @@ export class SimScheduler {
 
   /** The coordinator accepted or refused the device's update, or saw its status change. */
   settled(deviceId: string, settlement: Settlement): void {
-    if (this.waiting?.deviceId === deviceId && this.waiting.settlement === settlement) this.waiting = null;
+    if (this.waiting?.deviceId === deviceId && this.waiting.settlement === settlement) {
+      this.waiting = null;
+      this.settledNow = this.now;
+    }
   }
 
   /** The coordinator has nothing to do until a device reports. */
@@ -82,6 +91,7 @@ export class SimScheduler {
   /** No device could be sent off: the fleet idles `ms` (nothing is in flight). */
   advance(ms: number): void {
     this.now += ms;
+    this.settledNow = this.now;
   }
 
   takeDropped(): number {

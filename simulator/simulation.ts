@@ -105,10 +105,10 @@ export class Simulation extends TypedEmitter<SimulationEvents> {
       clients.push(control);
       // Profiles with availability < 1: a device can be chosen only while its timeline says online.
       const timelines = new Map([...profiles].filter(([, p]) => (p.availability ?? 1) < 1).map(([id, p]) => [id, new AvailabilityTimeline(p, o.seed, id)]));
-      const simNow = (): number => scheduler?.now ?? clock.now;
+      const simNow = (): number => scheduler?.settledNow ?? clock.now;
       const coordinator = createCoordinator(o, {
         client: control, evaluate: evaluator,
-        ...(scheduler && { now: () => scheduler.now }),
+        ...(scheduler && { now: () => scheduler.settledNow }),
         ...(timelines.size > 0 && { criterion: (d: DeviceRecord) => timelines.get(d.deviceId)?.isOnline(simNow()) ?? true }),
       });
       coordinator.on('starved', () => (scheduler ? scheduler.advance(o.roundTimeoutMs) : clock.waited(o.roundTimeoutMs)));
