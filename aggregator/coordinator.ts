@@ -12,65 +12,19 @@ import {
   parseCodec,
   parseTopic,
   type FleetTopics,
-  type MetricsMessage,
-  type RejectReason,
   type RoundMessage,
 } from '../protocol/index.js';
 import { initialWeights, modelInfo } from '../learning/index.js';
 import { GlobalBroadcaster, type GlobalRelease } from './broadcast.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { parseCoordinatorOptions, type CoordinatorOptions } from './options.js';
-import { DeviceRegistry, type DeviceRecord } from './registry.js';
+import { DeviceRegistry } from './registry.js';
+import type { CoordinatorDeps, CoordinatorEvents, Evaluator, RoundReport } from './contract.js';
 import { RoundCollection, type UpdateVerdict } from './round.js';
 import { selectParticipants, type Criterion } from './selection.js';
 import { parseStrategy, type Strategy } from './strategies/index.js';
 
-/** Accuracy and loss of a global model on held-out data. */
-export type Evaluator = (weights: Float32Array) => Promise<{ accuracy: number; loss: number }>;
-
-/** What one closed round did; the simulator's run report is a list of these. */
-export interface RoundReport extends Omit<MetricsMessage, 'v' | 'type'> {
-  evalMs: number;
-  trainMsMax: number;
-  /** Why the round stopped collecting. */
-  closedBy: 'complete' | 'deadline' | 'dropouts' | 'stopped';
-  /** Participants that did not report. */
-  missing: string[];
-  /** False when fewer than `quorum` updates were accepted and the global was kept. */
-  aggregated: boolean;
-  /** Async mode: versions between each accepted update's base global and the one it joined. */
-  staleness?: { mean: number; max: number };
-}
-
-export type CoordinatorEvents = {
-  /** Waiting for devices before round 1; fired on every change of the online count. */
-  waiting: [online: number, needed: number];
-  roundStarted: [round: RoundMessage];
-  updateAccepted: [info: { round: number; deviceId: string; bytes: number }];
-  updateRejected: [info: { round: number; deviceId: string; reason: RejectReason; detail: string }];
-  roundClosed: [report: RoundReport];
-  deviceStatus: [device: DeviceRecord];
-  /** A non-update message on a fleet topic could not be decoded. */
-  invalidMessage: [info: { topic: string; error: Error }];
-  /** Async mode: every open assignment is out; nothing to do until a device reports or leaves. */
-  idle: [];
-  /** Fewer devices than needed pass selection (the criterion, or all busy): retrying in a second. */
-  starved: [eligible: number, needed: number];
-  /** The run goes on from a checkpoint: the first new round is `round + 1`. */
-  resumed: [info: { file: string; round: number; version: number }];
-};
-
-export interface CoordinatorDeps {
-  client: MqttClient;
-  evaluate: Evaluator;
-  strategy?: Strategy;
-  /** Starting weights (e.g. a checkpoint); by default the model's seeded initialisation. */
-  initialWeights?: Float32Array;
-  /** Async mode's clock for assignment deadlines, in ms; a simulator passes its simulated clock. @default Date.now */
-  now?: () => number;
-  /** A rule a device must pass to be chosen (battery, link, a simulated fleet's online windows). */
-  criterion?: Criterion;
-}
+export type { CoordinatorDeps, CoordinatorEvents, Evaluator, RoundReport } from './contract.js';
 
 /**
  * The round coordinator: announce -> collect -> close -> aggregate -> evaluate -> publish,
