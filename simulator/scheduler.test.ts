@@ -56,6 +56,19 @@ describe('SimScheduler: device work released in simulated-time order', () => {
     expect(r.order).toEqual(['a@100', 'd@150', 'b@200']);
   });
 
+  it("moves the coordinator's clock only once it has dealt with the released work", async () => {
+    const s = new SimScheduler(() => instant, 10_000);
+    const r = recorder(s);
+    s.dispatched(['a'], 0);
+    s.idle();
+    r.hold('a', update(), 700);
+    await flush();
+    // Released: the fleet's clock is at a's finish, the coordinator's not yet (its update is on the way).
+    expect([s.now, s.settledNow]).toEqual([700, 0]);
+    s.settled('a', 'update');
+    expect(s.settledNow).toBe(700);
+  });
+
   it('counts links by real message size and the profile speed', async () => {
     const zero = BUILTIN_PROFILES['pi-zero-2']!;
     const s = new SimScheduler(() => zero, 60_000);
