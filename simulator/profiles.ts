@@ -100,8 +100,6 @@ function fromFile(file: string, fail: (why: string, cause?: unknown) => never): 
     };
     return { profile, share: shared ? field('share', (v) => v >= 0, 'a number >= 0') : 1 };
   });
-  const names = entries.map((e) => e.profile.name);
-  if (new Set(names).size !== names.length) fail('profile names must be unique');
   return normalise(entries, fail);
 }
 

@@ -42,6 +42,11 @@ export class SimClock {
     this.trainMs.set(deviceId, ms);
   }
 
+  /** The simulated training time of the device's latest job (0 before its first). */
+  trainedMs(deviceId: string): number {
+    return this.trainMs.get(deviceId) ?? 0;
+  }
+
   accepted(deviceId: string, bytes: number): void {
     this.upBytes.set(deviceId, bytes);
   }

@@ -138,12 +138,8 @@ export class Simulation extends TypedEmitter<SimulationEvents> {
         rounds.push(entry);
         this.emit('roundClosed', r, entry);
       });
-      const simTrainMs = new Map<string, number>();
-      const trained = (id: string, ms: number, examples: number, epochs: number): void => {
-        const simulated = o.msPerExample === undefined ? ms : o.msPerExample * examples * epochs;
-        simTrainMs.set(id, simulated);
-        clock.trained(id, simulated);
-      };
+      const trained = (id: string, ms: number, examples: number, epochs: number): void =>
+        clock.trained(id, o.msPerExample === undefined ? ms : o.msPerExample * examples * epochs);
 
       // Connect in batches: one at a time is slow at 1,000 devices, all at once floods the broker.
       const indices = Array.from({ length: o.devices }, (_, i) => i);
@@ -158,7 +154,7 @@ export class Simulation extends TypedEmitter<SimulationEvents> {
         const agent = new DeviceAgent(client, { deviceId: id, fleet: o.fleet, data: subset(train, shards[i]!), follow: o.follow }, {
           trainer: timedTrainer(attackers.has(id) ? poisoned : trainer, (ms, job) => trained(id, ms, job.data.count, job.options.epochs)),
           dropout: (round) => dropsOut(profile, o.seed, round.round, id),
-          ...(scheduler && { gate: (work: FinishedWork) => scheduler.finished(id, work, simTrainMs.get(id) ?? 0) }),
+          ...(scheduler && { gate: (work: FinishedWork) => scheduler.finished(id, work, clock.trainedMs(id)) }),
           ...(ordered && { gate: (work: FinishedWork) => (work.outcome === 'update' ? ordered.turn(id) : Promise.resolve(ordered.finished(id))) }),
         });
         if (ordered) {
