@@ -51,8 +51,6 @@ export interface FinishedWork {
   round: RoundMessage;
   /** `rejoin`: a dropped-out device is about to come back online. */
   outcome: 'update' | 'dropout' | 'rejoin';
-  /** Measured training time (0 for a dropout). */
-  trainMs: number;
   /** Size of the update message (0 for a dropout). */
   bytes: number;
 }
@@ -150,9 +148,12 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
 
   /** A round that chose this device stays its work until done: a later one naming others does not replace it. */
   private onRound(round: RoundMessage): void {
-    const current = this.round;
-    const pending = current !== null && roundKey(current) !== this.lastRound && current.participants.includes(this.deviceId);
-    if (!pending || round.participants.includes(this.deviceId)) this.round = round;
+    if (!(this.round && this.isMine(this.round)) || round.participants.includes(this.deviceId)) this.round = round;
+  }
+
+  /** The round chose this device and it has not handled it yet. */
+  private isMine(round: RoundMessage): boolean {
+    return roundKey(round) !== this.lastRound && round.participants.includes(this.deviceId);
   }
 
   /**
@@ -175,7 +176,7 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
 
   private async maybeTrain(): Promise<void> {
     const round = this.round;
-    if (round && this.task) this.global.observeRound(round.globalVersion, roundKey(round) !== this.lastRound && round.participants.includes(this.deviceId));
+    if (round && this.task) this.global.observeRound(round.globalVersion, this.isMine(round));
     await this.followGlobal();
     if (this.busy || this.stopped || !round || roundKey(round) === this.lastRound) return;
     if (!round.participants.includes(this.deviceId)) return this.skip(round, 'not-selected');
@@ -210,7 +211,7 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
         delta: feedback ? feedback.encode(codec, delta, rng) : codec.encode(delta, rng),
         metrics: { loss: outcome.loss, accuracy: outcome.accuracy }, trainMs: outcome.ms,
       }));
-      await this.gate?.({ round, outcome: 'update', trainMs: outcome.ms, bytes: update.byteLength });
+      await this.gate?.({ round, outcome: 'update', bytes: update.byteLength });
       await this.client.publishAsync(this.topics.update(this.deviceId), Buffer.from(update.buffer, 0, update.byteLength), { qos: 1 });
       // Saved once the update is out: a failed publish must not drop the residual it carried.
       if (feedback) await this.residuals.save(this.deviceId, codec.spec, feedback);
@@ -231,9 +232,9 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
     this.skip(round, 'dropped-out');
     this.busy = true;
     try {
-      await this.gate?.({ round, outcome: 'dropout', trainMs: 0, bytes: 0 });
+      await this.gate?.({ round, outcome: 'dropout', bytes: 0 });
       await this.publishStatus(DeviceState.Offline);
-      await this.gate?.({ round, outcome: 'rejoin', trainMs: 0, bytes: 0 });
+      await this.gate?.({ round, outcome: 'rejoin', bytes: 0 });
       await this.publishStatus(DeviceState.Online);
     } catch (error) {
       this.emit('warning', error as Error);

@@ -6,8 +6,8 @@ import { SimScheduler } from './scheduler.js';
 
 const instant: DeviceProfile = { name: 'instant', speed: 1, uplinkBps: Infinity, downlinkBps: Infinity, latencyMs: 0, dropout: 0 };
 const round = { round: 1 } as RoundMessage;
-const update = (bytes = 0): FinishedWork => ({ round, outcome: 'update', trainMs: 0, bytes });
-const work = (outcome: FinishedWork['outcome']): FinishedWork => ({ round, outcome, trainMs: 0, bytes: 0 });
+const update = (bytes = 0): FinishedWork => ({ round, outcome: 'update', bytes });
+const work = (outcome: FinishedWork['outcome']): FinishedWork => ({ round, outcome, bytes: 0 });
 
 /** Records the order in which held work is released. */
 function recorder(s: SimScheduler): { order: string[]; hold(id: string, w: FinishedWork, trainMs: number): void } {
