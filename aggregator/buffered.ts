@@ -80,29 +80,22 @@ export class BufferedCoordinator extends Coordinator {
       if (buffer.accepted >= o.buffer) break;
       await this.refill(buffer);
       if (this.inflight.size === 0) {
-        if (this.registry.online().length < o.minParticipants) await this.waitForDevices();
-        else await this.starve(0, 1);
+        await this.waitForEligible(0, 1);
         continue;
       }
       this.emit('idle');
       const next = Math.min(...[...this.inflight.values()].map((a) => a.deadline));
       await this.sleep(Math.max(1, Math.min(1000, next - this.now())));
     }
-    const next = buffer.close(Math.max(o.quorum, this.strategy.minUpdates ?? 1));
+    const next = buffer.close(this.quorum);
     const release = next ? this.release(next, step) : null;
     // Updates that arrive while this global is evaluated and sent belong to the next one.
     this.buffer = this.newBuffer(step + 1);
 
-    const evalStarted = performance.now();
-    const { accuracy, loss } = await this.evaluate(this.global);
-    const evalMs = performance.now() - evalStarted;
-    if (release) await this.publishGlobal(release);
+    const evaluation = await this.evaluateAndPublish(release);
     const s = buffer.staleness;
     const report: RoundReport = {
-      round: step, accuracy, loss, participants: buffer.dispatched,
-      accepted: buffer.accepted, rejected: buffer.rejected, rejectedByReason: { ...buffer.rejectedByReason },
-      bytesUp: buffer.bytesUp, bytesDown: buffer.downBytes,
-      trainMs: buffer.trainMs, trainMsMax: buffer.trainMsMax, aggregateMs: buffer.aggregateMs, evalMs,
+      round: step, ...evaluation, participants: buffer.dispatched, ...buffer.counts(), bytesDown: buffer.downBytes,
       wallMs: performance.now() - started, closedBy, missing: [...buffer.lost], aggregated: release !== null,
       staleness: { mean: s.length > 0 ? s.reduce((a, b) => a + b, 0) / s.length : 0, max: s.length > 0 ? Math.max(...s) : 0 },
     };

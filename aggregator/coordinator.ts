@@ -147,8 +147,7 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
     const started = performance.now();
     const participants = selectParticipants(this.registry.all(), { ...o, criterion: this.criterion }, Rng.derive(o.seed, 'select', round));
     if (participants.length < o.minParticipants) {
-      if (this.registry.online().length < o.minParticipants) await this.waitForDevices();
-      else await this.starve(participants.length, o.minParticipants);
+      await this.waitForEligible(participants.length, o.minParticipants);
       if (this.stopped) return null;
       return this.runSyncRound(round);
     }
@@ -160,22 +159,12 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
     const closedBy = await this.collect(collection);
     // Participants downloaded the current global (or its delta) and the round message.
     const downPerDevice = this.broadcaster.downloadBytes + roundBytes;
-    // Krum needs 2F + 3 updates: the strategy's own minimum raises the quorum.
-    const next = collection.close(Math.max(o.quorum, this.strategy.minUpdates ?? 1));
+    const next = collection.close(this.quorum);
     const aggregated = next !== null;
-    // Evaluate what devices will hold, which a lossy downlink makes differ from `next`.
-    const release = aggregated ? this.release(next, round) : null;
-
-    const evalStarted = performance.now();
-    const { accuracy, loss } = await this.evaluate(this.global);
-    const evalMs = performance.now() - evalStarted;
-    if (release) await this.publishGlobal(release);
-
+    const evaluation = await this.evaluateAndPublish(aggregated ? this.release(next, round) : null);
     const report: RoundReport = {
-      round, accuracy, loss, participants: participants.length,
-      accepted: collection.accepted, rejected: collection.rejected, rejectedByReason: { ...collection.rejectedByReason },
-      bytesUp: collection.bytesUp, bytesDown: downPerDevice * participants.length,
-      trainMs: collection.trainMs, trainMsMax: collection.trainMsMax, aggregateMs: collection.aggregateMs, evalMs,
+      round, ...evaluation, participants: participants.length, ...collection.counts(),
+      bytesDown: downPerDevice * participants.length,
       wallMs: performance.now() - started, closedBy, missing: collection.outstanding(), aggregated,
     };
     await this.publishReport(report);
@@ -223,10 +212,31 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
     }
   }
 
-  /** Online devices exist but too few may be chosen: tell, and look again in a second. */
-  protected async starve(eligible: number, needed: number): Promise<void> {
+  /**
+   * Fewer than `needed` devices could be chosen: wait for devices when too few are online, else
+   * (the criterion, or all busy) tell `starved` and look again in a second.
+   */
+  protected async waitForEligible(eligible: number, needed: number): Promise<void> {
+    if (this.registry.online().length < this.options.minParticipants) return this.waitForDevices();
     this.emit('starved', eligible, needed);
     await this.sleep(1000);
+  }
+
+  /** Updates a new global needs: Krum needs 2F + 3, so the strategy's own minimum raises the quorum. */
+  protected get quorum(): number {
+    return Math.max(this.options.quorum, this.strategy.minUpdates ?? 1);
+  }
+
+  /**
+   * Evaluates the global devices will hold (a lossy downlink makes it differ from what was
+   * aggregated), then publishes it when there is a new one.
+   */
+  protected async evaluateAndPublish(release: GlobalRelease | null): Promise<{ accuracy: number; loss: number; evalMs: number }> {
+    const started = performance.now();
+    const { accuracy, loss } = await this.evaluate(this.global);
+    const evalMs = performance.now() - started;
+    if (release) await this.publishGlobal(release);
+    return { accuracy, loss, evalMs };
   }
 
   /** Sleeps until `ms` pass or something the round waits on happens. */

@@ -1,4 +1,5 @@
 import { DecodeError, RejectReason, decodeMessage, type Codec, type RoundMessage, type UpdateMessage } from '../protocol/index.js';
+import type { RoundReport } from './contract.js';
 import type { RoundAggregation } from './strategies/index.js';
 
 /** How a codec's decode error maps to the reason the update is counted under. */
@@ -85,6 +86,14 @@ export abstract class UpdateCollection {
 
   get rejected(): number {
     return Object.values(this.rejectedByReason).reduce((a, b) => a + b, 0);
+  }
+
+  /** What a round report says of the updates: verdicts, bytes and times. */
+  counts(): Pick<RoundReport, 'accepted' | 'rejected' | 'rejectedByReason' | 'bytesUp' | 'trainMs' | 'trainMsMax' | 'aggregateMs'> {
+    return {
+      accepted: this.accepted, rejected: this.rejected, rejectedByReason: { ...this.rejectedByReason },
+      bytesUp: this.bytesUp, trainMs: this.trainMs, trainMsMax: this.trainMsMax, aggregateMs: this.aggregateMs,
+    };
   }
 
   /** Checks a decoded update's round and sender; may scale what it contributes. */
