@@ -116,7 +116,7 @@ export class RoundTracker {
   update(topicId: string, message: UpdateMessage | null, bytes: number): void {
     if (!this.message) return;
     this.bytesUp += bytes;
-    const reason = this.mode === 'async' ? this.checkAsync(topicId, message) : this.check(topicId, message);
+    const reason = this.check(topicId, message);
     if (reason) {
       this.observed[reason] = (this.observed[reason] ?? 0) + 1;
     } else if (this.mode === 'async') {
@@ -179,28 +179,35 @@ export class RoundTracker {
     };
   }
 
-  /** The aggregator's checks that traffic alone can repeat, in its order (aggregator/round.ts). */
+  /**
+   * The aggregator's checks that traffic alone can repeat, in its order (aggregator/round.ts):
+   * decode and sender, then who may contribute (sync round or async assignment), then codec.
+   */
   private check(topicId: string, u: UpdateMessage | null): ObservedReject | null {
     const m = this.message!;
     if (u === null) return RejectReason.Malformed;
     if (u.deviceId !== topicId) return RejectReason.IdMismatch;
-    if (u.round !== m.round) return RejectReason.WrongRound;
-    if (this.confirmed) return RejectReason.RoundClosed;
-    if (!this.participants.has(topicId)) return RejectReason.NotSelected;
-    if (this.reported.has(topicId)) return RejectReason.Duplicate;
+    const refused = this.mode === 'async' ? this.admitAsync(topicId, u) : this.admitSync(topicId, u);
+    if (refused) return refused;
     if (u.codec !== m.codec && canonical(u.codec) !== canonical(m.codec)) return RejectReason.BadCodec;
     return null;
   }
 
-  /** Async mode's checks (aggregator/buffered.ts): a device reports under its open dispatch, once. */
-  private checkAsync(topicId: string, u: UpdateMessage | null): ObservedReject | null {
-    if (u === null) return RejectReason.Malformed;
-    if (u.deviceId !== topicId) return RejectReason.IdMismatch;
+  /** A sync round: its number, still open, a participant, once. */
+  private admitSync(topicId: string, u: UpdateMessage): ObservedReject | null {
+    if (u.round !== this.message!.round) return RejectReason.WrongRound;
+    if (this.confirmed) return RejectReason.RoundClosed;
+    if (!this.participants.has(topicId)) return RejectReason.NotSelected;
+    if (this.reported.has(topicId)) return RejectReason.Duplicate;
+    return null;
+  }
+
+  /** Async mode (aggregator/buffered.ts): a device reports under its open dispatch, once. */
+  private admitAsync(topicId: string, u: UpdateMessage): ObservedReject | null {
     if (this.lastReported.get(topicId) === u.round) return RejectReason.Duplicate;
     const assigned = this.assigned.get(topicId);
     if (assigned === undefined) return RejectReason.NotSelected;
     if (assigned !== u.round) return RejectReason.WrongRound;
-    if (u.codec !== this.message!.codec && canonical(u.codec) !== canonical(this.message!.codec)) return RejectReason.BadCodec;
     return null;
   }
 }
