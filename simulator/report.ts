@@ -50,6 +50,7 @@ export function reportRound(r: RoundReport): ReportRound {
     rejected: r.rejected, rejectedByReason: r.rejectedByReason, bytesUp: r.bytesUp, bytesDown: r.bytesDown,
     trainMs: round1(r.trainMs), aggregateMs: round1(r.aggregateMs), evalMs: round1(r.evalMs), wallMs: round1(r.wallMs),
     closedBy: r.closedBy, heapUsedMb: round1(mem.heapUsed / 2 ** 20), rssMb: round1(mem.rss / 2 ** 20),
+    ...(r.staleness && { staleness: r.staleness }),
   };
 }
 

@@ -108,7 +108,7 @@ export class Simulation extends TypedEmitter<SimulationEvents> {
       const simNow = (): number => scheduler?.settledNow ?? clock.now;
       const coordinator = createCoordinator(o, {
         client: control, evaluate: evaluator,
-        ...(scheduler && { now: () => scheduler.settledNow }),
+        ...(scheduler && { now: simNow }),
         ...(timelines.size > 0 && { criterion: (d: DeviceRecord) => timelines.get(d.deviceId)?.isOnline(simNow()) ?? true }),
       });
       coordinator.on('starved', () => (scheduler ? scheduler.advance(o.roundTimeoutMs) : clock.waited(o.roundTimeoutMs)));
@@ -131,7 +131,7 @@ export class Simulation extends TypedEmitter<SimulationEvents> {
       let closedAt = 0;
       coordinator.on('roundClosed', (r) => {
         const simulated = scheduler
-          ? { simMs: Math.round((scheduler.now - closedAt) * 10) / 10, dropped: scheduler.takeDropped(), simLate: 0, ...(r.staleness && { staleness: r.staleness }) }
+          ? { simMs: Math.round((scheduler.now - closedAt) * 10) / 10, dropped: scheduler.takeDropped(), simLate: 0 }
           : clock.closeRound(r);
         closedAt = scheduler?.now ?? 0;
         const entry = { ...reportRound(r), ...simulated };
