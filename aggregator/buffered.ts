@@ -59,6 +59,8 @@ export class BufferedCoordinator extends Coordinator {
   /** Each device's last accepted dispatch, to tell a repeat from a stranger. */
   private readonly lastReported = new Map<string, number>();
   private buffer: BufferCollection | null = null;
+  /** Updates that came in after the buffer filled but before it closed (several can arrive in one network read): they belong to the next global. */
+  private overflow: Array<[deviceId: string, payload: Buffer]> = [];
   private readonly now: () => number;
 
   constructor(options: Partial<CoordinatorOptions>, deps: CoordinatorDeps) {
@@ -91,6 +93,7 @@ export class BufferedCoordinator extends Coordinator {
     const release = next ? this.release(next, step) : null;
     // Updates that arrive while this global is evaluated and sent belong to the next one.
     this.buffer = this.newBuffer(step + 1);
+    for (const [deviceId, payload] of this.overflow.splice(0)) this.receiveUpdate(deviceId, payload);
 
     const evaluation = await this.evaluateAndPublish(release);
     const s = buffer.staleness;
@@ -127,6 +130,10 @@ export class BufferedCoordinator extends Coordinator {
   protected override receiveUpdate(deviceId: string, payload: Buffer): void {
     const b = this.buffer;
     if (!b) return;
+    if (b.accepted >= this.options.buffer) {
+      this.overflow.push([deviceId, payload]);
+      return;
+    }
     const verdict = b.receive(deviceId, payload);
     this.told(verdict.update?.round ?? 0, deviceId, payload.byteLength, verdict);
   }

@@ -68,6 +68,39 @@ describe('async mode (FedBuff) over a real broker', () => {
     ]);
   });
 
+  it('keeps an update that arrives after the buffer filled (in the same network read) for the next global', async () => {
+    broker = await testBroker();
+    const control = await connectAggregator({ url: broker.url, fleet: 'test' });
+    const evaluator = await smallEvaluator();
+    cleanup.push(() => control.endAsync(), async () => evaluator.dispose());
+    const coordinator = new BufferedCoordinator({ fleet: 'test', rounds: 2, buffer: 2, minDevices: 3, codec: 'f32' }, { client: control, evaluate: evaluator });
+    const reports: RoundReport[] = [];
+    coordinator.on('roundClosed', (r) => reports.push(r));
+    const ids = ['a', 'b', 'c'];
+    const [a, b, c] = await Promise.all(ids.map((id) => rawDevice(broker!.url, id)));
+    cleanup.push(...[a, b, c].map((d) => () => d!.client.endAsync()));
+
+    const running = coordinator.run();
+    const first = await assignment(a!, 'a');
+    await Promise.all([assignment(b!, 'b'), assignment(c!, 'c')]);
+    // Three updates handed over back to back, as mqtt.js does with packets that share one TCP read.
+    const receive = (coordinator as unknown as { receiveUpdate(id: string, payload: Buffer): void }).receiveUpdate.bind(coordinator);
+    for (const [id, value] of [['a', 0.01], ['b', 0.03], ['c', 0.04]] as const) receive(id, Buffer.from(updatePayload(first, id, f32Delta(value))));
+    const again = await assignment(a!, 'a', first.round);
+    expect(again.globalVersion).toBe(1);
+    await publishUpdate(a!.client, 'a', updatePayload(again, 'a', f32Delta(0.02)));
+    await running;
+
+    // Global 1 is a and b; c, one version stale, went into global 2 with a's fresh update.
+    expect(reports.map((r) => [r.accepted, r.staleness])).toEqual([
+      [2, { mean: 0, max: 0 }],
+      [2, { mean: 0.5, max: 1 }],
+    ]);
+    const expected = (0.01 + 0.03) / 2 + (0.04 * stalenessWeight(1) + 0.02) / 2;
+    const start = initialWeights('mlp', 0);
+    for (let i = 0; i < PARAMS; i += 997) expect(coordinator.weights[i]! - start[i]!).toBeCloseTo(expected, 5);
+  });
+
   it('replaces a device that goes offline mid-assignment', async () => {
     broker = await testBroker();
     const control = await connectAggregator({ url: broker.url, fleet: 'test' });
