@@ -130,9 +130,9 @@ export class RoundTracker {
 
   metrics(message: MetricsMessage): void {
     if (this.mode === 'async') {
-      // A global was made: the buffer starts over.
+      // A global was made of `accepted` updates; any that came in after it filled count toward the next.
       this.globals = message.round;
-      this.asyncReceived = 0;
+      this.asyncReceived = Math.max(0, this.asyncReceived - message.accepted);
       this.observed = {};
       this.bytesUp = 0;
       return;

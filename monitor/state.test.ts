@@ -96,12 +96,14 @@ describe('the fleet state of the monitor', () => {
     state.ingest(topics.update('pi-2'), update(1, 'pi-2'), false, T0 + 3);
     state.ingest(topics.update('pi-1'), update(1, 'pi-1'), false, T0 + 4);
     const full = state.snapshot(T0 + 5).round!;
+    // pi-1's second update comes in before the global's metrics: the aggregator keeps it for the next global.
+    state.ingest(topics.update('pi-1'), update(2, 'pi-1'), false, T0 + 5);
     state.ingest(topics.metrics, metrics(1, 0.9, 0.3, { duplicate: 1 }), false, T0 + 6);
     state.ingest(topics.update('pi-3'), update(2, 'pi-3'), false, T0 + 7);
     const next = state.snapshot(T0 + 8).round!;
     // Assert: nothing reported on an older dispatch counts as a wrong round.
     expect(full).toMatchObject({ mode: 'async', round: 1, expected: 2, received: 2, pending: ['pi-1'], rejectedByReason: { duplicate: 1 } });
-    expect(next).toMatchObject({ mode: 'async', round: 2, received: 0, pending: ['pi-1'], rejectedByReason: { 'not-selected': 1 } });
+    expect(next).toMatchObject({ mode: 'async', round: 2, received: 1, pending: [], rejectedByReason: { 'not-selected': 1 } });
   });
 
   it('keeps accuracy and loss per round, in round order, from the metrics messages', () => {
