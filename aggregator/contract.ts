@@ -54,4 +54,10 @@ export interface CoordinatorDeps {
   now?: () => number;
   /** A rule a device must pass to be chosen (battery, link, a simulated fleet's online windows). */
   criterion?: Criterion;
+  /**
+   * Sync mode: a simulator's word that a participant of round `round` will not report in time
+   * (its simulated finish falls after the deadline, or its training failed). The round stops
+   * waiting for it and closes by its deadline once only such participants are outstanding.
+   */
+  lost?: (deviceId: string, round: number) => boolean;
 }

@@ -38,6 +38,7 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
   protected readonly strategy: Strategy;
   protected readonly evaluate: Evaluator;
   protected readonly criterion: Criterion | undefined;
+  private readonly lost: CoordinatorDeps['lost'];
   protected global: Float32Array;
   protected readonly broadcaster: GlobalBroadcaster;
   private collection: RoundCollection | null = null;
@@ -55,6 +56,7 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
     this.strategy = deps.strategy ?? parseStrategy(this.options.strategy);
     this.evaluate = deps.evaluate;
     this.criterion = deps.criterion;
+    this.lost = deps.lost;
     const info = modelInfo(this.options.model);
     this.broadcaster = new GlobalBroadcaster(this.options.downlink, this.options.seed);
     this.global = deps.initialWeights ?? initialWeights(this.options.model, this.options.seed);
@@ -199,13 +201,15 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
     this.emit('roundClosed', report);
   }
 
-  /** Waits until every participant reported, the rest went offline (even briefly), the deadline, or stop(). */
+  /** Waits until every participant reported, the rest went offline (even briefly) or were lost, the deadline, or stop(). */
   private async collect(c: RoundCollection): Promise<RoundReport['closedBy']> {
     for (;;) {
       if (this.stopped) return 'stopped';
       const outstanding = c.outstanding();
       if (outstanding.length === 0) return 'complete';
-      if (outstanding.every((id) => c.departed.has(id) || !this.registry.isOnline(id))) return 'dropouts';
+      const gone = (id: string): boolean => c.departed.has(id) || !this.registry.isOnline(id);
+      if (outstanding.every(gone)) return 'dropouts';
+      if (this.lost && outstanding.every((id) => gone(id) || this.lost!(id, c.message.round))) return 'deadline';
       const left = c.message.deadline - Date.now();
       if (left <= 0) return 'deadline';
       await this.sleep(left);

@@ -81,7 +81,7 @@ export const simulateCommand: Command = {
       bar.clear();
       closed += 1;
       if (o.mode === 'async') received = 0;
-      const dropped = entry.dropped ? `, ${entry.dropped} dropped out` : '';
+      const dropped = (entry.dropped ? `, ${entry.dropped} dropped out` : '') + (entry.simLate ? `, ${entry.simLate} cut at the deadline` : '');
       console.log(roundLine(r, o.rounds) + (o.profiles === undefined ? '' : `  (simulated ${((entry.simMs ?? 0) / 1000).toFixed(1)} s${dropped})`));
     });
     const unhook = onShutdown(() => {

@@ -41,9 +41,10 @@ export interface AgentDeps {
   dropout?: (round: RoundMessage) => boolean;
   /**
    * Awaited before the device's work for a round goes out (its update, or its dropout); a
-   * simulator holds devices here to release their work in simulated-time order.
+   * simulator holds devices here to release their work in simulated-time order. `'late'` for an
+   * update withholds it: in the simulator's time it would miss the round's deadline.
    */
-  gate?: (work: FinishedWork) => Promise<void>;
+  gate?: (work: FinishedWork) => Promise<void | 'late'>;
 }
 
 /** What a device is about to report for a round. */
@@ -55,7 +56,7 @@ export interface FinishedWork {
   bytes: number;
 }
 
-export type SkipReason = 'not-selected' | 'past-deadline' | 'model-mismatch' | 'dropped-out';
+export type SkipReason = 'not-selected' | 'past-deadline' | 'model-mismatch' | 'dropped-out' | 'missed-deadline';
 
 export type AgentEvents = {
   /** Told whenever the device publishes its status. */
@@ -211,11 +212,14 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
         delta: feedback ? feedback.encode(codec, delta, rng) : codec.encode(delta, rng),
         metrics: { loss: outcome.loss, accuracy: outcome.accuracy }, trainMs: outcome.ms,
       }));
-      await this.gate?.({ round, outcome: 'update', bytes: update.byteLength });
-      await this.client.publishAsync(this.topics.update(this.deviceId), Buffer.from(update.buffer, 0, update.byteLength), { qos: 1 });
-      // Saved once the update is out: a failed publish must not drop the residual it carried.
-      if (feedback) await this.residuals.save(this.deviceId, codec.spec, feedback);
-      this.emit('updatePublished', { round: round.round, bytes: update.byteLength, trainMs: outcome.ms, loss: outcome.loss, accuracy: outcome.accuracy });
+      if ((await this.gate?.({ round, outcome: 'update', bytes: update.byteLength })) === 'late') {
+        this.emit('roundSkipped', { round: round.round, reason: 'missed-deadline' });
+      } else {
+        await this.client.publishAsync(this.topics.update(this.deviceId), Buffer.from(update.buffer, 0, update.byteLength), { qos: 1 });
+        // Saved once the update is out: a failed publish must not drop the residual it carried.
+        if (feedback) await this.residuals.save(this.deviceId, codec.spec, feedback);
+        this.emit('updatePublished', { round: round.round, bytes: update.byteLength, trainMs: outcome.ms, loss: outcome.loss, accuracy: outcome.accuracy });
+      }
     } catch (error) {
       this.emit('warning', error as Error);
     } finally {

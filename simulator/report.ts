@@ -18,7 +18,7 @@ export interface ReportRound extends Body<MetricsMessage> {
   simMs?: number;
   /** Participants that dropped out (their profile's dropout). */
   dropped?: number;
-  /** Accepted participants whose simulated finish fell after the deadline. */
+  /** Participants whose simulated finish fell after the deadline: their updates were cut (sync mode). */
   simLate?: number;
   /** Async mode: versions between each accepted update's base global and the one it joined. */
   staleness?: RoundReport['staleness'];

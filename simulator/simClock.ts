@@ -10,20 +10,22 @@ export interface SimulatedRound {
   simMs: number;
   /** Participants that dropped out (their profile's dropout). */
   dropped: number;
-  /** Accepted participants whose simulated finish fell after the deadline. */
+  /** Participants whose simulated finish fell after the deadline: their updates were cut. */
   simLate: number;
 }
 
 /**
- * The fleet's simulated clock. Devices of one process train one after another, so real wall
- * time says nothing of a fleet; here a participant finishes at download + measured training
- * ms x its profile's speed + upload, and a round lasts as long as its slowest accepted
- * participant, or until the deadline when someone never reported (a dropout waits it out).
+ * The fleet's simulated clock (sync mode). Devices of one process train one after another, so
+ * real wall time says nothing of a fleet; here a participant finishes at download + measured
+ * training ms x its profile's speed + upload. One that would finish after the deadline is a
+ * straggler: its update is cut (`late`). A round lasts as long as its slowest accepted
+ * participant, or until the deadline when someone never reported (a dropout or a straggler).
  */
 export class SimClock {
   private readonly trainMs = new Map<string, number>();
   private readonly upBytes = new Map<string, number>();
   private readonly dropped = new Map<number, number>();
+  private readonly stragglers = new Map<number, Set<string>>();
   /** Simulated time spent waiting for available devices since the last round closed. */
   private waitedMs = 0;
   totalMs = 0;
@@ -56,6 +58,23 @@ export class SimClock {
     this.dropped.set(round, (this.dropped.get(round) ?? 0) + 1);
   }
 
+  /**
+   * The device's update for `round` is ready (`downBytes` to fetch the global and the round,
+   * `upBytes` to send): true, and it counts as a straggler of that round, when its simulated
+   * finish falls after the deadline.
+   */
+  late(deviceId: string, round: number, downBytes: number, upBytes: number): boolean {
+    const finish = simulatedFinishMs(this.profile(deviceId), { downBytes, trainMs: this.trainedMs(deviceId), upBytes });
+    if (finish <= this.roundTimeoutMs) return false;
+    this.stragglers.set(round, (this.stragglers.get(round) ?? new Set<string>()).add(deviceId));
+    return true;
+  }
+
+  /** Whether the device was found a straggler of `round`. */
+  isLate(deviceId: string, round: number): boolean {
+    return this.stragglers.get(round)?.has(deviceId) ?? false;
+  }
+
   /** Simulated time now: the closed rounds and any wait since. */
   get now(): number {
     return this.totalMs + this.waitedMs;
@@ -71,17 +90,16 @@ export class SimClock {
     // bytesDown counts the global (or its delta) and the round message once per participant.
     const downBytes = r.participants > 0 ? r.bytesDown / r.participants : 0;
     let slowest = 0;
-    let simLate = 0;
     for (const [id, upBytes] of this.upBytes) {
-      const finish = simulatedFinishMs(this.profile(id), { downBytes, trainMs: this.trainMs.get(id) ?? 0, upBytes });
-      if (finish > this.roundTimeoutMs) simLate += 1;
-      slowest = Math.max(slowest, finish);
+      slowest = Math.max(slowest, simulatedFinishMs(this.profile(id), { downBytes, trainMs: this.trainedMs(id), upBytes }));
     }
     const simMs = this.waitedMs + (r.missing.length > 0 ? this.roundTimeoutMs : Math.min(slowest, this.roundTimeoutMs));
     this.waitedMs = 0;
     this.totalMs += simMs;
     const dropped = this.dropped.get(r.round) ?? 0;
     this.dropped.delete(r.round);
+    const simLate = this.stragglers.get(r.round)?.size ?? 0;
+    this.stragglers.delete(r.round);
     this.upBytes.clear();
     return { simMs: Math.round(simMs * 10) / 10, dropped, simLate };
   }

@@ -1,5 +1,5 @@
 import type { MqttClient } from 'mqtt';
-import { TypedEmitter } from '../protocol/index.js';
+import { TypedEmitter, encodeMessage } from '../protocol/index.js';
 import { startBroker, type BrokerHandle } from '../broker/index.js';
 import { loadMnist, parsePartition, partition, subset } from '../datasets/index.js';
 import { initBackend } from '../learning/index.js';
@@ -28,6 +28,8 @@ export type SimulationEvents = {
 };
 
 const BATCH = 50;
+/** Sync mode's real-time deadline, a backstop for a hung run: rounds close by the simulated one. */
+const REAL_DEADLINE_BACKSTOP_MS = 60 * 60_000;
 
 /** Runs `fn` over `items`, `BATCH` at a time, and returns the results in order. */
 async function inBatches<T, R>(items: T[], fn: (item: T) => Promise<R>): Promise<R[]> {
@@ -106,9 +108,12 @@ export class Simulation extends TypedEmitter<SimulationEvents> {
       // Profiles with availability < 1: a device can be chosen only while its timeline says online.
       const timelines = new Map([...profiles].filter(([, p]) => (p.availability ?? 1) < 1).map(([id, p]) => [id, new AvailabilityTimeline(p, o.seed, id)]));
       const simNow = (): number => scheduler?.settledNow ?? clock.now;
-      const coordinator = createCoordinator(o, {
+      // Sync rounds close by the simulated deadline (SimClock cuts stragglers), not by real time,
+      // which a slow training queue would otherwise run out; the real one is only a backstop.
+      const failed = new Set<string>();
+      const coordinator = createCoordinator(scheduler ? o : { ...o, roundTimeoutMs: Math.max(o.roundTimeoutMs, REAL_DEADLINE_BACKSTOP_MS) }, {
         client: control, evaluate: evaluator,
-        ...(scheduler && { now: simNow }),
+        ...(scheduler ? { now: simNow } : { lost: (id: string, round: number) => clock.isLate(id, round) || failed.has(id) }),
         ...(timelines.size > 0 && { criterion: (d: DeviceRecord) => timelines.get(d.deviceId)?.isOnline(simNow()) ?? true }),
       });
       coordinator.on('starved', () => (scheduler ? scheduler.advance(o.roundTimeoutMs) : clock.waited(o.roundTimeoutMs)));
@@ -120,6 +125,7 @@ export class Simulation extends TypedEmitter<SimulationEvents> {
       coordinator.on('updateAccepted', (u) => clock.accepted(u.deviceId, u.bytes));
       // Sync rounds trained in parallel: updates go out in participant order (reproducible sums).
       const ordered = pool && !scheduler ? new OrderedRelease() : null;
+      if (!scheduler) coordinator.on('roundStarted', () => failed.clear());
       if (ordered) coordinator.on('roundStarted', (m) => ordered.roundStarted(m.participants));
       if (scheduler) {
         coordinator.on('roundStarted', (m) => scheduler.dispatched(m.participants, coordinator.downloadBytes));
@@ -154,8 +160,12 @@ export class Simulation extends TypedEmitter<SimulationEvents> {
         const agent = new DeviceAgent(client, { deviceId: id, fleet: o.fleet, data: subset(train, shards[i]!), follow: o.follow }, {
           trainer: timedTrainer(attackers.has(id) ? poisoned : trainer, (ms, job) => trained(id, ms, job.data.count, job.options.epochs)),
           dropout: (round) => dropsOut(profile, o.seed, round.round, id),
-          ...(scheduler && { gate: (work: FinishedWork) => scheduler.finished(id, work, clock.trainedMs(id)) }),
-          ...(ordered && { gate: (work: FinishedWork) => (work.outcome === 'update' ? ordered.turn(id) : Promise.resolve(ordered.finished(id))) }),
+          gate: scheduler ? (work: FinishedWork) => scheduler.finished(id, work, clock.trainedMs(id)) : async (work: FinishedWork) => {
+            // Participants fetched the global (or its delta) and the round message.
+            const downBytes = coordinator.downloadBytes + encodeMessage(work.round).byteLength;
+            if (work.outcome === 'update' && clock.late(id, work.round.round, downBytes, work.bytes)) return 'late';
+            if (ordered) await (work.outcome === 'update' ? ordered.turn(id) : ordered.finished(id));
+          },
         });
         if (ordered) {
           agent.on('updatePublished', () => ordered.finished(id));
@@ -163,6 +173,7 @@ export class Simulation extends TypedEmitter<SimulationEvents> {
         }
         agent.on('warning', (error) => {
           scheduler?.forget(id);
+          failed.add(id);
           ordered?.finished(id);
           this.emit('deviceWarning', { deviceId: id, error });
         });

@@ -37,6 +37,28 @@ describe('a heterogeneous fleet with dropouts', () => {
     expect(report.final.accuracy).toBeGreaterThan(0.5);
   }, 120_000);
 
+  it('cuts stragglers at the simulated deadline without waiting for it in real time', async () => {
+    // Prepare: 8 devices, 3 of them so slow that their simulated finish falls far past the deadline.
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'fedmq-stragglers-'));
+    const file = path.join(dir, 'profiles.json');
+    await writeFile(file, JSON.stringify([
+      { name: 'quick', share: 5, speed: 1, uplinkBps: 1e7, downlinkBps: 1e7, latencyMs: 10, dropout: 0 },
+      { name: 'slug', share: 3, speed: 1000, uplinkBps: 1e7, downlinkBps: 1e7, latencyMs: 10, dropout: 0 },
+    ]));
+    const simulation = new Simulation({
+      devices: 8, rounds: 2, fraction: 1, quorum: 3, model: 'mlp', codec: 'f32', backend: 'wasm', seed: 1,
+      profiles: file, msPerExample: 0.01, roundTimeoutMs: ROUND_TIMEOUT_MS,
+    });
+    // Execute
+    const report = await simulation.run();
+    // Assert: each round took the quick devices' updates only, closed by its (simulated) deadline.
+    expect(report.fleet?.profiles).toEqual({ quick: 5, slug: 3 });
+    for (const r of report.rounds) {
+      expect([r.participants, r.accepted, r.simLate, r.closedBy, r.simMs]).toEqual([8, 5, 3, 'deadline', ROUND_TIMEOUT_MS]);
+      expect(r.wallMs).toBeLessThan(ROUND_TIMEOUT_MS);
+    }
+  }, 120_000);
+
   it('chooses only devices whose online window is open, and the same ones for the same seed', async () => {
     // Prepare: 12 devices online 40% of the time in sessions of about 20 simulated seconds.
     const dir = await mkdtemp(path.join(os.tmpdir(), 'fedmq-availability-'));
