@@ -1,9 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { BufferedCoordinator, connectAggregator, stalenessWeight, type RoundReport } from '../aggregator/index.js';
+import { describe, expect, it } from 'vitest';
+import { BufferedCoordinator, stalenessWeight, type RoundReport } from '../aggregator/index.js';
 import { initialWeights, modelInfo } from '../learning/index.js';
-import type { BrokerHandle } from '../broker/index.js';
 import type { RoundMessage } from '../protocol/index.js';
-import { f32Delta, publishUpdate, rawDevice, smallEvaluator, testBroker, updatePayload } from './helpers.js';
+import { aggregatorFixture, f32Delta, publishUpdate, rawDevice, updatePayload } from './helpers.js';
 
 const PARAMS = modelInfo('mlp').paramCount;
 
@@ -16,27 +15,19 @@ async function assignment(device: Awaited<ReturnType<typeof rawDevice>>, id: str
 }
 
 describe('async mode (FedBuff) over a real broker', () => {
-  let broker: BrokerHandle | undefined;
-  const cleanup: (() => Promise<unknown>)[] = [];
-  afterEach(async () => {
-    for (const f of cleanup.splice(0).reverse()) await f();
-    await broker?.close();
-  });
+  const fixture = aggregatorFixture();
 
   it('makes a global every K updates, discounts stale ones, refills idle devices and refuses repeats', async () => {
     // Prepare: three devices all training at once, a new global every 2 updates.
-    broker = await testBroker();
-    const control = await connectAggregator({ url: broker.url, fleet: 'test' });
-    const evaluator = await smallEvaluator();
-    cleanup.push(() => control.endAsync(), async () => evaluator.dispose());
+    const { broker, control, evaluator } = await fixture.start();
     const coordinator = new BufferedCoordinator({ fleet: 'test', rounds: 2, buffer: 2, minDevices: 3, codec: 'f32' }, { client: control, evaluate: evaluator });
     const reports: RoundReport[] = [];
     const rejected: string[] = [];
     coordinator.on('roundClosed', (r) => reports.push(r));
     coordinator.on('updateRejected', (r) => rejected.push(`${r.deviceId}:${r.reason}`));
     const ids = ['a', 'b', 'c'];
-    const [a, b, c] = await Promise.all(ids.map((id) => rawDevice(broker!.url, id)));
-    cleanup.push(...[a, b, c].map((d) => () => d!.client.endAsync()));
+    const [a, b, c] = await Promise.all(ids.map((id) => rawDevice(broker.url, id)));
+    fixture.cleanup(...[a, b, c].map((d) => () => d!.client.endAsync()));
 
     // Execute: a reports on version 0 and is sent off again at once (FedBuff refills before the
     // buffer is full); b fills the buffer; then c and a report from version 0, one version stale,
@@ -69,16 +60,13 @@ describe('async mode (FedBuff) over a real broker', () => {
   });
 
   it('keeps an update that arrives after the buffer filled (in the same network read) for the next global', async () => {
-    broker = await testBroker();
-    const control = await connectAggregator({ url: broker.url, fleet: 'test' });
-    const evaluator = await smallEvaluator();
-    cleanup.push(() => control.endAsync(), async () => evaluator.dispose());
+    const { broker, control, evaluator } = await fixture.start();
     const coordinator = new BufferedCoordinator({ fleet: 'test', rounds: 2, buffer: 2, minDevices: 3, codec: 'f32' }, { client: control, evaluate: evaluator });
     const reports: RoundReport[] = [];
     coordinator.on('roundClosed', (r) => reports.push(r));
     const ids = ['a', 'b', 'c'];
-    const [a, b, c] = await Promise.all(ids.map((id) => rawDevice(broker!.url, id)));
-    cleanup.push(...[a, b, c].map((d) => () => d!.client.endAsync()));
+    const [a, b, c] = await Promise.all(ids.map((id) => rawDevice(broker.url, id)));
+    fixture.cleanup(...[a, b, c].map((d) => () => d!.client.endAsync()));
 
     const running = coordinator.run();
     const first = await assignment(a!, 'a');
@@ -102,17 +90,14 @@ describe('async mode (FedBuff) over a real broker', () => {
   });
 
   it('replaces a device that goes offline mid-assignment', async () => {
-    broker = await testBroker();
-    const control = await connectAggregator({ url: broker.url, fleet: 'test' });
-    const evaluator = await smallEvaluator();
-    cleanup.push(() => control.endAsync(), async () => evaluator.dispose());
+    const { broker, control, evaluator } = await fixture.start();
     // Two of three devices train at once: one idle device is there to take over.
     const coordinator = new BufferedCoordinator({ fleet: 'test', rounds: 1, buffer: 2, minDevices: 3, minParticipants: 2, fraction: 0.5, codec: 'f32' }, { client: control, evaluate: evaluator });
     const reports: RoundReport[] = [];
     coordinator.on('roundClosed', (r) => reports.push(r));
     const ids = ['a', 'b', 'c'];
-    const devices = new Map(await Promise.all(ids.map(async (id) => [id, await rawDevice(broker!.url, id)] as const)));
-    cleanup.push(...[...devices.values()].map((d) => () => d.client.endAsync().catch(() => undefined)));
+    const devices = new Map(await Promise.all(ids.map(async (id) => [id, await rawDevice(broker.url, id)] as const)));
+    fixture.cleanup(...[...devices.values()].map((d) => () => d.client.endAsync().catch(() => undefined)));
 
     const running = coordinator.run();
     const first = await devices.get('a')!.nextRound();

@@ -1,33 +1,24 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import mqtt from 'mqtt';
+import { describe, expect, it } from 'vitest';
 import { build, encodeMessage } from '../protocol/index.js';
 import { Coordinator } from '../aggregator/index.js';
 import type { BrokerHandle } from '../broker/index.js';
-import { f32Delta, publishUpdate, rawDevice, smallEvaluator, testBroker, topics, updatePayload } from './helpers.js';
+import { aggregatorFixture, f32Delta, publishUpdate, rawDevice, topics, updatePayload } from './helpers.js';
 
 describe('a round with a device that goes away', () => {
-  let broker: BrokerHandle | undefined;
-  const cleanup: (() => Promise<unknown>)[] = [];
-  afterEach(async () => {
-    for (const f of cleanup.splice(0).reverse()) await f();
-    await broker?.close();
-  });
+  const fixture = aggregatorFixture();
 
-  async function setUp(roundTimeoutMs: number): Promise<{ coordinator: Coordinator }> {
-    broker = await testBroker();
-    const control = await mqtt.connectAsync(broker.url, { clientId: 'aggregator' });
-    const evaluator = await smallEvaluator();
-    cleanup.push(() => control.endAsync(), async () => evaluator.dispose());
+  async function setUp(roundTimeoutMs: number): Promise<{ broker: BrokerHandle; coordinator: Coordinator }> {
+    const { broker, control, evaluator } = await fixture.start();
     const coordinator = new Coordinator({ fleet: 'test', rounds: 1, minDevices: 2, codec: 'f32', roundTimeoutMs }, { client: control, evaluate: evaluator });
-    return { coordinator };
+    return { broker, coordinator };
   }
 
   it('closes at the deadline when a selected device stays silent', async () => {
     // Prepare
-    const { coordinator } = await setUp(1500);
-    const a = await rawDevice(broker!.url, 'dev-a');
-    const silent = await rawDevice(broker!.url, 'dev-silent');
-    cleanup.push(() => a.client.endAsync(), () => silent.client.endAsync());
+    const { broker, coordinator } = await setUp(1500);
+    const a = await rawDevice(broker.url, 'dev-a');
+    const silent = await rawDevice(broker.url, 'dev-silent');
+    fixture.cleanup(() => a.client.endAsync(), () => silent.client.endAsync());
     // Execute
     const running = coordinator.run();
     const round = await a.nextRound();
@@ -43,10 +34,10 @@ describe('a round with a device that goes away', () => {
 
   it('closes early when the device that disconnected mid-round is the only one missing', async () => {
     // Prepare: a long deadline that the round must not wait for.
-    const { coordinator } = await setUp(60_000);
-    const a = await rawDevice(broker!.url, 'dev-a');
-    const leaving = await rawDevice(broker!.url, 'dev-leaving');
-    cleanup.push(() => a.client.endAsync());
+    const { broker, coordinator } = await setUp(60_000);
+    const a = await rawDevice(broker.url, 'dev-a');
+    const leaving = await rawDevice(broker.url, 'dev-leaving');
+    fixture.cleanup(() => a.client.endAsync());
     // Execute: dev-leaving is chosen, then its connection drops; the broker publishes its last will.
     const running = coordinator.run();
     const round = await leaving.nextRound();
@@ -63,10 +54,10 @@ describe('a round with a device that goes away', () => {
 
   it('does not wait again for a participant that went offline mid-round and came straight back', async () => {
     // Prepare
-    const { coordinator } = await setUp(60_000);
-    const a = await rawDevice(broker!.url, 'dev-a');
-    const blip = await rawDevice(broker!.url, 'dev-blip');
-    cleanup.push(() => a.client.endAsync(), () => blip.client.endAsync());
+    const { broker, coordinator } = await setUp(60_000);
+    const a = await rawDevice(broker.url, 'dev-a');
+    const blip = await rawDevice(broker.url, 'dev-blip');
+    fixture.cleanup(() => a.client.endAsync(), () => blip.client.endAsync());
     const status = (state: 'online' | 'offline'): Buffer => Buffer.from(encodeMessage(build.status({ deviceId: 'dev-blip', state, ts: Date.now() })));
     // Execute: dev-blip loses its connection (its work for the round with it) and reconnects.
     const running = coordinator.run();

@@ -1,25 +1,16 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import mqtt from 'mqtt';
-import { Coordinator, connectAggregator, type RoundReport } from '../aggregator/index.js';
+import { describe, expect, it } from 'vitest';
+import { Coordinator, type RoundReport } from '../aggregator/index.js';
 import { DeviceAgent, LocalTrainer, connectDevice } from '../device-agent/index.js';
-import type { BrokerHandle } from '../broker/index.js';
-import { mnistSlice, smallEvaluator, testBroker } from './helpers.js';
+import { aggregatorFixture, mnistSlice } from './helpers.js';
 
 describe('a delta downlink', () => {
-  let broker: BrokerHandle | undefined;
-  const cleanup: (() => Promise<unknown>)[] = [];
-  afterEach(async () => {
-    for (const f of cleanup.splice(0).reverse()) await f();
-    await broker?.close();
-  });
+  const fixture = aggregatorFixture();
 
   it('sends devices that hold the global only its f16 steps, and they stay in step with the aggregator', async () => {
     // Prepare: a real broker, a coordinator with downlink delta:f16 and two real agents.
-    broker = await testBroker();
-    const control = await connectAggregator({ url: broker.url, fleet: 'test' });
-    const evaluator = await smallEvaluator();
+    const { broker, control, evaluator } = await fixture.start();
     const trainer = new LocalTrainer();
-    cleanup.push(() => control.endAsync(), async () => evaluator.dispose(), async () => trainer.dispose());
+    fixture.cleanup(async () => trainer.dispose());
     const coordinator = new Coordinator({ fleet: 'test', rounds: 3, minDevices: 2, codec: 'int8', downlink: 'delta:f16', roundTimeoutMs: 60_000 }, { client: control, evaluate: evaluator });
     const received: Record<string, number> = {};
     const data = await mnistSlice(600, 'train');
@@ -31,7 +22,7 @@ describe('a delta downlink', () => {
       });
       const agent = new DeviceAgent(client, { deviceId: id, fleet: 'test', data }, { trainer });
       await agent.start();
-      cleanup.push(() => client.endAsync(), () => agent.stop());
+      fixture.cleanup(() => client.endAsync(), () => agent.stop());
     }
     // Execute
     const reports: RoundReport[] = await coordinator.run();
@@ -45,14 +36,11 @@ describe('a delta downlink', () => {
   }, 120_000);
 
   it('lets a device that missed a step catch up from the retained full global', async () => {
-    broker = await testBroker();
-    const control = await mqtt.connectAsync(broker.url, { clientId: 'aggregator' });
-    const evaluator = await smallEvaluator();
-    cleanup.push(() => control.endAsync(), async () => evaluator.dispose());
+    const { broker, control, evaluator } = await fixture.start();
     const coordinator = new Coordinator({ fleet: 'test', rounds: 3, minDevices: 1, codec: 'f32', downlink: 'delta:int8', roundTimeoutMs: 60_000 }, { client: control, evaluate: evaluator });
     const client = await connectDevice({ url: broker.url, deviceId: 'dev-late', fleet: 'test' });
     const agent = new DeviceAgent(client, { deviceId: 'dev-late', fleet: 'test', data: await mnistSlice(300, 'train') });
-    cleanup.push(() => client.endAsync(), () => agent.stop());
+    fixture.cleanup(() => client.endAsync(), () => agent.stop());
     // Lose the first delta, as a device offline at that moment would.
     let dropped = false;
     const emit = client.emit.bind(client);

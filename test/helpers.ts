@@ -1,8 +1,9 @@
+import { afterEach } from 'vitest';
 import mqtt, { type MqttClient } from 'mqtt';
 import { Rng, build, encodeMessage, f32Codec, fleetTopics, decodeMessage, type RoundMessage } from '../protocol/index.js';
 import { startBroker, type BrokerHandle } from '../broker/index.js';
 import { loadMnist, subset } from '../datasets/index.js';
-import { createEvaluator, type Evaluator } from '../aggregator/index.js';
+import { connectAggregator, createEvaluator, type Evaluator } from '../aggregator/index.js';
 import { modelInfo, type TrainingData } from '../learning/index.js';
 
 export const topics = fleetTopics('test');
@@ -19,6 +20,38 @@ export async function mnistSlice(n: number, from: 'train' | 'test' = 'test'): Pr
 
 export async function smallEvaluator(): Promise<Evaluator & { dispose(): void }> {
   return createEvaluator('mlp', await mnistSlice(1000));
+}
+
+/**
+ * The set-up of an aggregator integration test; call it at describe level. `start()` gives a
+ * broker on an ephemeral port, an aggregator client for fleet 'test' and a small evaluator;
+ * `cleanup()` adds teardown steps. After each test the steps run in reverse order, then the
+ * broker closes.
+ */
+export function aggregatorFixture(): {
+  start(): Promise<{ broker: BrokerHandle; control: MqttClient; evaluator: Evaluator & { dispose(): void } }>;
+  cleanup(...steps: (() => Promise<unknown>)[]): void;
+} {
+  const steps: (() => Promise<unknown>)[] = [];
+  let broker: BrokerHandle | undefined;
+  afterEach(async () => {
+    for (const f of steps.splice(0).reverse()) await f();
+    await broker?.close();
+    broker = undefined;
+  });
+  return {
+    async start() {
+      broker = await testBroker();
+      const control = await connectAggregator({ url: broker.url, fleet: 'test' });
+      steps.push(() => control.endAsync());
+      const evaluator = await smallEvaluator();
+      steps.push(async () => evaluator.dispose());
+      return { broker, control, evaluator };
+    },
+    cleanup(...more) {
+      steps.push(...more);
+    },
+  };
 }
 
 /**

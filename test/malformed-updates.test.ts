@@ -1,27 +1,17 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import mqtt from 'mqtt';
+import { describe, expect, it } from 'vitest';
 import { Rng, f32Codec } from '../protocol/index.js';
 import { Coordinator, type RoundReport } from '../aggregator/index.js';
 import { modelInfo } from '../learning/index.js';
-import type { BrokerHandle } from '../broker/index.js';
-import { publishUpdate, rawDevice, smallEvaluator, testBroker, updatePayload } from './helpers.js';
+import { aggregatorFixture, publishUpdate, rawDevice, updatePayload } from './helpers.js';
 
 const PARAMS = modelInfo('mlp').paramCount;
 
 describe('an aggregator under malformed updates', () => {
-  let broker: BrokerHandle | undefined;
-  const cleanup: (() => Promise<unknown>)[] = [];
-  afterEach(async () => {
-    for (const f of cleanup.splice(0).reverse()) await f();
-    await broker?.close();
-  });
+  const fixture = aggregatorFixture();
 
   it('rejects each bad update with its reason, counts them, and keeps running its rounds', async () => {
     // Prepare: a real broker, a coordinator (f32 codec) and two hand-driven devices.
-    broker = await testBroker();
-    const control = await mqtt.connectAsync(broker.url, { clientId: 'aggregator' });
-    const evaluator = await smallEvaluator();
-    cleanup.push(() => control.endAsync(), async () => evaluator.dispose());
+    const { broker, control, evaluator } = await fixture.start();
     const coordinator = new Coordinator(
       { fleet: 'test', rounds: 2, minDevices: 2, codec: 'f32', roundTimeoutMs: 20_000 },
       { client: control, evaluate: evaluator },
@@ -30,7 +20,7 @@ describe('an aggregator under malformed updates', () => {
     coordinator.on('updateRejected', (r) => rejected.push(`${r.deviceId}:${r.reason}`));
     const a = await rawDevice(broker.url, 'dev-a');
     const b = await rawDevice(broker.url, 'dev-b');
-    cleanup.push(() => a.client.endAsync(), () => b.client.endAsync());
+    fixture.cleanup(() => a.client.endAsync(), () => b.client.endAsync());
     const good = f32Codec.encode(new Float32Array(PARAMS).fill(0.001), new Rng(1));
     const nan = f32Codec.encode(new Float32Array(PARAMS).fill(NaN), new Rng(1));
     const short = f32Codec.encode(new Float32Array(PARAMS - 1), new Rng(1));
@@ -75,14 +65,11 @@ describe('an aggregator under malformed updates', () => {
 
   it('does not wait to the deadline for a participant whose update was refused', async () => {
     // Prepare: a one-minute deadline the round must not need.
-    broker = await testBroker();
-    const control = await mqtt.connectAsync(broker.url, { clientId: 'aggregator' });
-    const evaluator = await smallEvaluator();
-    cleanup.push(() => control.endAsync(), async () => evaluator.dispose());
+    const { broker, control, evaluator } = await fixture.start();
     const coordinator = new Coordinator({ fleet: 'test', rounds: 1, minDevices: 2, codec: 'f32', roundTimeoutMs: 60_000 }, { client: control, evaluate: evaluator });
     const a = await rawDevice(broker.url, 'dev-a');
     const b = await rawDevice(broker.url, 'dev-b');
-    cleanup.push(() => a.client.endAsync(), () => b.client.endAsync());
+    fixture.cleanup(() => a.client.endAsync(), () => b.client.endAsync());
     // Execute: dev-a's model diverged (NaN delta); dev-b is fine.
     const running = coordinator.run();
     const round = await a.nextRound();
@@ -97,19 +84,16 @@ describe('an aggregator under malformed updates', () => {
   });
 
   it('refuses an update from a device that was not selected', async () => {
-    broker = await testBroker();
-    const control = await mqtt.connectAsync(broker.url, { clientId: 'aggregator' });
-    const evaluator = await smallEvaluator();
-    cleanup.push(() => control.endAsync(), async () => evaluator.dispose());
+    const { broker, control, evaluator } = await fixture.start();
     const coordinator = new Coordinator({ fleet: 'test', rounds: 1, minDevices: 1, codec: 'f32', roundTimeoutMs: 20_000 }, { client: control, evaluate: evaluator });
     const rejected: string[] = [];
     coordinator.on('updateRejected', (r) => rejected.push(`${r.deviceId}:${r.reason}`));
     const a = await rawDevice(broker.url, 'dev-a');
-    cleanup.push(() => a.client.endAsync());
+    fixture.cleanup(() => a.client.endAsync());
     const running = coordinator.run();
     const round = await a.nextRound();
     const late = await rawDevice(broker.url, 'late');
-    cleanup.push(() => late.client.endAsync());
+    fixture.cleanup(() => late.client.endAsync());
     const good = f32Codec.encode(new Float32Array(PARAMS), new Rng(1));
     await publishUpdate(late.client, 'late', updatePayload(round, 'late', good));
     await expect.poll(() => rejected).toEqual(['late:not-selected']);

@@ -1,28 +1,19 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
-import { Coordinator, connectAggregator } from '../aggregator/index.js';
+import { Coordinator } from '../aggregator/index.js';
 import { initialWeights, modelInfo } from '../learning/index.js';
-import type { BrokerHandle } from '../broker/index.js';
-import { f32Delta, publishUpdate, rawDevice, smallEvaluator, testBroker, updatePayload } from './helpers.js';
+import { aggregatorFixture, f32Delta, publishUpdate, rawDevice, updatePayload } from './helpers.js';
 
 const PARAMS = modelInfo('mlp').paramCount;
 describe('the --strategy option over a real broker', () => {
-  let broker: BrokerHandle | undefined;
-  const cleanup: (() => Promise<unknown>)[] = [];
-  afterEach(async () => {
-    for (const f of cleanup.splice(0).reverse()) await f();
-    await broker?.close();
-  });
+  const fixture = aggregatorFixture();
 
   it('aggregates with the median named on the command line and sends FedProx mu to devices', async () => {
     // Prepare: three devices; one sends an outlier that would drag a mean far away.
-    broker = await testBroker();
-    const control = await connectAggregator({ url: broker.url, fleet: 'test' });
-    const evaluator = await smallEvaluator();
-    cleanup.push(() => control.endAsync(), async () => evaluator.dispose());
+    const { broker, control, evaluator } = await fixture.start();
     const coordinator = new Coordinator({ fleet: 'test', rounds: 1, minDevices: 3, codec: 'f32', strategy: 'normbound:1000+median' }, { client: control, evaluate: evaluator });
-    const devices = await Promise.all(['a', 'b', 'c'].map((id) => rawDevice(broker!.url, id)));
-    cleanup.push(...devices.map((d) => () => d.client.endAsync()));
+    const devices = await Promise.all(['a', 'b', 'c'].map((id) => rawDevice(broker.url, id)));
+    fixture.cleanup(...devices.map((d) => () => d.client.endAsync()));
     // Execute
     const running = coordinator.run();
     const round = await devices[0]!.nextRound();
@@ -35,7 +26,7 @@ describe('the --strategy option over a real broker', () => {
 
     // A second aggregator (its own client: an existing subscription would not replay retained statuses).
     const control2 = await mqtt.connectAsync(broker.url, { clientId: 'aggregator-2' });
-    cleanup.push(() => control2.endAsync());
+    fixture.cleanup(() => control2.endAsync());
     const prox = new Coordinator({ fleet: 'test', rounds: 1, minDevices: 3, codec: 'f32', strategy: 'fedprox:0.5', roundTimeoutMs: 500 }, { client: control2, evaluate: evaluator });
     const proxRunning = prox.run();
     const proxRound = await devices[0]!.nextRound();
