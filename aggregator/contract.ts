@@ -40,8 +40,12 @@ export type CoordinatorEvents = {
   idle: [];
   /** Fewer devices than needed pass selection (the criterion, or all busy): retrying in a second. */
   starved: [eligible: number, needed: number];
-  /** The run goes on from a checkpoint: the first new round is `round + 1`. */
-  resumed: [info: { file: string; round: number; version: number }];
+  /**
+   * The run goes on from a checkpoint: the first new round is `round + 1`. `restoredState`
+   * names the state arrays put back into this run's `strategy` (empty when it keeps none, or
+   * when the checkpoint was saved under another strategy, `savedStrategy`).
+   */
+  resumed: [info: { file: string; round: number; version: number; strategy: string; restoredState: string[]; savedStrategy: string | null }];
 };
 
 export interface CoordinatorDeps {

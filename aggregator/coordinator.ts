@@ -97,7 +97,10 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
         reports.push(report);
         // A round cut short by stop() that changed nothing is run again after a restart.
         if (o.checkpoint !== undefined && (report.closedBy !== 'stopped' || report.aggregated)) {
-          await saveCheckpoint(o.checkpoint, { model: o.model, round, version: this.broadcaster.currentVersion, announced: this.announced, weights: this.global });
+          await saveCheckpoint(o.checkpoint, {
+            model: o.model, round, version: this.broadcaster.currentVersion, announced: this.announced, weights: this.global,
+            strategy: { name: this.strategy.name, state: this.strategy.saveState() },
+          });
         }
         if (o.targetAccuracy !== undefined && report.accuracy >= o.targetAccuracy) break;
       }
@@ -115,7 +118,13 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
     this.global = saved.weights;
     this.broadcaster.resumeAt(saved.version);
     this.announced = saved.announced;
-    this.emit('resumed', { file: o.checkpoint!, round: saved.round, version: saved.version });
+    // The server's state (momentum, moments) goes on only under the strategy that built it.
+    const state = saved.strategy?.name === this.strategy.name ? saved.strategy.state : {};
+    this.strategy.loadState(state);
+    this.emit('resumed', {
+      file: o.checkpoint!, round: saved.round, version: saved.version,
+      strategy: this.strategy.name, restoredState: Object.keys(state), savedStrategy: saved.strategy?.name ?? null,
+    });
     return saved.round + 1;
   }
 

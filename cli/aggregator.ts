@@ -4,7 +4,7 @@ import { loadDataSource, loadMnist, parseDataSource } from '../datasets/index.js
 import { initBackend } from '../learning/index.js';
 import { buildReport, reportRound, type ReportRound } from '../simulator/index.js';
 import { UsageError, num, seconds, str, type Command } from './args.js';
-import { roundLine, settingsLine } from './format.js';
+import { resumedLine, roundLine, settingsLine } from './format.js';
 import { serveMetrics } from './metrics-server.js';
 import { onShutdown } from './signals.js';
 import { federationFlags, federationOptions } from './shared-flags.js';
@@ -47,9 +47,7 @@ export const aggregatorCommand: Command = {
 
     if (metrics) console.log(`metrics on ${metrics.url}`);
     coordinator.on('waiting', (online, needed) => console.log(`waiting for devices: ${online}/${needed} online`));
-    coordinator.on('resumed', (r) => console.log(r.round >= o.rounds
-      ? `${r.file} already holds ${r.round} round(s) (--rounds ${o.rounds}): nothing to run`
-      : `resuming from ${r.file}: ${r.round} round(s) done, global version ${r.version}`));
+    coordinator.on('resumed', (r) => console.log(resumedLine(r, o.rounds)));
     coordinator.on('roundStarted', (m) => console.log(o.mode === 'async'
       ? `dispatch ${m.round}: ${m.participants.length} device(s) sent off from global ${m.globalVersion}`
       : `round ${m.round}: ${m.participants.length} participants, deadline in ${Math.round((m.deadline - Date.now()) / 1000)} s`));

@@ -1,4 +1,4 @@
-import type { RoundReport } from '../aggregator/index.js';
+import type { CoordinatorEvents, RoundReport } from '../aggregator/index.js';
 
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
@@ -27,4 +27,13 @@ export function settingsLine(settings: Record<string, unknown>): string {
     .filter(([, v]) => v !== undefined)
     .map(([k, v]) => `${k}=${String(v)}`)
     .join(' ');
+}
+
+/** What `simulate` and `aggregator` print when they go on from a checkpoint. */
+export function resumedLine(r: CoordinatorEvents['resumed'][0], rounds: number): string {
+  if (r.round >= rounds) return `${r.file} already holds ${r.round} round(s) (--rounds ${rounds}): nothing to run`;
+  const state = r.restoredState.length > 0
+    ? `, ${r.strategy} state restored (${r.restoredState.join(', ')})`
+    : r.savedStrategy !== null && r.savedStrategy !== r.strategy ? `; it was saved under ${r.savedStrategy}, whose server state ${r.strategy} does not take` : '';
+  return `resuming from ${r.file}: ${r.round} round(s) done, global version ${r.version}${state}`;
 }

@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { Simulation, DEFAULT_DEVICES, DEFAULT_PARTITION, writeRunChart, type SimulationOptions } from '../simulator/index.js';
 import { num, str, type Command } from './args.js';
-import { roundLine, settingsLine } from './format.js';
+import { resumedLine, roundLine, settingsLine } from './format.js';
 import { ProgressBar } from './progress.js';
 import { onShutdown } from './signals.js';
 import { federationFlags, federationOptions } from './shared-flags.js';
@@ -53,9 +53,7 @@ export const simulateCommand: Command = {
     let received = 0;
     let expected = 0;
     simulation.on('setup', ({ stage, detail }) => console.log(`${stage}: ${detail}`));
-    simulation.on('resumed', (r) => console.log(r.round >= o.rounds
-      ? `${r.file} already holds ${r.round} round(s) (--rounds ${o.rounds}): nothing to run`
-      : `resuming from ${r.file}: ${r.round} round(s) done, global version ${r.version}`));
+    simulation.on('resumed', (r) => console.log(resumedLine(r, o.rounds)));
     // Async: round messages are dispatches; progress is the buffer filling toward the next global.
     let closed = 0;
     const label = (round: number): string => (o.mode === 'async' ? `global ${closed + 1}/${o.rounds} buffer` : `round ${round}/${o.rounds} updates`);

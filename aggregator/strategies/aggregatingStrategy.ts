@@ -1,5 +1,5 @@
 import { applyDelta, scale } from './aggregate.js';
-import type { FitResult, RoundAggregation, Strategy } from './strategy.js';
+import type { FitResult, RoundAggregation, Stateful, Strategy, StrategyState } from './strategy.js';
 
 /** One update after decoding: what buffered reductions see. */
 export interface DecodedUpdate {
@@ -20,7 +20,7 @@ export type BufferedReduce = (updates: readonly DecodedUpdate[]) => ArrayLike<nu
  * FedAvg family). `buffered`: every update decoded and kept until `finish`, O(n * P) float32
  * memory (median, trimmed mean, Krum).
  */
-export type Reduction = { kind: 'streaming' } | { kind: 'buffered'; reduce: BufferedReduce };
+export type Reduction = { kind: 'streaming' } | { kind: 'buffered'; reduce: BufferedReduce; state?: Stateful };
 
 export const STREAMING_MEAN: Reduction = { kind: 'streaming' };
 
@@ -28,7 +28,7 @@ export const STREAMING_MEAN: Reduction = { kind: 'streaming' };
  * Moves the global by a round's aggregate delta. Server optimizers keep their state (momentum,
  * second moments) in this object across rounds; it is reset if the model size changes.
  */
-export interface ServerUpdate {
+export interface ServerUpdate extends Partial<Stateful> {
   step(global: Float32Array, delta: ArrayLike<number>): Float32Array;
 }
 
@@ -66,6 +66,16 @@ export class AggregatingStrategy implements Strategy {
     this.server = options.server ?? PLAIN_STEP;
     this.proximalMu = options.proximalMu ?? 0;
     this.minUpdates = options.minUpdates ?? 1;
+  }
+
+  /** The server update's state (momentum, moments) and a stateful reduction's (a centre). */
+  saveState(): StrategyState {
+    return { ...this.server.saveState?.(), ...(this.reduction.kind === 'buffered' && this.reduction.state?.saveState()) };
+  }
+
+  loadState(state: StrategyState): void {
+    this.server.loadState?.(state);
+    if (this.reduction.kind === 'buffered') this.reduction.state?.loadState(state);
   }
 
   beginRound(_round: number, global: Float32Array): RoundAggregation {

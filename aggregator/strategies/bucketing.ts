@@ -1,5 +1,5 @@
 import { OptionsError, Rng, f32Codec } from '../../protocol/index.js';
-import type { FitResult, RoundAggregation, Strategy } from './strategy.js';
+import type { FitResult, RoundAggregation, Strategy, StrategyState } from './strategy.js';
 
 /** f32 encoding draws nothing; the codec interface wants a generator all the same. */
 const UNUSED_RNG = new Rng(0);
@@ -27,6 +27,15 @@ export class Bucketing implements Strategy {
     this.proximalMu = inner.proximalMu;
     // The inner strategy sees one input per bucket: m buckets need (m - 1) * size + 1 updates.
     this.minUpdates = inner.minUpdates === undefined ? undefined : (inner.minUpdates - 1) * size + 1;
+  }
+
+  /** Only the inner strategy keeps state. */
+  saveState(): StrategyState {
+    return this.inner.saveState();
+  }
+
+  loadState(state: StrategyState): void {
+    this.inner.loadState(state);
   }
 
   beginRound(round: number, global: Float32Array): RoundAggregation {

@@ -1,6 +1,7 @@
 import { OptionsError } from '../../protocol/index.js';
 import { centeredClip } from './aggregate.js';
-import { AggregatingStrategy, type BufferedReduce } from './aggregatingStrategy.js';
+import { AggregatingStrategy, type BufferedReduce, type Reduction } from './aggregatingStrategy.js';
+import type { Stateful, StrategyState } from './strategy.js';
 
 /** Iterations of the clipping fixed point: the reference implementations' default (5). */
 export const DEFAULT_CCLIP_ITERATIONS = 5;
@@ -9,15 +10,22 @@ export const DEFAULT_CCLIP_ITERATIONS = 5;
  * The centre is the previous round's aggregate ("learning from history"), kept across rounds;
  * zero in the first round and whenever the model size changes.
  */
-function centeredClipReduce(tau: number, iterations: number): BufferedReduce {
+function centeredClipReduction(tau: number, iterations: number): Reduction {
   let previous: Float64Array = new Float64Array(0);
-  return (updates) => {
+  const reduce: BufferedReduce = (updates) => {
     const deltas = updates.map((u) => u.delta);
     const length = deltas[0]!.length;
     if (previous.length !== length) previous = new Float64Array(length);
     previous = centeredClip(deltas, previous, tau, iterations);
     return previous;
   };
+  const state: Stateful = {
+    saveState: (): StrategyState => (previous.length > 0 ? { centre: previous.slice() } : {}),
+    loadState: (s) => {
+      if (s.centre) previous = s.centre.slice();
+    },
+  };
+  return { kind: 'buffered', reduce, state };
 }
 
 /**
@@ -38,6 +46,6 @@ export class CenteredClipping extends AggregatingStrategy {
   ) {
     if (!(tau > 0 && Number.isFinite(tau))) throw new OptionsError('strategy', `cclip: TAU must be a positive number, got ${tau}`);
     if (!(Number.isInteger(iterations) && iterations >= 1)) throw new OptionsError('strategy', `cclip: L must be an integer >= 1, got ${iterations}`);
-    super({ name: `cclip:${tau}:${iterations}`, reduction: { kind: 'buffered', reduce: centeredClipReduce(tau, iterations) } });
+    super({ name: `cclip:${tau}:${iterations}`, reduction: centeredClipReduction(tau, iterations) });
   }
 }

@@ -166,6 +166,24 @@ describe.each(contracts)('strategy $spec', (c) => {
     if (c.stateful) expect(second).not.toEqual(first);
     else expect(second).toEqual(first);
   });
+
+  it('hands its state to a checkpoint: a new one given it takes the same next step', () => {
+    // Prepare: one round on the original; a new strategy loads a copy of its state.
+    const s = make();
+    runRound(s, global, randomUpdates(8), f32Codec, 1);
+    const state = s.saveState();
+    const restored = make();
+    restored.loadState(structuredClone(state));
+    // Execute: the next round on both, and on a fresh strategy.
+    const next = randomUpdates(9);
+    const fromRestored = runRound(restored, global, next, f32Codec, 2);
+    const fromFresh = runRound(make(), global, next, f32Codec, 2);
+    const fromOriginal = runRound(s, global, next, f32Codec, 2);
+    // Assert: only a stateful strategy has something to hand over, and it matters.
+    expect(fromRestored).toEqual(fromOriginal);
+    expect(Object.keys(state).length > 0).toBe(c.stateful || c.spec.includes('cclip'));
+    if (c.stateful) expect(fromFresh).not.toEqual(fromOriginal);
+  });
 });
 
 describe('strategies on cases computed by hand', () => {

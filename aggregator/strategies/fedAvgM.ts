@@ -1,5 +1,6 @@
 import { OptionsError } from '../../protocol/index.js';
 import { AggregatingStrategy, STREAMING_MEAN, type ServerUpdate } from './aggregatingStrategy.js';
+import type { StrategyState } from './strategy.js';
 
 export interface FedAvgMOptions {
   /** Server momentum beta, in [0, 1). @default 0.9 */
@@ -24,6 +25,14 @@ export class ServerMomentum implements ServerUpdate {
   private velocity = new Float64Array(0);
 
   constructor(private readonly options: FedAvgMOptions) {}
+
+  saveState(): StrategyState {
+    return this.velocity.length > 0 ? { velocity: this.velocity.slice() } : {};
+  }
+
+  loadState(state: StrategyState): void {
+    if (state.velocity) this.velocity = state.velocity.slice();
+  }
 
   step(global: Float32Array, delta: ArrayLike<number>): Float32Array {
     const { beta, lr } = this.options;

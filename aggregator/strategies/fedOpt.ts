@@ -1,5 +1,6 @@
 import { OptionsError } from '../../protocol/index.js';
 import { AggregatingStrategy, STREAMING_MEAN, type ServerUpdate } from './aggregatingStrategy.js';
+import type { StrategyState } from './strategy.js';
 
 /** Hyper-parameters shared by FedAdagrad, FedAdam and FedYogi (Reddi et al. 2021, Algorithm 2). */
 export interface FedOptOptions {
@@ -48,6 +49,17 @@ export class AdaptiveServer implements ServerUpdate {
     private readonly options: FedOptOptions,
     private readonly secondMoment: SecondMoment,
   ) {}
+
+  saveState(): StrategyState {
+    return this.m.length > 0 ? { m: this.m.slice(), v: this.v.slice() } : {};
+  }
+
+  loadState(state: StrategyState): void {
+    if (state.m && state.v && state.m.length === state.v.length) {
+      this.m = state.m.slice();
+      this.v = state.v.slice();
+    }
+  }
 
   step(global: Float32Array, delta: ArrayLike<number>): Float32Array {
     const { eta, tau, beta1, beta2 } = this.options;

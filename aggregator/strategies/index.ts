@@ -1,4 +1,4 @@
-export type { FitResult, RoundAggregation, Strategy } from './strategy.js';
+export { nestState, unnestState, type FitResult, type RoundAggregation, type Stateful, type Strategy, type StrategyState } from './strategy.js';
 export {
   AggregatingStrategy,
   PLAIN_STEP,

@@ -1,7 +1,7 @@
 import { OptionsError, Rng, f32Codec } from '../../protocol/index.js';
 import { clipToNorm } from './aggregate.js';
 import { FedAvg } from './fedAvg.js';
-import type { FitResult, RoundAggregation, Strategy } from './strategy.js';
+import type { FitResult, RoundAggregation, Strategy, StrategyState } from './strategy.js';
 
 /** f32 encoding draws nothing; the codec interface wants a generator all the same. */
 const UNUSED_RNG = new Rng(0);
@@ -26,6 +26,15 @@ export class NormBound implements Strategy {
     this.name = `normbound:${bound}+${inner.name}`;
     this.proximalMu = inner.proximalMu;
     this.minUpdates = inner.minUpdates;
+  }
+
+  /** Only the inner strategy keeps state. */
+  saveState(): StrategyState {
+    return this.inner.saveState();
+  }
+
+  loadState(state: StrategyState): void {
+    this.inner.loadState(state);
   }
 
   beginRound(round: number, global: Float32Array): RoundAggregation {

@@ -1,6 +1,6 @@
 import { OptionsError } from '../../protocol/index.js';
 import { ServerMomentum } from './fedAvgM.js';
-import type { FitResult, RoundAggregation, Strategy } from './strategy.js';
+import { nestState, unnestState, type FitResult, type RoundAggregation, type Strategy, type StrategyState } from './strategy.js';
 
 /**
  * Server momentum around any strategy (`momentum:BETA:LR+SPEC`): the step the inner strategy
@@ -28,6 +28,15 @@ export class WithServerMomentum implements Strategy {
     this.proximalMu = inner.proximalMu;
     this.minUpdates = inner.minUpdates;
     this.server = new ServerMomentum({ beta, lr });
+  }
+
+  saveState(): StrategyState {
+    return { ...this.server.saveState(), ...nestState('inner', this.inner.saveState()) };
+  }
+
+  loadState(state: StrategyState): void {
+    this.server.loadState(state);
+    this.inner.loadState(unnestState('inner', state));
   }
 
   beginRound(round: number, global: Float32Array): RoundAggregation {

@@ -19,13 +19,36 @@ export interface RoundAggregation {
   finish(failures: string[]): Float32Array | null;
 }
 
+/** What a strategy keeps across rounds (momentum, moments, a centre): float64 arrays by name. */
+export type StrategyState = Record<string, Float64Array>;
+
+/** Something that keeps state across rounds and can hand it to a checkpoint and take it back. */
+export interface Stateful {
+  /** Copies of the state, by name; `{}` before the first step or when there is none. */
+  saveState(): StrategyState;
+  /** Puts back what `saveState` of an equal object returned; names it does not know are ignored. */
+  loadState(state: StrategyState): void;
+}
+
+/** `state` with every name under `prefix.`: how a wrapping strategy keeps its inner one's apart from its own. */
+export function nestState(prefix: string, state: StrategyState): StrategyState {
+  return Object.fromEntries(Object.entries(state).map(([name, values]) => [`${prefix}.${name}`, values]));
+}
+
+/** The part of `state` under `prefix.`, with the prefix taken off. */
+export function unnestState(prefix: string, state: StrategyState): StrategyState {
+  const head = `${prefix}.`;
+  return Object.fromEntries(Object.entries(state).filter(([name]) => name.startsWith(head)).map(([name, values]) => [name.slice(head.length), values]));
+}
+
 /**
  * A federated strategy, shaped like Flower's `Strategy`: it is told the round's global
  * weights and returns an aggregation that receives updates as they arrive. Server
  * optimizers keep state across rounds in the strategy object: each `finish` that returns
- * weights is one server step, so call it only for a round whose result will be applied.
+ * weights is one server step, so call it only for a round whose result will be applied. That
+ * state goes into checkpoints through `Stateful`, so a resumed run steps on as if never stopped.
  */
-export interface Strategy {
+export interface Strategy extends Stateful {
   /** The canonical spec: `parseStrategy(name)` builds an equal strategy. */
   readonly name: string;
   /**
