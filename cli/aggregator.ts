@@ -71,7 +71,7 @@ export const aggregatorCommand: Command = {
         await writeFile(file, JSON.stringify(report, null, 2) + '\n');
         console.log(`report: ${file}`);
       }
-      console.log(`done: ${rounds.length} rounds, accuracy ${(rounds.at(-1)?.accuracy ?? 0).toFixed(4)}`);
+      console.log(`done: ${rounds.length} round${rounds.length === 1 ? '' : 's'}, accuracy ${(rounds.at(-1)?.accuracy ?? 0).toFixed(4)}`);
       return 0;
     } finally {
       unhook();

@@ -34,6 +34,6 @@ export function resumedLine(r: CoordinatorEvents['resumed'][0], rounds: number):
   if (r.round >= rounds) return `${r.file} already holds ${r.round} round(s) (--rounds ${rounds}): nothing to run`;
   const state = r.restoredState.length > 0
     ? `, ${r.strategy} state restored (${r.restoredState.join(', ')})`
-    : r.savedStrategy !== null && r.savedStrategy !== r.strategy ? `; it was saved under ${r.savedStrategy}, whose server state ${r.strategy} does not take` : '';
+    : r.savedStrategy !== null && r.savedStrategy !== r.strategy ? `; it was saved under ${r.savedStrategy}, so ${r.strategy} starts its server state afresh` : '';
   return `resuming from ${r.file}: ${r.round} round(s) done, global version ${r.version}${state}`;
 }

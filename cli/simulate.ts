@@ -89,7 +89,7 @@ export const simulateCommand: Command = {
     });
     try {
       const report = await simulation.run();
-      console.log(`done: ${report.final.rounds} rounds, accuracy ${report.final.accuracy.toFixed(4)}, ${(report.final.wallMs / 1000).toFixed(1)} s, backend ${report.environment.backend}`);
+      console.log(`done: ${report.final.rounds} round${report.final.rounds === 1 ? '' : 's'}, accuracy ${report.final.accuracy.toFixed(4)}, ${(report.final.wallMs / 1000).toFixed(1)} s, backend ${report.environment.backend}`);
       const t = report.final.target;
       if (t) {
         const sim = t.simWallMs === undefined || o.profiles === undefined ? '' : `, ${(t.simWallMs / 1000).toFixed(1)} s of simulated fleet time`;

@@ -1,4 +1,4 @@
-export { nestState, unnestState, type FitResult, type RoundAggregation, type Stateful, type Strategy, type StrategyState } from './strategy.js';
+export type { FitResult, RoundAggregation, Stateful, Strategy, StrategyState } from './strategy.js';
 export {
   AggregatingStrategy,
   PLAIN_STEP,
