@@ -8,6 +8,8 @@ export const PublishRejectReason = {
   NotOwner: 'not-owner',
   /** Payload larger than `maxPayloadBytes`. */
   TooLarge: 'too-large',
+  /** The client's role (`--auth`) may not publish there: a device outside its own topics, a monitor anywhere. */
+  NotPermitted: 'not-permitted',
 } as const;
 export type PublishRejectReason = (typeof PublishRejectReason)[keyof typeof PublishRejectReason];
 

@@ -22,6 +22,7 @@ export {
   authorizeForward,
   authorizePublish,
   authorizeSubscribe,
+  credentialHooks,
   defaultBrokerHooks,
   deviceTopicOwner,
   limitPayload,
@@ -32,3 +33,4 @@ export {
   type BrokerHooks,
 } from './hooks/index.js';
 export { registerBrokerMetrics } from './metrics.js';
+export { Authenticator, ROLES, hashPassword, loadCredentials, parseCredentials, verifyPassword, type Credential, type Credentials, type Role } from './credentials.js';

@@ -4,6 +4,7 @@ import { DeviceAgent, FOLLOW_MODES, FileResidualStore, connectDevice, type Follo
 import { loadDataSource, parseDataSource } from '../datasets/index.js';
 import { initBackend, type BackendName } from '../learning/index.js';
 import { UsageError, num, str, type Command } from './args.js';
+import { login, loginFlags } from './shared-flags.js';
 import { formatBytes } from './format.js';
 import { onShutdown } from './signals.js';
 
@@ -24,8 +25,7 @@ export const agentCommand: Command = {
     backend: { type: 'string', placeholder: 'NAME', description: 'auto | tensorflow | wasm | cpu', default: 'auto' },
     follow: { type: 'string', placeholder: 'MODE', description: 'download the global always, or when-selected for a round', default: 'always' },
     'state-dir': { type: 'string', placeholder: 'DIR', description: 'where error-feedback residuals survive restarts', default: '~/.fedmq' },
-    username: { type: 'string', placeholder: 'NAME', description: 'MQTT username' },
-    password: { type: 'string', placeholder: 'SECRET', description: 'MQTT password' },
+    ...loginFlags,
   },
 
   async run(flags) {
@@ -40,7 +40,7 @@ export const agentCommand: Command = {
     const data = await loadDataSource(source, num(flags, 'seed') ?? 0);
     const fleet = str(flags, 'fleet');
     const client = await connectDevice({
-      url, deviceId, fleet, username: str(flags, 'username'), password: str(flags, 'password'),
+      url, deviceId, fleet, ...login(flags, deviceId),
       onRetry: (e) => console.log(`broker not reachable (${e.message}); retrying`),
     });
     console.log(`agent ${deviceId}: ${data.count} local examples, backend ${backend}, connected to ${url}`);

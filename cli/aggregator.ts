@@ -7,7 +7,7 @@ import { UsageError, num, seconds, str, type Command } from './args.js';
 import { resumedLine, roundLine, settingsLine } from './format.js';
 import { serveMetrics } from './metrics-server.js';
 import { onShutdown } from './signals.js';
-import { federationFlags, federationOptions } from './shared-flags.js';
+import { federationFlags, federationOptions, login, loginFlags } from './shared-flags.js';
 
 export const aggregatorCommand: Command = {
   name: 'aggregator',
@@ -23,8 +23,7 @@ export const aggregatorCommand: Command = {
     'min-devices': { type: 'string', placeholder: 'N', description: 'devices online before round 1', default: 'min-participants' },
     'wait-devices': { type: 'string', placeholder: 'SECONDS', description: 'then start with whoever is online', default: '300' },
     eval: { type: 'string', placeholder: 'DATA', description: 'held-out data: mnist (its 10k test set) or a .csv/.ndjson file', default: 'mnist' },
-    username: { type: 'string', placeholder: 'NAME', description: 'MQTT username' },
-    password: { type: 'string', placeholder: 'SECRET', description: 'MQTT password' },
+    ...loginFlags,
     'metrics-port': { type: 'string', placeholder: '[HOST:]PORT', description: 'serve Prometheus metrics at http://HOST:PORT/metrics (host: 0.0.0.0)' },
     ...federationFlags,
   },
@@ -37,7 +36,7 @@ export const aggregatorCommand: Command = {
     const evalSpec = str(flags, 'eval') ?? 'mnist';
     const backend = await initBackend(wanted ?? 'auto');
     const held = evalSpec === 'mnist' ? (await loadMnist()).test : await loadDataSource(parseDataSource(evalSpec), 0);
-    const client = await connectAggregator({ url, fleet: federation.fleet, username: str(flags, 'username'), password: str(flags, 'password') });
+    const client = await connectAggregator({ url, fleet: federation.fleet, ...login(flags) });
     const evaluator = await createEvaluator(federation.model ?? 'mlp', held);
     const coordinator = createCoordinator(options, { client, evaluate: evaluator });
     const o = coordinator.options;

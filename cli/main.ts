@@ -6,9 +6,10 @@ import { agentCommand } from './agent.js';
 import { aggregatorCommand } from './aggregator.js';
 import { brokerCommand } from './broker.js';
 import { monitorCommand } from './monitor.js';
+import { passwdCommand } from './passwd.js';
 import { simulateCommand } from './simulate.js';
 
-const commands: Command[] = [simulateCommand, brokerCommand, aggregatorCommand, agentCommand, monitorCommand];
+const commands: Command[] = [simulateCommand, brokerCommand, aggregatorCommand, agentCommand, monitorCommand, passwdCommand];
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };

@@ -9,6 +9,7 @@ import {
   type FleetWatch,
 } from '../monitor/index.js';
 import { UsageError, num, str, type Command, type Flags } from './args.js';
+import { login, loginFlags } from './shared-flags.js';
 import { onShutdown } from './signals.js';
 
 /** Redraw and snapshot period. */
@@ -31,8 +32,7 @@ export const monitorCommand: Command = {
     web: { type: 'string', placeholder: 'PORT', description: 'serve the web dashboard on this port (0 = any free port)' },
     'ws-url': { type: 'string', placeholder: 'URL', description: "with --web: the broker's MQTT-over-WebSocket URL the page connects to" },
     host: { type: 'string', placeholder: 'ADDR', description: 'with --web: address the dashboard listens on', default: DEFAULT_DASHBOARD_HOST },
-    username: { type: 'string', placeholder: 'NAME', description: 'MQTT username' },
-    password: { type: 'string', placeholder: 'SECRET', description: 'MQTT password' },
+    ...loginFlags,
   },
 
   async run(flags) {
@@ -45,8 +45,7 @@ export const monitorCommand: Command = {
     const watch = watchFleet({
       url,
       fleet: str(flags, 'fleet'),
-      username: str(flags, 'username'),
-      password: str(flags, 'password'),
+      ...login(flags),
       onMessage: topics ? (m) => print(topicLine(m, { paramCount: watch.state.paramCount, json })) : undefined,
     });
     if (topics) return untilShutdown(watch, () => undefined);

@@ -52,3 +52,16 @@ export function federationOptions(flags: Flags): Partial<CoordinatorOptions> & {
     backend: str(flags, 'backend') as BackendName | 'auto' | undefined,
   };
 }
+
+/** MQTT login flags of the clients (`agent`, `aggregator`, `monitor`), for a broker run with `--auth`. */
+export const loginFlags: FlagSpecs = {
+  username: { type: 'string', placeholder: 'NAME', description: 'MQTT username (agent: its --id)' },
+  password: { type: 'string', placeholder: 'SECRET', description: 'MQTT password; better: the FEDMQ_PASSWORD environment variable, which ps does not show' },
+};
+
+/** The login to use: `--username`/`--password`, the password falling back to FEDMQ_PASSWORD. */
+export function login(flags: Flags, defaultUsername?: string): { username?: string; password?: string } {
+  const password = str(flags, 'password') ?? (process.env.FEDMQ_PASSWORD || undefined);
+  const username = str(flags, 'username') ?? (password === undefined ? undefined : defaultUsername);
+  return { ...(username !== undefined && { username }), ...(password !== undefined && { password }) };
+}

@@ -9,8 +9,9 @@ export class FedmqProcess {
   readonly lines: string[] = [];
   private readonly exited: Promise<number | null>;
 
-  constructor(args: string[]) {
-    this.child = spawn(process.execPath, [CLI, ...args], { stdio: 'pipe' });
+  /** `env` adds to this process's environment (e.g. FEDMQ_PASSWORD). */
+  constructor(args: string[], env: Record<string, string> = {}) {
+    this.child = spawn(process.execPath, [CLI, ...args], { stdio: 'pipe', env: { ...process.env, ...env } });
     let buffered = '';
     const collect = (chunk: Buffer): void => {
       buffered += chunk.toString();

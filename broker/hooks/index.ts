@@ -8,6 +8,7 @@ export { authenticate } from './authenticate.js';
 export { authorizeForward } from './authorizeForward.js';
 export { authorizePublish, deviceTopicOwner } from './authorizePublish.js';
 export { authorizeSubscribe } from './authorizeSubscribe.js';
+export { credentialHooks, reachesOthersUpdates } from './credentialHooks.js';
 export { limitPayload } from './payloadLimit.js';
 export type * from './types.js';
 
