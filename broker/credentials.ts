@@ -21,7 +21,7 @@ export interface Credential {
 /** Credentials by username. */
 export type Credentials = ReadonlyMap<string, Credential>;
 
-/** scrypt's cost: Node's defaults (N 2^14, r 8, p 1), ~16 MiB and some 40 ms a check on a Pi 4-class core. */
+/** scrypt's cost: Node's defaults (N 2^14, r 8, p 1): 16 MiB and 65 ms a check on this machine's cores (more on a Pi). */
 const COST = { N: 16384, r: 8, p: 1 };
 const KEY_BYTES = 32;
 
