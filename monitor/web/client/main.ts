@@ -14,6 +14,28 @@ interface PageConfig {
   fleet: string;
 }
 
+/** The login typed into the page, kept for the tab's life only (sessionStorage), never in the address. */
+const LOGIN_KEY = 'fedmq-login';
+
+function savedLogin(): { username: string; password: string } | undefined {
+  try {
+    return (JSON.parse(sessionStorage.getItem(LOGIN_KEY) ?? 'null') as { username: string; password: string } | null) ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A broker run with --auth refuses the page (CONNACK 4 or 5) until it logs in: show the form, reconnect with its answer. */
+function askForLogin(form: HTMLFormElement): void {
+  form.hidden = false;
+  form.onsubmit = (event) => {
+    event.preventDefault();
+    const data = new FormData(form);
+    sessionStorage.setItem(LOGIN_KEY, JSON.stringify({ username: String(data.get('username')), password: String(data.get('password')) }));
+    location.reload();
+  };
+}
+
 async function main(): Promise<void> {
   const config = (await (await fetch('config.json')).json()) as PageConfig;
   // ?ws=...&fleet=... point the page elsewhere without restarting the server.
@@ -21,12 +43,14 @@ async function main(): Promise<void> {
   const url = params.get('ws') ?? config.wsUrl;
   const fleet = params.get('fleet') ?? config.fleet;
   const log = new TopicLog(`${fleetTopics(fleet).prefix}/`);
-  const watch = watchFleet({ url, fleet, onMessage: (m) => log.record(m.topic, m.payload, m.retained, m.at) });
+  const watch = watchFleet({ url, fleet, ...savedLogin(), onMessage: (m) => log.record(m.topic, m.payload, m.retained, m.at) });
+  const form = document.getElementById('login') as HTMLFormElement;
   const charts = new RoundCharts(document);
   const explorer = new TopicExplorer(document, log);
   const tick = (): void => {
     const now = Date.now();
     const snapshot = watch.state.snapshot(now);
+    if (form.hidden && snapshot.connection.state !== 'connected' && /bad username or password|not authorized/i.test(snapshot.connection.error ?? '')) askForLogin(form);
     renderSummary(document, snapshot);
     charts.update(snapshot.history);
     explorer.render(now, snapshot.task?.paramCount);
