@@ -10,22 +10,14 @@ import { Rng, parseCodec } from '../protocol/index.js';
 import { modelInfo } from '../learning/index.js';
 import type { RunReport } from '../simulator/index.js';
 import { runGrid, roundsTo } from './grid.js';
+import { codecsTask } from './tasks.js';
 import { median, realisticDelta } from './measure.js';
 import { flag, printTable, writeResults } from './table.js';
 
 const DEFAULT_CODECS = [
   'f32', 'f16', 'int8', 'int4', 'ternary', 'int8+deflate', 'topk:0.01+int8', 'topk:0.01+int8+ef', 'topk:0.001+ternary+ef',
 ];
-const task = {
-  devices: flag('devices', '20'),
-  rounds: flag('rounds', '80'),
-  partition: flag('partition', 'shards:2'),
-  model: flag('model', '2nn'),
-  lr: flag('lr', '0.1'),
-  'batch-size': flag('batch-size', '20'),
-  epochs: flag('epochs', '1'),
-  seed: flag('seed', '1'),
-};
+const task = codecsTask();
 const codecs = flag('codecs', DEFAULT_CODECS.join(',')).split(',');
 const jobs = Number(flag('jobs', String(os.cpus().length)));
 

@@ -8,20 +8,11 @@ import path from 'node:path';
 import { DEFAULT_CODEC } from '../aggregator/index.js';
 import type { RunReport } from '../simulator/index.js';
 import { runGrid, roundsTo } from './grid.js';
+import { codecsTask } from './tasks.js';
 import { flag, printTable, writeResults } from './table.js';
 
 const DEFAULT_DOWNLINKS = ['f32', 'f16', 'delta:f16', 'delta:int8', 'delta:int4'];
-const task = {
-  devices: flag('devices', '20'),
-  rounds: flag('rounds', '80'),
-  partition: flag('partition', 'shards:2'),
-  model: flag('model', '2nn'),
-  lr: flag('lr', '0.1'),
-  'batch-size': flag('batch-size', '20'),
-  epochs: flag('epochs', '1'),
-  seed: flag('seed', '1'),
-  codec: flag('codec', DEFAULT_CODEC),
-};
+const task = { ...codecsTask(), codec: flag('codec', DEFAULT_CODEC) };
 const downlinks = flag('downlinks', DEFAULT_DOWNLINKS.join(',')).split(',');
 // Each simulation already trains on every core.
 const jobs = Number(flag('jobs', '1'));
