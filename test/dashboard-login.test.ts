@@ -36,12 +36,13 @@ describe('the dashboard against a broker with --auth', () => {
     await form.waitFor({ state: 'visible', timeout: 15_000 });
     await page.fill('#login input[name=username]', 'viewer');
     await page.fill('#login input[name=password]', 'wrong');
-    await page.click('#login button');
+    // Submitting reloads the page: wait for the new one before looking at its form.
+    await Promise.all([page.waitForEvent('load'), page.click('#login button')]);
     await form.waitFor({ state: 'visible', timeout: 15_000 });
     const refusedBadge = await page.locator('#connection').textContent();
     await page.fill('#login input[name=username]', 'viewer');
     await page.fill('#login input[name=password]', 'look-only');
-    await page.click('#login button');
+    await Promise.all([page.waitForEvent('load'), page.click('#login button')]);
 
     // Assert
     await page.locator('#connection.connected').waitFor({ timeout: 15_000 });
