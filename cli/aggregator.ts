@@ -58,7 +58,7 @@ export const aggregatorCommand: Command = {
       console.log(roundLine(r, o.rounds));
     });
     const unhook = onShutdown((signal) => {
-      console.log(`${signal}: stopping after the current round`);
+      console.log(`${signal}: stopping: the open round closes now with the updates it has`);
       coordinator.stop();
     });
     const started = performance.now();

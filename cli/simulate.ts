@@ -84,7 +84,7 @@ export const simulateCommand: Command = {
     });
     const unhook = onShutdown(() => {
       bar.clear();
-      console.error('stopping after the current round (Ctrl-C again to quit now)');
+      console.error('stopping: the open round closes now with the updates it has (Ctrl-C again to quit at once)');
       simulation.stop();
     });
     try {

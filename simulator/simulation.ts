@@ -83,6 +83,7 @@ export class Simulation extends TypedEmitter<SimulationEvents> {
     let evaluator: Awaited<ReturnType<typeof createEvaluator>> | null = null;
     const clients: MqttClient[] = [];
     const agents: DeviceAgent[] = [];
+    let closing = false;
     try {
       if (pool) stage('trainers', `${pool.size} worker thread(s), ${(await pool.ready()).join(', ')}`);
       const { train, test } = await loadMnist();
@@ -175,7 +176,8 @@ export class Simulation extends TypedEmitter<SimulationEvents> {
           scheduler?.forget(id);
           failed.add(id);
           ordered?.finished(id);
-          this.emit('deviceWarning', { deviceId: id, error });
+          // Training still running when the run ends fails as the pool closes: that is the shutdown, not news.
+          if (!closing) this.emit('deviceWarning', { deviceId: id, error });
         });
         agent.on('roundSkipped', ({ round, reason }) => reason === 'dropped-out' && clock.droppedOut(round));
         await agent.start();
@@ -194,6 +196,7 @@ export class Simulation extends TypedEmitter<SimulationEvents> {
       };
       return buildReport(o, backend, rounds, performance.now() - started, { fleet, phases });
     } finally {
+      closing = true;
       clearInterval(sampler);
       // In batches too: a thousand goodbyes at once overflow Aedes's recursive dispatch.
       await inBatches(agents, (a) => a.stop());
