@@ -1,34 +1,26 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { chromium, type BrowserContext } from 'playwright-core';
 import { credentialHooks, hashPassword, parseCredentials, startBroker, type BrokerHandle } from '../broker/index.js';
+import { launchChromium } from './monitor-support.js';
 import { FedmqProcess } from './processes.js';
-
-const CHROMIUM = '/usr/bin/chromium';
 
 describe('the dashboard against a broker with --auth', () => {
   let broker: BrokerHandle | undefined;
   let web: FedmqProcess | undefined;
-  let browser: BrowserContext | undefined;
-  let profile: string | undefined;
+  let chrome: Awaited<ReturnType<typeof launchChromium>> | undefined;
   afterAll(async () => {
-    await browser?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
+    await chrome?.close();
     await web?.stop();
     await broker?.close();
   });
 
-  it.skipIf(!existsSync(CHROMIUM))('asks for a login when the broker refuses it, then connects with a monitor role', async () => {
+  it('asks for a login when the broker refuses it, then connects with a monitor role', async () => {
     // Prepare: a broker that requires logins, with a monitor login; the dashboard server.
     const credentials = parseCredentials(`monitor viewer ${await hashPassword('look-only')}`);
     broker = await startBroker({ host: '127.0.0.1', port: 0, wsPort: 0, hooks: credentialHooks(credentials) });
     web = new FedmqProcess(['monitor', '--web', '0', '--ws-url', broker.wsUrl!]);
     const [, pageUrl] = await web.waitFor(/^dashboard on (http:\S+)/);
-    profile = mkdtempSync(join(tmpdir(), 'fedmq-chromium-'));
-    browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu'] });
-    const page = await browser.newPage();
+    chrome = await launchChromium();
+    const page = await chrome.browser.newPage();
     await page.goto(pageUrl!);
 
     // Execute: the refused page shows its form; a wrong password first, then the right one.

@@ -1,21 +1,13 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { startBroker, type BrokerHandle } from '../broker/index.js';
 import type { MonitorSnapshot } from '../monitor/index.js';
 import { Simulation } from '../simulator/index.js';
 import type { RunReport } from '../simulator/index.js';
-import { eventually } from './monitor-support.js';
+import { CHROMIUM, eventually, launchChromium } from './monitor-support.js';
 import { FedmqProcess } from './processes.js';
 
-/** Debian's chromium (`apt-get install chromium`; .ci/run installs it when missing). */
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
 const SCREENSHOT = 'test-artifacts/dashboard.png';
 
 // The page's globals as far as the checks below use them: this file compiles without the DOM library.
@@ -33,9 +25,8 @@ describe('the monitor watching a live simulation', () => {
   let broker: BrokerHandle;
   let json: FedmqProcess;
   let web: FedmqProcess;
-  let browser: BrowserContext | undefined;
+  let chrome: Awaited<ReturnType<typeof launchChromium>> | undefined;
   let page: Page | undefined;
-  let profile: string | undefined;
   const pageErrors: string[] = [];
   const publishers = new Set<string>();
   let run: Promise<RunReport>;
@@ -53,9 +44,8 @@ describe('the monitor watching a live simulation', () => {
     const [, pageUrl] = await web.waitFor(/^dashboard on (http:\S+)/);
     await eventually('the --json monitor to connect', () => snapshots(json).find((s) => s.connection.state === 'connected'));
     if (existsSync(CHROMIUM)) {
-      profile = mkdtempSync(join(tmpdir(), 'fedmq-chromium-'));
-      browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1400, height: 1000 } });
-      page = await browser.newPage();
+      chrome = await launchChromium({ width: 1400, height: 1000 });
+      page = await chrome.browser.newPage();
       page.on('pageerror', (e) => pageErrors.push(e.message));
       page.on('console', (m) => {
         if (m.type() === 'error') pageErrors.push(m.text());
@@ -75,8 +65,7 @@ describe('the monitor watching a live simulation', () => {
 
   afterAll(async () => {
     await run?.catch(() => undefined);
-    await browser?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
+    await chrome?.close();
     await Promise.all([json?.stop(), web?.stop()]);
     await broker?.close();
   });

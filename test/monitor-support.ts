@@ -1,4 +1,32 @@
 /** Helpers of the monitor's integration tests. */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext } from 'playwright-core';
+
+/** Debian's chromium (`apt-get install chromium`; .ci/run installs it when missing). */
+export const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+
+/**
+ * Headless chromium on a throwaway profile; `close()` removes the profile too. A missing
+ * browser throws: it is a broken environment, not a reason for a dashboard test to pass quietly.
+ */
+export async function launchChromium(viewport?: { width: number; height: number }): Promise<{ browser: BrowserContext; close(): Promise<void> }> {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: the dashboard tests drive Debian's chromium. Install it with \`apt-get install -y chromium\` (.ci/run does).`);
+  const profile = mkdtempSync(join(tmpdir(), 'fedmq-chromium-'));
+  const browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, ...(viewport && { viewport }) });
+  return {
+    browser,
+    async close() {
+      await browser.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
 
 export interface PromSample {
   name: string;
