@@ -213,7 +213,7 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
         metrics: { loss: outcome.loss, accuracy: outcome.accuracy }, trainMs: outcome.ms,
       }));
       if ((await this.gate?.({ round, outcome: 'update', bytes: update.byteLength })) === 'late') {
-        this.emit('roundSkipped', { round: round.round, reason: 'missed-deadline' });
+        this.skip(round, 'missed-deadline');
       } else {
         await this.client.publishAsync(this.topics.update(this.deviceId), Buffer.from(update.buffer, 0, update.byteLength), { qos: 1 });
         // Saved once the update is out: a failed publish must not drop the residual it carried.

@@ -15,9 +15,9 @@ export interface SimulatedRound {
 }
 
 /**
- * The fleet's simulated clock (sync mode). Devices of one process train one after another, so
- * real wall time says nothing of a fleet; here a participant finishes at download + measured
- * training ms x its profile's speed + upload. One that would finish after the deadline is a
+ * The fleet's simulated clock (sync mode). The devices of one simulation share this machine's
+ * cores, so real wall time says little of a fleet; here a participant finishes at download +
+ * measured training ms x its profile's speed + upload. One that would finish after the deadline is a
  * straggler: its update is cut (`late`). A round lasts as long as its slowest accepted
  * participant, or until the deadline when someone never reported (a dropout or a straggler).
  */

@@ -126,7 +126,14 @@ export class Simulation extends TypedEmitter<SimulationEvents> {
       coordinator.on('updateAccepted', (u) => clock.accepted(u.deviceId, u.bytes));
       // Sync rounds trained in parallel: updates go out in participant order (reproducible sums).
       const ordered = pool && !scheduler ? new OrderedRelease() : null;
-      if (!scheduler) coordinator.on('roundStarted', () => failed.clear());
+      // What each participant of the open sync round downloads: the global (or its delta) and the round message.
+      let roundDownBytes = 0;
+      if (!scheduler) {
+        coordinator.on('roundStarted', (m) => {
+          failed.clear();
+          roundDownBytes = coordinator.downloadBytes + encodeMessage(m).byteLength;
+        });
+      }
       if (ordered) coordinator.on('roundStarted', (m) => ordered.roundStarted(m.participants));
       if (scheduler) {
         coordinator.on('roundStarted', (m) => scheduler.dispatched(m.participants, coordinator.downloadBytes));
@@ -162,9 +169,7 @@ export class Simulation extends TypedEmitter<SimulationEvents> {
           trainer: timedTrainer(attackers.has(id) ? poisoned : trainer, (ms, job) => trained(id, ms, job.data.count, job.options.epochs)),
           dropout: (round) => dropsOut(profile, o.seed, round.round, id),
           gate: scheduler ? (work: FinishedWork) => scheduler.finished(id, work, clock.trainedMs(id)) : async (work: FinishedWork) => {
-            // Participants fetched the global (or its delta) and the round message.
-            const downBytes = coordinator.downloadBytes + encodeMessage(work.round).byteLength;
-            if (work.outcome === 'update' && clock.late(id, work.round.round, downBytes, work.bytes)) return 'late';
+            if (work.outcome === 'update' && clock.late(id, work.round.round, roundDownBytes, work.bytes)) return 'late';
             if (ordered) await (work.outcome === 'update' ? ordered.turn(id) : ordered.finished(id));
           },
         });
