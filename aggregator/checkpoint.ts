@@ -29,28 +29,18 @@ export interface Checkpoint {
 export async function saveCheckpoint(file: string, c: Checkpoint): Promise<void> {
   const weights = bytesOf(c.weights);
   const entries = Object.entries(c.strategy?.state ?? {});
-  const state = concat(entries.map(([, values]) => bytesOf(values)));
+  const state = Buffer.concat(entries.map(([, values]) => bytesOf(values)));
   const header = JSON.stringify({
     magic: MAGIC, v: VERSION, model: c.model, round: c.round, version: c.version, announced: c.announced,
     length: c.weights.length, sha256: sha256Hex(weights),
     ...(c.strategy && { strategy: c.strategy.name, state: entries.map(([name, values]) => ({ name, length: values.length })), stateSha256: sha256Hex(state) }),
     savedAt: new Date().toISOString(),
   });
-  await writeFileAtomic(file, concat([Buffer.from(`${header}\n`), weights, state]));
+  await writeFileAtomic(file, Buffer.concat([Buffer.from(`${header}\n`), weights, state]));
 }
 
 function bytesOf(values: Float32Array | Float64Array): Uint8Array {
   return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
 }
 
 /**
