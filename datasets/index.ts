@@ -32,4 +32,3 @@ export {
   type DataSource,
   type DataSourceOptions,
 } from './dataSource.js';
-export { writeFileAtomic } from './atomicWrite.js';

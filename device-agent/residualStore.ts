@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorFeedback, assertValidId } from '../protocol/index.js';
-import { writeFileAtomic } from '../datasets/index.js';
+import { writeFileAtomic } from '../storage/index.js';
 
 /**
  * Where a device keeps its error-feedback residual between runs, so that a restart does not

@@ -4,9 +4,9 @@ import path from 'node:path';
 
 /**
  * Writes `bytes` to `file` so that a crash leaves either the old file or the new one, never a
- * torn one: a temporary file beside it, flushed to disk, then renamed over it. Here because
- * datasets/ owns file IO and both the device agent (residuals) and the aggregator
- * (checkpoints) may import it, while protocol/ must stay bundleable for the browser dashboard.
+ * torn one: a temporary file beside it, flushed to disk, then renamed over it. Used by the device
+ * agent (residuals) and the aggregator (checkpoints); not in protocol/, which must stay bundleable
+ * for the browser dashboard.
  */
 export async function writeFileAtomic(file: string, bytes: Uint8Array, mode = 0o600): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
