@@ -1,4 +1,4 @@
-import { DecodeError, RejectReason, decodeMessage, type Codec, type RoundMessage, type UpdateMessage } from '../protocol/index.js';
+import { DecodeError, RejectReason, admitCodec, admitSender, admitToRound, decodeMessage, type Codec, type RoundMessage, type UpdateMessage } from '../protocol/index.js';
 import type { RoundReport } from './contract.js';
 import type { RoundAggregation } from './strategies/index.js';
 
@@ -11,8 +11,8 @@ const CODEC_REJECTIONS: Partial<Record<DecodeError['reason'], RejectReason>> = {
 };
 
 /**
- * Decodes what arrived on `update/{topicDeviceId}`. The topic is the broker-authenticated
- * identity: a payload claiming another device is forged.
+ * Decodes what arrived on `update/{topicDeviceId}` and checks its sender (protocol/admission.ts:
+ * the topic is the broker-authenticated identity, a payload claiming another device is forged).
  */
 export function decodeUpdate(topicDeviceId: string, payload: Uint8Array, maxBytes: number): UpdateVerdict {
   let update: UpdateMessage;
@@ -22,16 +22,19 @@ export function decodeUpdate(topicDeviceId: string, payload: Uint8Array, maxByte
     const reason = e instanceof DecodeError && e.reason === 'too-large' ? RejectReason.TooLarge : RejectReason.Malformed;
     return { accepted: false, reason, detail: (e as Error).message };
   }
-  if (update.deviceId !== topicDeviceId) return { accepted: false, reason: RejectReason.IdMismatch, detail: `payload says ${update.deviceId}`, update };
+  const forged = admitSender(topicDeviceId, update);
+  if (forged) return { accepted: false, ...forged, update };
   return { accepted: true, update };
 }
 
 /**
  * Folds an admitted update's delta, times `scale`, into the aggregation. Returns why it was
- * refused (wrong codec, bad length, not finite...) with the aggregate untouched, or null.
+ * refused (a codec other than exactly `codec.spec`, bad length, not finite...) with the
+ * aggregate untouched, or null.
  */
 export function foldUpdate(aggregation: RoundAggregation, codec: Codec, update: UpdateMessage, scale = 1): { accepted: false; reason: RejectReason; detail: string } | null {
-  if (update.codec !== codec.spec) return { accepted: false, reason: RejectReason.BadCodec, detail: `codec ${update.codec}, round uses ${codec.spec}` };
+  const wrongCodec = admitCodec(codec.spec, update);
+  if (wrongCodec) return { accepted: false, ...wrongCodec };
   try {
     aggregation.add({ deviceId: update.deviceId, numExamples: update.numExamples, codec: scale === 1 ? codec : scaledCodec(codec, scale), delta: update.delta });
   } catch (e) {
@@ -67,7 +70,8 @@ export type Admission = { reason: RejectReason; detail: string } | { scale: numb
 /**
  * Updates gathered toward one new global: what was accepted and refused (by reason), the
  * running aggregate and its costs. Nothing that arrives is trusted: `admit` decides who may
- * contribute (the sync round's participants, or async mode's open assignments).
+ * contribute (the sync round's participants, or async mode's open assignments), by the rules
+ * of protocol/admission.ts that the monitor repeats.
  */
 export abstract class UpdateCollection {
   readonly rejectedByReason: Record<string, number> = {};
@@ -119,6 +123,7 @@ export abstract class UpdateCollection {
     const update = decoded.update;
     const admission = this.admit(update);
     if ('reason' in admission) return { accepted: false, ...admission, update };
+    // A sync round's admission already said so; an async buffer being closed says it here.
     if (!this.open) return { accepted: false, reason: RejectReason.RoundClosed, detail: `round ${update.round} already closed`, update };
     const started = performance.now();
     const refused = foldUpdate(this.aggregation, this.codec, update, admission.scale);
@@ -169,11 +174,8 @@ export class RoundCollection extends UpdateCollection {
   }
 
   protected admit(update: UpdateMessage): Admission {
-    if (update.round !== this.message.round) return { reason: RejectReason.WrongRound, detail: `update for round ${update.round}` };
-    if (!this.selected.has(update.deviceId)) return { reason: RejectReason.NotSelected, detail: `${update.deviceId} was not chosen` };
-    // A repeat is ignored, never counted twice toward the aggregate.
-    if (this.reported.has(update.deviceId)) return { reason: RejectReason.Duplicate, detail: 'second update this round' };
-    return { scale: 1 };
+    const round = { round: this.message.round, participants: this.selected, reported: this.reported, closed: !this.open };
+    return admitToRound(round, update) ?? { scale: 1 };
   }
 
   protected settled(update: UpdateMessage, failed: boolean): void {

@@ -1,11 +1,12 @@
-import { RejectReason, parseCodec, type MetricsMessage, type RoundMessage, type UpdateMessage } from '../protocol/index.js';
+import { RejectReason, admitToDispatch, admitToRound, admitUpdate, type AdmissionReason, type MetricsMessage, type RoundMessage, type UpdateMessage } from '../protocol/index.js';
 
 /**
  * Rejection reasons the monitor can tell from traffic alone, named as the aggregator counts
- * them (protocol/rejections.ts). Checks that need the model (length, finiteness) only show up
+ * them (protocol/rejections.ts): an undecodable payload, or the aggregator's own admission
+ * rules (protocol/admission.ts). Checks that need the model (length, finiteness) only show up
  * when the round's `metrics` arrive.
  */
-export type ObservedReject = Exclude<RejectReason, 'bad-length' | 'non-finite' | 'too-large'>;
+export type ObservedReject = AdmissionReason | typeof RejectReason.Malformed;
 
 /**
  * The current round as the monitor sees it. In async mode (FedBuff) it is the next global
@@ -180,43 +181,16 @@ export class RoundTracker {
   }
 
   /**
-   * The aggregator's checks that traffic alone can repeat, in its order (aggregator/round.ts):
-   * decode and sender, then who may contribute (sync round or async assignment), then codec.
+   * The aggregator's checks that traffic alone can repeat, by the same rules
+   * (protocol/admission.ts): decode, sender, who may contribute (the sync round, or the
+   * device's async dispatch), then codec.
    */
   private check(topicId: string, u: UpdateMessage | null): ObservedReject | null {
-    const m = this.message!;
     if (u === null) return RejectReason.Malformed;
-    if (u.deviceId !== topicId) return RejectReason.IdMismatch;
-    const refused = this.mode === 'async' ? this.admitAsync(topicId, u) : this.admitSync(topicId, u);
-    if (refused) return refused;
-    if (u.codec !== m.codec && canonical(u.codec) !== canonical(m.codec)) return RejectReason.BadCodec;
-    return null;
-  }
-
-  /** A sync round: its number, still open, a participant, once. */
-  private admitSync(topicId: string, u: UpdateMessage): ObservedReject | null {
-    if (u.round !== this.message!.round) return RejectReason.WrongRound;
-    if (this.confirmed) return RejectReason.RoundClosed;
-    if (!this.participants.has(topicId)) return RejectReason.NotSelected;
-    if (this.reported.has(topicId)) return RejectReason.Duplicate;
-    return null;
-  }
-
-  /** Async mode (aggregator/buffered.ts): a device reports under its open dispatch, once. */
-  private admitAsync(topicId: string, u: UpdateMessage): ObservedReject | null {
-    if (this.lastReported.get(topicId) === u.round) return RejectReason.Duplicate;
-    const assigned = this.assigned.get(topicId);
-    if (assigned === undefined) return RejectReason.NotSelected;
-    if (assigned !== u.round) return RejectReason.WrongRound;
-    return null;
-  }
-}
-
-/** The aggregator compares canonical specs (`int8+ef+deflate` is `int8+deflate+ef`). */
-function canonical(spec: string): string {
-  try {
-    return parseCodec(spec).spec;
-  } catch {
-    return spec;
+    const m = this.message!;
+    const contributes = this.mode === 'async'
+      ? () => admitToDispatch({ open: this.assigned.get(topicId), lastReported: this.lastReported.get(topicId) }, u)
+      : () => admitToRound({ round: m.round, participants: this.participants, reported: this.reported, closed: this.confirmed !== null }, u);
+    return admitUpdate(topicId, u, contributes, m.codec)?.reason ?? null;
   }
 }

@@ -7,3 +7,4 @@ export { build, decodeMessage, encodeMessage, sha256Hex, DEFAULT_MAX_MESSAGE_BYT
 export * from './codecs/index.js';
 export * from './downlink.js';
 export * from './rejections.js';
+export * from './admission.js';

@@ -1,5 +1,7 @@
 import { OptionsError } from './errors.js';
 
+/** First level of every fedmq topic. */
+export const TOPIC_ROOT = 'fedmq';
 /** Version segment of every topic; bumped only with an incompatible message change. */
 export const TOPIC_VERSION = 'v1';
 export const DEFAULT_FLEET = 'default';
@@ -21,7 +23,7 @@ export function assertValidId(kind: 'fleet' | 'id', id: string): string {
   return id;
 }
 
-/** The topics of one fleet: `fedmq/v1/{fleet}/...` (DESIGN.md, Topics). */
+/** The topics of one fleet: `{TOPIC_ROOT}/{TOPIC_VERSION}/{fleet}/...`, `fedmq/v1/{fleet}/...` (DESIGN.md, Topics). */
 export interface FleetTopics {
   readonly fleet: string;
   readonly prefix: string;
@@ -43,7 +45,7 @@ export interface FleetTopics {
 
 export function fleetTopics(fleet: string = DEFAULT_FLEET): FleetTopics {
   assertValidId('fleet', fleet);
-  const prefix = `fedmq/${TOPIC_VERSION}/${fleet}`;
+  const prefix = `${TOPIC_ROOT}/${TOPIC_VERSION}/${fleet}`;
   return {
     fleet,
     prefix,
@@ -60,23 +62,65 @@ export function fleetTopics(fleet: string = DEFAULT_FLEET): FleetTopics {
   };
 }
 
+/** The kinds of topic one device owns: `update/{id}` and `status/{id}`. */
+export type DeviceTopicKind = 'update' | 'status';
+const DEVICE_TOPIC_KINDS: ReadonlySet<string> = new Set<DeviceTopicKind>(['update', 'status']);
+const FLEET_TOPIC_KINDS: ReadonlySet<string> = new Set(['task', 'global', 'global-delta', 'round', 'metrics']);
+
 export type ParsedTopic =
   | { kind: 'task' | 'global' | 'global-delta' | 'round' | 'metrics'; fleet: string }
-  | { kind: 'update' | 'status'; fleet: string; deviceId: string };
+  | { kind: DeviceTopicKind; fleet: string; deviceId: string };
+
+/** The levels of `topic` after `{TOPIC_ROOT}/{TOPIC_VERSION}/`, or null when it is not a fedmq topic. */
+function fedmqLevels(topic: string): string[] | null {
+  const levels = topic.split('/');
+  if (levels[0] !== TOPIC_ROOT || levels[1] !== TOPIC_VERSION) return null;
+  return levels.slice(2);
+}
 
 /** Splits a fedmq topic into its kind, fleet and device id; `null` for anything else. */
 export function parseTopic(topic: string): ParsedTopic | null {
-  const parts = topic.split('/');
-  if (parts[0] !== 'fedmq' || parts[1] !== TOPIC_VERSION) return null;
-  const fleet = parts[2];
-  const kind = parts[3];
-  if (fleet === undefined || !isValidId(fleet)) return null;
-  if (parts.length === 4 && (kind === 'task' || kind === 'global' || kind === 'global-delta' || kind === 'round' || kind === 'metrics')) {
-    return { kind, fleet };
+  const levels = fedmqLevels(topic);
+  if (!levels) return null;
+  const [fleet, kind, deviceId] = levels;
+  if (fleet === undefined || kind === undefined || !isValidId(fleet)) return null;
+  if (levels.length === 2 && FLEET_TOPIC_KINDS.has(kind)) {
+    return { kind: kind as 'task' | 'global' | 'global-delta' | 'round' | 'metrics', fleet };
   }
-  const deviceId = parts[4];
-  if (parts.length === 5 && (kind === 'update' || kind === 'status') && deviceId !== undefined && isValidId(deviceId)) {
-    return { kind, fleet, deviceId };
+  if (levels.length === 3 && DEVICE_TOPIC_KINDS.has(kind) && deviceId !== undefined && isValidId(deviceId)) {
+    return { kind: kind as DeviceTopicKind, fleet, deviceId };
   }
   return null;
+}
+
+/**
+ * The device that alone may publish to `topic`: `{id}` for `fedmq/v1/{fleet}/update/{id}` and
+ * `status/{id}`, and for any topic beneath them (`update/{id}/...`), so nobody can slip a
+ * message under another device's topic either; `undefined` for a topic no device owns. Unlike
+ * `parseTopic` it does not check the ids: a topic under `update/` with a malformed id is still
+ * owned by that (impossible) id, so it is nobody's to publish to.
+ */
+export function deviceTopicOwner(topic: string): string | undefined {
+  const levels = fedmqLevels(topic);
+  if (!levels || levels.length < 3) return undefined;
+  return DEVICE_TOPIC_KINDS.has(levels[1]!) ? levels[2] : undefined;
+}
+
+/**
+ * Whether subscribing to the MQTT filter `filter` could deliver a message published on a
+ * device's `kind` topic, `fedmq/v1/{any fleet}/{kind}/{id}` or beneath it, for an id that
+ * `id` accepts. A `+` or `#` where the id goes is taken to match some accepted id.
+ * `filterReachesDeviceTopics(filter, 'update', (id) => id !== own)`: could `filter` reach
+ * another device's updates?
+ */
+export function filterReachesDeviceTopics(filter: string, kind: DeviceTopicKind, id: (deviceId: string) => boolean): boolean {
+  const fits: ((level: string) => boolean)[] = [(l) => l === TOPIC_ROOT, (l) => l === TOPIC_VERSION, () => true, (l) => l === kind, id];
+  const levels = filter.split('/');
+  for (let i = 0; i < levels.length; i++) {
+    const level = levels[i]!;
+    if (level === '#') return true; // matches this level's parent and everything under it
+    if (i >= fits.length) return true; // a level beneath an accepted device's topic
+    if (level !== '+' && !fits[i]!(level)) return false;
+  }
+  return levels.length >= fits.length;
 }

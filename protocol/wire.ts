@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { Encoder } from 'cbor-x';
 import { DecodeError, DecodeReason } from './errors.js';
 import {
@@ -34,9 +33,7 @@ export function encodeMessage(message: Message): Uint8Array {
   return new Uint8Array(encoded);
 }
 
-export function sha256Hex(data: ArrayBufferView): string {
-  return createHash('sha256').update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)).digest('hex');
-}
+export { sha256Hex } from './hash.js';
 
 export const build = {
   task: (b: Body<TaskMessage>): TaskMessage => ({ v: PROTOCOL_VERSION, type: MessageType.Task, ...b }),

@@ -10,17 +10,16 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const client = `${root}/monitor/web/client`;
 const out = `${root}/dist/monitor/web/static`;
 
-// protocol/ imports two Node modules for code the page never runs: createHash (for hashing
-// globals it does not check) and EventEmitter (for emitters it does not create).
-const NODE_STUBS = {
-  'node:crypto': "export function createHash() { throw new Error('node:crypto is not available in the browser'); }",
-  'node:events': 'export class EventEmitter { on() { return this; } once() { return this; } off() { return this; } emit() { return false; } }',
-};
-const nodeStubs = {
-  name: 'node-stubs',
+// protocol/ imports Node in one module only, hash.ts (node:crypto's SHA-256, 10-30x faster
+// than pure JS on model-sized globals: bench/sha256.ts); the page gets hash.browser.ts, the
+// same function on @noble/hashes. Nothing else is swapped: any other Node import fails the build.
+const protocolDir = `${root}/protocol`;
+const browserProtocol = {
+  name: 'protocol-browser',
   setup(b) {
-    b.onResolve({ filter: /^node:(crypto|events)$/ }, (args) => ({ path: args.path, namespace: 'node-stub' }));
-    b.onLoad({ filter: /.*/, namespace: 'node-stub' }, (args) => ({ contents: NODE_STUBS[args.path], loader: 'js' }));
+    b.onResolve({ filter: /^\.\/hash\.js$/ }, (args) =>
+      resolve(args.resolveDir) === protocolDir ? { path: `${protocolDir}/hash.browser.ts` } : undefined,
+    );
   },
 };
 
@@ -35,7 +34,7 @@ const result = await build({
   minify: true,
   legalComments: 'eof',
   define: { 'process.env.NODE_ENV': '"production"' },
-  plugins: [nodeStubs],
+  plugins: [browserProtocol],
   logLevel: 'warning',
   metafile: true,
 });

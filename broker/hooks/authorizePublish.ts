@@ -1,19 +1,10 @@
+import { deviceTopicOwner } from '../../protocol/topics.js';
 import { PublishRejectedError, PublishRejectReason } from '../errors.js';
 import type { AuthorizePublishHook } from './types.js';
 
-/** Topic levels a device owns: `fedmq/v1/{fleet}/{kind}/{deviceId}` (DESIGN.md, Topics). */
-const DEVICE_OWNED_KINDS: ReadonlySet<string> = new Set(['update', 'status']);
-
-/**
- * The device id that alone may publish to `topic`, or `undefined` when the topic is not
- * device-owned. Deeper topics under `update/{id}/` and `status/{id}/` belong to the same
- * device, so nobody can slip a message beneath another device's topic either.
- */
-export function deviceTopicOwner(topic: string): string | undefined {
-  const levels = topic.split('/');
-  if (levels.length < 5 || levels[0] !== 'fedmq' || levels[1] !== 'v1') return undefined;
-  return DEVICE_OWNED_KINDS.has(levels[3] ?? '') ? levels[4] : undefined;
-}
+// Which device owns a topic (`update/{id}`, `status/{id}` and anything beneath them) is the
+// protocol's topic grammar: protocol/topics.ts.
+export { deviceTopicOwner };
 
 /**
  * The default publish policy:

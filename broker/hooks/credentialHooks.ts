@@ -1,4 +1,5 @@
 import type { Client } from 'aedes';
+import { filterReachesDeviceTopics } from '../../protocol/topics.js';
 import { Authenticator, type Credential, type Credentials } from '../credentials.js';
 import { PublishRejectedError, PublishRejectReason } from '../errors.js';
 import { authorizePublish, deviceTopicOwner } from './authorizePublish.js';
@@ -18,15 +19,7 @@ function refuse(returnCode: number, message: string): Error & { returnCode: numb
  * from a device's private data, so devices must not read each other's.
  */
 export function reachesOthersUpdates(filter: string, own: string): boolean {
-  const levels = filter.split('/');
-  const fits = [(l: string) => l === 'fedmq', (l: string) => l === 'v1', () => true, (l: string) => l === 'update', (l: string) => l !== own];
-  for (let i = 0; i < levels.length; i++) {
-    const level = levels[i]!;
-    if (level === '#') return true;
-    if (i >= fits.length) return true;
-    if (level !== '+' && !fits[i]!(level)) return false;
-  }
-  return levels.length >= fits.length;
+  return filterReachesDeviceTopics(filter, 'update', (id) => id !== own);
 }
 
 /**
