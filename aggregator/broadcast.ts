@@ -4,7 +4,6 @@ import {
   encodeGlobal,
   encodeGlobalDelta,
   encodeMessage,
-  parseDownlink,
   type Downlink,
 } from '../protocol/index.js';
 
@@ -25,15 +24,15 @@ export interface GlobalRelease {
  * aggregator continues from exactly the model the fleet holds.
  */
 export class GlobalBroadcaster {
-  readonly downlink: Downlink;
   private version = -1;
   private previous: Float32Array | null = null;
   /** Bytes a device that holds the previous version downloads for the current one. */
   downloadBytes = 0;
 
-  constructor(downlink: string, private readonly seed: number) {
-    this.downlink = parseDownlink(downlink);
-  }
+  constructor(
+    readonly downlink: Downlink,
+    private readonly seed: number,
+  ) {}
 
   get currentVersion(): number {
     return this.version;

@@ -1,6 +1,6 @@
-import { DEFAULT_MAX_MESSAGE_BYTES, RejectReason, Rng, parseCodec, type Codec, type UpdateMessage } from '../protocol/index.js';
+import { DEFAULT_MAX_MESSAGE_BYTES, Rng, admitToDispatch, type Codec, type UpdateMessage } from '../protocol/index.js';
 import { Coordinator, type CoordinatorDeps, type RoundReport } from './coordinator.js';
-import type { CoordinatorOptions } from './options.js';
+import type { CoordinatorSettings } from './options.js';
 import { UpdateCollection, type Admission } from './round.js';
 import type { RoundAggregation } from './strategies/index.js';
 
@@ -61,11 +61,9 @@ export class BufferedCoordinator extends Coordinator {
   private buffer: BufferCollection | null = null;
   /** Updates that came in after the buffer filled but before it closed (several can arrive in one network read): they belong to the next global. */
   private overflow: Array<[deviceId: string, payload: Buffer]> = [];
-  private readonly now: () => number;
 
-  constructor(options: Partial<CoordinatorOptions>, deps: CoordinatorDeps) {
+  constructor(options: CoordinatorSettings, deps: CoordinatorDeps) {
     super({ ...options, mode: 'async' }, deps);
-    this.now = deps.now ?? Date.now;
   }
 
   protected override async runRound(step: number): Promise<RoundReport | null> {
@@ -86,8 +84,7 @@ export class BufferedCoordinator extends Coordinator {
         continue;
       }
       this.emit('idle');
-      const next = Math.min(...[...this.inflight.values()].map((a) => a.deadline));
-      await this.sleep(Math.max(1, Math.min(1000, next - this.now())));
+      await this.sleepUntil(Math.min(...[...this.inflight.values()].map((a) => a.deadline)));
     }
     const next = buffer.close(this.quorum);
     const release = next ? this.release(next, step) : null;
@@ -107,16 +104,15 @@ export class BufferedCoordinator extends Coordinator {
   }
 
   private newBuffer(step: number): BufferCollection {
-    return new BufferCollection(parseCodec(this.options.codec), this.strategy.beginRound(step, this.global), this);
+    return new BufferCollection(this.options.codec, this.strategy.beginRound(step, this.global), this);
   }
 
-  /** Who may contribute: a device with an open assignment, reporting under its dispatch. */
+  /** Who may contribute: a device with an open assignment, reporting under its dispatch (protocol/admission.ts). */
   admit(update: UpdateMessage): Admission {
-    if (this.lastReported.get(update.deviceId) === update.round) return { reason: RejectReason.Duplicate, detail: `second update for round ${update.round}` };
     const a = this.inflight.get(update.deviceId);
-    if (!a) return { reason: RejectReason.NotSelected, detail: `${update.deviceId} has no open assignment` };
-    if (a.round !== update.round) return { reason: RejectReason.WrongRound, detail: `update for round ${update.round}, sent off in round ${a.round}` };
-    return { scale: stalenessWeight(this.broadcaster.currentVersion - a.baseVersion) };
+    return admitToDispatch({ open: a?.round, lastReported: this.lastReported.get(update.deviceId) }, update) ?? {
+      scale: stalenessWeight(this.broadcaster.currentVersion - a!.baseVersion),
+    };
   }
 
   /** The assignment is over (accepted, or refused for its content); returns its staleness. */
@@ -136,6 +132,8 @@ export class BufferedCoordinator extends Coordinator {
     }
     const verdict = b.receive(deviceId, payload);
     this.told(verdict.update?.round ?? 0, deviceId, payload.byteLength, verdict);
+    // A full buffer makes a global now, however the update came in.
+    if (b.accepted >= this.options.buffer) this.wake();
   }
 
   protected override deviceOffline(deviceId: string): void {
@@ -143,7 +141,7 @@ export class BufferedCoordinator extends Coordinator {
   }
 
   private expire(buffer: BufferCollection): void {
-    const now = this.now();
+    const now = this.clock.now();
     for (const [id, a] of this.inflight) {
       if (a.deadline > now) continue;
       this.inflight.delete(id);
@@ -161,8 +159,7 @@ export class BufferedCoordinator extends Coordinator {
     const round = this.announced + 1;
     const chosen = Rng.derive(o.seed, 'select', round).shuffle(idle).slice(0, slots).sort();
     const message = this.roundMessage(round, chosen);
-    const deadline = this.now() + o.roundTimeoutMs;
-    for (const id of chosen) this.inflight.set(id, { round, baseVersion: message.globalVersion, deadline });
+    for (const id of chosen) this.inflight.set(id, { round, baseVersion: message.globalVersion, deadline: message.deadline });
     const roundBytes = await this.announce(message);
     buffer.dispatched += chosen.length;
     buffer.downBytes += (this.broadcaster.downloadBytes + roundBytes) * chosen.length;

@@ -1,5 +1,5 @@
 import type { MqttClient } from 'mqtt';
-import type { MetricsMessage, RejectReason, RoundMessage } from '../protocol/index.js';
+import type { Clock, MetricsMessage, RejectReason, RoundMessage } from '../protocol/index.js';
 import type { DeviceRecord } from './registry.js';
 import type { Criterion } from './selection.js';
 import type { Strategy } from './strategies/index.js';
@@ -54,14 +54,12 @@ export interface CoordinatorDeps {
   strategy?: Strategy;
   /** Starting weights (e.g. a checkpoint); by default the model's seeded initialisation. */
   initialWeights?: Float32Array;
-  /** Async mode's clock for assignment deadlines, in ms; a simulator passes its simulated clock. @default Date.now */
-  now?: () => number;
+  /**
+   * Where time comes from: round and assignment deadlines, the wait for devices, retries. A
+   * simulator passes its simulated clock, so the deadlines the fleet is sent are the ones it
+   * runs on. @default systemClock
+   */
+  clock?: Clock;
   /** A rule a device must pass to be chosen (battery, link, a simulated fleet's online windows). */
   criterion?: Criterion;
-  /**
-   * Sync mode: a simulator's word that a participant of round `round` will not report in time
-   * (its simulated finish falls after the deadline, or its training failed). The round stops
-   * waiting for it and closes by its deadline once only such participants are outstanding.
-   */
-  lost?: (deviceId: string, round: number) => boolean;
 }

@@ -9,22 +9,26 @@ import {
   decodeMessage,
   encodeMessage,
   fleetTopics,
-  parseCodec,
   parseTopic,
+  systemClock,
+  type Clock,
   type FleetTopics,
   type RoundMessage,
 } from '../protocol/index.js';
 import { initialWeights, modelInfo } from '../learning/index.js';
 import { GlobalBroadcaster, type GlobalRelease } from './broadcast.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
-import { parseCoordinatorOptions, type CoordinatorOptions } from './options.js';
+import { parseCoordinatorOptions, type CoordinatorOptions, type CoordinatorSettings } from './options.js';
 import { DeviceRegistry } from './registry.js';
 import type { CoordinatorDeps, CoordinatorEvents, Evaluator, RoundReport } from './contract.js';
 import { RoundCollection, type UpdateVerdict } from './round.js';
 import { selectParticipants, type Criterion } from './selection.js';
-import { parseStrategy, type Strategy } from './strategies/index.js';
+import type { Strategy } from './strategies/index.js';
 
 export type { CoordinatorDeps, CoordinatorEvents, Evaluator, RoundReport } from './contract.js';
+
+/** How long a coordinator that could not choose enough devices waits before it looks again. */
+const RETRY_MS = 1000;
 
 /**
  * The round coordinator: announce -> collect -> close -> aggregate -> evaluate -> publish,
@@ -38,25 +42,27 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
   protected readonly strategy: Strategy;
   protected readonly evaluate: Evaluator;
   protected readonly criterion: Criterion | undefined;
-  private readonly lost: CoordinatorDeps['lost'];
+  /** The one clock: deadlines are set and checked on it, and every wait ends on it. */
+  protected readonly clock: Clock;
   protected global: Float32Array;
   protected readonly broadcaster: GlobalBroadcaster;
   private collection: RoundCollection | null = null;
-  private wake: (() => void) | null = null;
+  /** Aborts the current wait: a message arrived, or stop(). */
+  private waking: AbortController | null = null;
   protected stopped = false;
   /** Number of the last round message sent. */
   protected announced = 0;
   private readonly onMessage = (topic: string, payload: Buffer): void => this.handle(topic, payload);
 
-  constructor(options: Partial<CoordinatorOptions>, deps: CoordinatorDeps) {
+  constructor(options: CoordinatorSettings, deps: CoordinatorDeps) {
     super();
     this.options = parseCoordinatorOptions(options);
     this.topics = fleetTopics(this.options.fleet);
     this.client = deps.client;
-    this.strategy = deps.strategy ?? parseStrategy(this.options.strategy);
+    this.strategy = deps.strategy ?? this.options.strategy;
     this.evaluate = deps.evaluate;
     this.criterion = deps.criterion;
-    this.lost = deps.lost;
+    this.clock = deps.clock ?? systemClock;
     const info = modelInfo(this.options.model);
     this.broadcaster = new GlobalBroadcaster(this.options.downlink, this.options.seed);
     this.global = deps.initialWeights ?? initialWeights(this.options.model, this.options.seed);
@@ -84,7 +90,7 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
       await this.client.subscribeAsync([this.topics.allStatus, this.topics.allUpdates], { qos: 1 });
       await this.publish(this.topics.task, encodeMessage(build.task({
         model: o.model, inputShape: info.inputShape, numClasses: info.numClasses, paramCount: info.paramCount,
-        codec: o.codec, downlink: this.broadcaster.downlink.spec, defaults: { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr },
+        codec: o.codec.spec, downlink: this.broadcaster.downlink.spec, defaults: { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr },
         mode: o.mode, ...(o.mode === 'async' && { buffer: o.buffer }),
       })));
       const first = await this.resume();
@@ -136,20 +142,21 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
   /** Ends the run after the current phase; the open round closes now. */
   stop(): void {
     this.stopped = true;
-    this.wake?.();
+    this.wake();
   }
 
   protected async waitForDevices(): Promise<void> {
     const o = this.options;
-    const deadline = Date.now() + o.waitForDevicesMs;
+    const deadline = this.clock.now() + o.waitForDevicesMs;
     let last = -1;
     while (!this.stopped) {
       const online = this.registry.online().length;
       if (online !== last) this.emit('waiting', online, o.minDevices);
       last = online;
       if (online >= o.minDevices) return;
-      if (Date.now() >= deadline && online >= o.minParticipants) return;
-      await this.sleep(Math.max(0, Math.min(1000, deadline - Date.now())) || 1000);
+      const now = this.clock.now();
+      if (now >= deadline && online >= o.minParticipants) return;
+      await this.sleepUntil(now < deadline ? deadline : now + RETRY_MS);
     }
   }
 
@@ -163,7 +170,7 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
       return this.runSyncRound(round);
     }
     const message = this.roundMessage(round, participants);
-    const collection = new RoundCollection(message, parseCodec(o.codec), this.strategy.beginRound(round, this.global), DEFAULT_MAX_MESSAGE_BYTES);
+    const collection = new RoundCollection(message, o.codec, this.strategy.beginRound(round, this.global), DEFAULT_MAX_MESSAGE_BYTES);
     this.collection = collection;
     const roundBytes = await this.announce(message);
 
@@ -185,9 +192,10 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
   /** The round message that sends `participants` off to train from the current global. */
   protected roundMessage(round: number, participants: string[]): RoundMessage {
     const o = this.options;
+    const now = this.clock.now();
     return build.round({
-      round, globalVersion: this.broadcaster.currentVersion, participants, deadline: Date.now() + o.roundTimeoutMs,
-      codec: o.codec, seed: Rng.derive(o.seed, 'round', round).nextUint32(),
+      round, globalVersion: this.broadcaster.currentVersion, participants, deadline: now + o.roundTimeoutMs, issuedAt: now,
+      codec: o.codec.spec, seed: Rng.derive(o.seed, 'round', round).nextUint32(),
       epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, mu: this.strategy.proximalMu ?? 0,
     });
   }
@@ -210,18 +218,15 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
     this.emit('roundClosed', report);
   }
 
-  /** Waits until every participant reported, the rest went offline (even briefly) or were lost, the deadline, or stop(). */
+  /** Waits until every participant reported, the rest went offline (even briefly), the deadline, or stop(). */
   private async collect(c: RoundCollection): Promise<RoundReport['closedBy']> {
     for (;;) {
       if (this.stopped) return 'stopped';
       const outstanding = c.outstanding();
       if (outstanding.length === 0) return 'complete';
-      const gone = (id: string): boolean => c.departed.has(id) || !this.registry.isOnline(id);
-      if (outstanding.every(gone)) return 'dropouts';
-      if (this.lost && outstanding.every((id) => gone(id) || this.lost!(id, c.message.round))) return 'deadline';
-      const left = c.message.deadline - Date.now();
-      if (left <= 0) return 'deadline';
-      await this.sleep(left);
+      if (outstanding.every((id) => c.departed.has(id) || !this.registry.isOnline(id))) return 'dropouts';
+      if (this.clock.now() >= c.message.deadline) return 'deadline';
+      await this.sleepUntil(c.message.deadline);
     }
   }
 
@@ -232,7 +237,7 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
   protected async waitForEligible(eligible: number, needed: number): Promise<void> {
     if (this.registry.online().length < this.options.minParticipants) return this.waitForDevices();
     this.emit('starved', eligible, needed);
-    await this.sleep(1000);
+    await this.sleepUntil(this.clock.now() + RETRY_MS);
   }
 
   /** Updates a new global needs: Krum needs 2F + 3, so the strategy's own minimum raises the quorum. */
@@ -252,19 +257,20 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
     return { accuracy, loss, evalMs };
   }
 
-  /** Sleeps until `ms` pass or something the round waits on happens. */
-  protected sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done(): void {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wake = () => {
-        this.wake = null;
-        done();
-      };
-    });
+  /** Sleeps until `at` on the clock, or until something the coordinator waits on happens (`wake`). */
+  protected async sleepUntil(at: number): Promise<void> {
+    const waking = new AbortController();
+    this.waking = waking;
+    try {
+      await this.clock.sleepUntil(at, waking.signal);
+    } finally {
+      if (this.waking === waking) this.waking = null;
+    }
+  }
+
+  /** Ends the current wait: a message arrived, or stop(). */
+  protected wake(): void {
+    this.waking?.abort();
   }
 
   private handle(topic: string, payload: Buffer): void {
@@ -272,7 +278,7 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
     if (!parsed || parsed.fleet !== this.options.fleet) return;
     if (parsed.kind === 'update') {
       this.receiveUpdate(parsed.deviceId, payload);
-      this.wake?.();
+      this.wake();
     } else if (parsed.kind === 'status') {
       if (payload.byteLength === 0) {
         this.registry.remove(parsed.deviceId);
@@ -280,14 +286,14 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
         try {
           const status = decodeMessage('status', payload, { maxBytes: 64 * 1024 });
           if (status.deviceId !== parsed.deviceId) throw new DecodeError('bad-field', `status for ${status.deviceId} on ${topic}`);
-          this.registry.apply(status);
+          this.registry.apply(status, this.clock.now());
           if (status.state === DeviceState.Offline) this.deviceOffline(status.deviceId);
           this.emit('deviceStatus', this.registry.get(status.deviceId)!);
         } catch (error) {
           this.emit('invalidMessage', { topic, error: error as Error });
         }
       }
-      this.wake?.();
+      this.wake();
     }
   }
 

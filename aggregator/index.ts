@@ -4,10 +4,13 @@ export { createCoordinator } from './createCoordinator.js';
 export { createEvaluator } from './evaluator.js';
 export { connectAggregator, type AggregatorConnectOptions } from './connect.js';
 export {
+  coordinatorSpecs,
   defaultCoordinatorOptions,
   parseCoordinatorOptions,
+  resolveSpec,
   stripUndefined,
   type CoordinatorOptions,
+  type CoordinatorSettings,
   DEFAULT_ROUNDS,
   DEFAULT_CODEC,
   DEFAULT_MODEL,

@@ -1,6 +1,6 @@
-import { DEFAULT_FLEET, OptionsError, assertValidId, parseCodec, parseDownlink, type TrainConfig } from '../protocol/index.js';
+import { DEFAULT_FLEET, OptionsError, assertValidId, parseCodec, parseDownlink, type Codec, type Downlink, type TrainConfig } from '../protocol/index.js';
 import { isModelName, type ModelName } from '../learning/index.js';
-import { DEFAULT_STRATEGY, parseStrategy } from './strategies/index.js';
+import { DEFAULT_STRATEGY, parseStrategy, type Strategy } from './strategies/index.js';
 
 export const DEFAULT_ROUNDS = 5;
 export const DEFAULT_FRACTION = 1;
@@ -49,12 +49,15 @@ export interface CoordinatorOptions extends TrainConfig {
   waitForDevicesMs: number;
   /** Time from a round's announcement to its deadline. @default 120000 */
   roundTimeoutMs: number;
-  /** Update codec spec every device must use. @default 'topk:0.01+int8+ef' */
-  codec: string;
-  /** How the global travels to devices: f32, f16 or delta:SPEC. @default 'f32' */
-  downlink: string;
-  /** Aggregation strategy spec, e.g. fedavg, median, trimmed-mean:0.2, normbound:5+fedavg. @default 'fedavg' */
-  strategy: string;
+  /** Update codec every device must use (`codec.spec` goes on the wire). @default topk:0.01+int8+ef */
+  codec: Codec;
+  /** How the global travels to devices: f32, f16 or delta:SPEC. @default f32 */
+  downlink: Downlink;
+  /**
+   * Aggregation strategy, e.g. fedavg, median, trimmed-mean:0.2, normbound:5+fedavg (its
+   * `name` is its spec). It keeps server state (momentum, moments): one per run. @default fedavg
+   */
+  strategy: Strategy;
   /**
    * Saved after every round (atomically), and taken up at start when it exists: a restarted
    * aggregator goes on from the last closed round. None by default.
@@ -69,6 +72,16 @@ export interface CoordinatorOptions extends TrainConfig {
   /** Local SGD learning rate. @default 0.05 */
   lr: number;
 }
+
+/**
+ * What a caller may pass: any option left out takes its default, and the codec, downlink and
+ * strategy may be given as spec strings (`'int8'`) or as objects already resolved.
+ */
+export type CoordinatorSettings = Partial<Omit<CoordinatorOptions, 'codec' | 'downlink' | 'strategy'>> & {
+  codec?: string | Codec;
+  downlink?: string | Downlink;
+  strategy?: string | Strategy;
+};
 
 export function defaultCoordinatorOptions(): CoordinatorOptions {
   return {
@@ -85,9 +98,9 @@ export function defaultCoordinatorOptions(): CoordinatorOptions {
     minDevices: 1,
     waitForDevicesMs: DEFAULT_WAIT_FOR_DEVICES_MS,
     roundTimeoutMs: DEFAULT_ROUND_TIMEOUT_MS,
-    codec: DEFAULT_CODEC,
-    downlink: DEFAULT_DOWNLINK,
-    strategy: DEFAULT_STRATEGY,
+    codec: parseCodec(DEFAULT_CODEC),
+    downlink: parseDownlink(DEFAULT_DOWNLINK),
+    strategy: parseStrategy(DEFAULT_STRATEGY),
     checkpoint: undefined,
     seed: 0,
     epochs: DEFAULT_EPOCHS,
@@ -100,9 +113,19 @@ function integer(name: string, v: number, min: number, max = Number.MAX_SAFE_INT
   if (!Number.isInteger(v) || v < min || v > max) throw new OptionsError(name, `must be an integer in [${min}, ${max}], got ${v}`);
 }
 
-/** Fills defaults and validates once; throws `OptionsError` naming the bad option. */
-export function parseCoordinatorOptions(partial: Partial<CoordinatorOptions> = {}): CoordinatorOptions {
-  const o = { ...defaultCoordinatorOptions(), ...stripUndefined(partial) };
+/**
+ * Fills defaults, resolves every spec string into its object and validates, once; throws
+ * `OptionsError` naming the bad option. Objects already resolved pass through unchanged.
+ */
+export function parseCoordinatorOptions(partial: CoordinatorSettings = {}): CoordinatorOptions {
+  const { codec, downlink, strategy, ...rest } = stripUndefined(partial);
+  const o: CoordinatorOptions = {
+    ...defaultCoordinatorOptions(),
+    ...rest,
+    ...(codec !== undefined && { codec: resolveSpec(codec, parseCodec) }),
+    ...(downlink !== undefined && { downlink: resolveSpec(downlink, parseDownlink) }),
+    ...(strategy !== undefined && { strategy: resolveSpec(strategy, parseStrategy) }),
+  };
   if (partial.minDevices === undefined) o.minDevices = o.minParticipants;
   assertValidId('fleet', o.fleet);
   if (!isModelName(o.model)) throw new OptionsError('model', `unknown model "${String(o.model)}"; known: mlp, 2nn, cnn`);
@@ -123,10 +146,17 @@ export function parseCoordinatorOptions(partial: Partial<CoordinatorOptions> = {
   integer('epochs', o.epochs, 1, 10_000);
   integer('batchSize', o.batchSize, 1);
   if (!(o.lr > 0 && Number.isFinite(o.lr))) throw new OptionsError('lr', `must be a positive number, got ${o.lr}`);
-  parseCodec(o.codec); // throws OptionsError('codec', ...) naming what is wrong with the spec
-  parseDownlink(o.downlink);
-  parseStrategy(o.strategy);
   return o;
+}
+
+/** A spec string parsed (throwing `OptionsError` naming what is wrong), or an object already resolved. */
+export function resolveSpec<T extends object>(value: string | T, parse: (spec: string) => T): T {
+  return typeof value === 'string' ? parse(value) : value;
+}
+
+/** The options as plain JSON for reports and settings lines: objects back to their specs. */
+export function coordinatorSpecs(o: CoordinatorOptions): Omit<CoordinatorOptions, 'codec' | 'downlink' | 'strategy'> & { codec: string; downlink: string; strategy: string } {
+  return { ...o, codec: o.codec.spec, downlink: o.downlink.spec, strategy: o.strategy.name };
 }
 
 export function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -1,5 +1,5 @@
 import { writeFile } from 'node:fs/promises';
-import { connectAggregator, createCoordinator, createEvaluator, registerAggregatorMetrics } from '../aggregator/index.js';
+import { connectAggregator, coordinatorSpecs, createCoordinator, createEvaluator, registerAggregatorMetrics } from '../aggregator/index.js';
 import { loadDataSource, loadMnist, parseDataSource } from '../datasets/index.js';
 import { initBackend } from '../learning/index.js';
 import { buildReport, reportRound, type ReportRound } from '../simulator/index.js';
@@ -7,7 +7,7 @@ import { UsageError, num, seconds, str, type Command } from './args.js';
 import { resumedLine, roundLine, settingsLine } from './format.js';
 import { serveMetrics } from './metrics-server.js';
 import { onShutdown } from './signals.js';
-import { federationFlags, federationOptions, login, loginFlags } from './shared-flags.js';
+import { federationFlags, federationOptions, federationSettings, login, loginFlags } from './shared-flags.js';
 
 export const aggregatorCommand: Command = {
   name: 'aggregator',
@@ -42,7 +42,7 @@ export const aggregatorCommand: Command = {
     const o = coordinator.options;
     const metricsPort = str(flags, 'metrics-port');
     const metrics = metricsPort === undefined ? undefined : await serveMetrics(metricsPort, '0.0.0.0', (r) => registerAggregatorMetrics(coordinator, r));
-    console.log(`fedmq aggregator: ${settingsLine({ broker: url, fleet: o.fleet, rounds: o.rounds, mode: o.mode === 'async' ? `async, buffer ${o.buffer}` : undefined, model: o.model, fraction: o.fraction, 'min-devices': o.minDevices, strategy: o.strategy, codec: o.codec, downlink: o.downlink, epochs: o.epochs, 'batch-size': o.batchSize, lr: o.lr, seed: o.seed, backend, eval: `${evalSpec} (${held.count})` })}`);
+    console.log(`fedmq aggregator: ${settingsLine({ broker: url, fleet: o.fleet, ...federationSettings(o), 'min-devices': o.minDevices, backend, eval: `${evalSpec} (${held.count})` })}`);
 
     if (metrics) console.log(`metrics on ${metrics.url}`);
     coordinator.on('waiting', (online, needed) => console.log(`waiting for devices: ${online}/${needed} online`));
@@ -66,7 +66,7 @@ export const aggregatorCommand: Command = {
       await coordinator.run();
       const file = str(flags, 'report');
       if (file !== undefined) {
-        const report = buildReport({ ...o, devices: coordinator.registry.all().length, brokerUrl: url }, backend, rounds, performance.now() - started);
+        const report = buildReport({ ...coordinatorSpecs(o), devices: coordinator.registry.all().length, brokerUrl: url }, backend, rounds, performance.now() - started);
         await writeFile(file, JSON.stringify(report, null, 2) + '\n');
         console.log(`report: ${file}`);
       }

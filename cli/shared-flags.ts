@@ -1,9 +1,9 @@
 import { CODEC_SPECS, DEFAULT_FLEET } from '../protocol/index.js';
-import { STRATEGY_SPECS, defaultCoordinatorOptions, type CoordinatorOptions } from '../aggregator/index.js';
+import { STRATEGY_SPECS, coordinatorSpecs, defaultCoordinatorOptions, type CoordinatorOptions, type CoordinatorSettings } from '../aggregator/index.js';
 import type { BackendName } from '../learning/index.js';
 import { num, seconds, str, type FlagSpecs, type Flags } from './args.js';
 
-const d = defaultCoordinatorOptions();
+const d = coordinatorSpecs(defaultCoordinatorOptions());
 
 /** Flags of the federation itself, shared by `simulate` and `aggregator`. */
 export const federationFlags: FlagSpecs = {
@@ -29,7 +29,7 @@ export const federationFlags: FlagSpecs = {
   checkpoint: { type: 'string', placeholder: 'FILE', description: 'save the global after every round; resume from it when it exists' },
 };
 
-export function federationOptions(flags: Flags): Partial<CoordinatorOptions> & { backend?: BackendName | 'auto' } {
+export function federationOptions(flags: Flags): CoordinatorSettings & { backend?: BackendName | 'auto' } {
   return {
     fleet: str(flags, 'fleet'),
     rounds: num(flags, 'rounds'),
@@ -50,6 +50,16 @@ export function federationOptions(flags: Flags): Partial<CoordinatorOptions> & {
     seed: num(flags, 'seed'),
     checkpoint: str(flags, 'checkpoint'),
     backend: str(flags, 'backend') as BackendName | 'auto' | undefined,
+  };
+}
+
+/** The federation's settings as the start-up line prints them (`settingsLine`), specs as given on the command line. */
+export function federationSettings(o: CoordinatorOptions): Record<string, string | number | undefined> {
+  const s = coordinatorSpecs(o);
+  return {
+    rounds: s.rounds, mode: s.mode === 'async' ? `async, buffer ${s.buffer}` : undefined, fraction: s.fraction, model: s.model,
+    epochs: s.epochs, 'batch-size': s.batchSize, lr: s.lr, strategy: s.strategy, codec: s.codec, downlink: s.downlink, seed: s.seed,
+    'round-timeout': `${s.roundTimeoutMs / 1000}s`,
   };
 }
 

@@ -1,10 +1,10 @@
 import { writeFile } from 'node:fs/promises';
-import { Simulation, DEFAULT_DEVICES, DEFAULT_PARTITION, writeRunChart, type SimulationOptions } from '../simulator/index.js';
+import { Simulation, DEFAULT_DEVICES, DEFAULT_PARTITION, simulationSpecs, writeRunChart, type SimulationOptions } from '../simulator/index.js';
 import { num, str, type Command } from './args.js';
 import { resumedLine, roundLine, settingsLine } from './format.js';
 import { ProgressBar } from './progress.js';
 import { onShutdown } from './signals.js';
-import { federationFlags, federationOptions } from './shared-flags.js';
+import { federationFlags, federationOptions, federationSettings } from './shared-flags.js';
 
 export const simulateCommand: Command = {
   name: 'simulate',
@@ -43,10 +43,10 @@ export const simulateCommand: Command = {
       workers: num(flags, 'workers'),
     });
     const o = simulation.options;
+    const specs = simulationSpecs(o);
     console.log(`fedmq simulate: ${settingsLine({
-      devices: o.devices, rounds: o.rounds, mode: o.mode === 'async' ? `async, buffer ${o.buffer}` : undefined, fraction: o.fraction, model: o.model, partition: o.partition,
-      epochs: o.epochs, 'batch-size': o.batchSize, lr: o.lr, strategy: o.strategy, codec: o.codec, downlink: o.downlink, seed: o.seed,
-      attack: o.attack, profiles: o.profiles, overselect: o.overselect === 1 ? undefined : o.overselect, 'round-timeout': `${o.roundTimeoutMs / 1000}s`, workers: o.workers, backend: o.backend, broker: o.brokerUrl ?? 'embedded',
+      devices: o.devices, ...federationSettings(o), partition: specs.partition, attack: specs.attack, profiles: specs.profiles,
+      overselect: o.overselect === 1 ? undefined : o.overselect, workers: o.workers, backend: o.backend, broker: o.brokerUrl ?? 'embedded',
     })}`);
 
     const bar = new ProgressBar();

@@ -10,6 +10,9 @@ import {
   fleetTopics,
   parseCodec,
   parseTopic,
+  systemClock,
+  type Clock,
+  type Codec,
   type FleetTopics,
   type RoundMessage,
   type TaskMessage,
@@ -45,6 +48,8 @@ export interface AgentDeps {
    * update withholds it: in the simulator's time it would miss the round's deadline.
    */
   gate?: (work: FinishedWork) => Promise<void | 'late'>;
+  /** The clock round deadlines are checked on; a simulated fleet passes its own. @default systemClock */
+  clock?: Clock;
 }
 
 /** What a device is about to report for a round. */
@@ -56,7 +61,7 @@ export interface FinishedWork {
   bytes: number;
 }
 
-export type SkipReason = 'not-selected' | 'past-deadline' | 'model-mismatch' | 'dropped-out' | 'missed-deadline';
+export type SkipReason = 'not-selected' | 'past-deadline' | 'model-mismatch' | 'codec-mismatch' | 'dropped-out' | 'missed-deadline';
 
 export type AgentEvents = {
   /** Told whenever the device publishes its status. */
@@ -80,7 +85,10 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
   private readonly residuals: ResidualStore;
   private readonly dropout: AgentDeps['dropout'];
   private readonly gate: AgentDeps['gate'];
+  private readonly clock: Clock;
   private task: TaskMessage | null = null;
+  /** The task's update codec, resolved once when the task arrives. */
+  private codec: Codec | null = null;
   private readonly global: GlobalCopy;
   private fullSubscribed = false;
   private round: RoundMessage | null = null;
@@ -105,6 +113,7 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
     this.residuals = deps.residuals ?? new MemoryResidualStore();
     this.dropout = deps.dropout;
     this.gate = deps.gate;
+    this.clock = deps.clock ?? systemClock;
     this.global = new GlobalCopy(options.follow);
   }
 
@@ -134,8 +143,12 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
     if (!parsed || parsed.fleet !== this.topics.fleet || payload.byteLength === 0) return;
     try {
       if (parsed.kind === 'task') {
-        this.task = decodeMessage('task', payload);
-        this.global.setTask(this.task);
+        const task = decodeMessage('task', payload);
+        // Resolved before anything changes: a task with a codec this build does not know is refused whole.
+        const codec = parseCodec(task.codec);
+        this.global.setTask(task);
+        this.task = task;
+        this.codec = codec;
       } else if (parsed.kind === 'global') this.global.applyFull(decodeMessage('global', payload));
       else if (parsed.kind === 'global-delta') this.global.applyDelta(decodeMessage('globalDelta', payload));
       else if (parsed.kind === 'round') this.onRound(decodeMessage('round', payload));
@@ -181,13 +194,16 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
     await this.followGlobal();
     if (this.busy || this.stopped || !round || roundKey(round) === this.lastRound) return;
     if (!round.participants.includes(this.deviceId)) return this.skip(round, 'not-selected');
-    if (Date.now() > round.deadline) return this.skip(round, 'past-deadline');
+    if (this.clock.now() > round.deadline) return this.skip(round, 'past-deadline');
     const task = this.task;
+    const codec = this.codec;
     const weights = this.global.weights;
     // Both are retained and published before the round; wait until they have arrived. In
     // async mode the global may have moved on since: a newer one is a better start.
-    if (!task || !weights || this.global.version < round.globalVersion) return;
+    if (!task || !codec || !weights || this.global.version < round.globalVersion) return;
     if (!isModelName(task.model)) return this.skip(round, 'model-mismatch');
+    // The task's codec is the fleet's: a round asking for another one is not the aggregator's.
+    if (round.codec !== codec.spec) return this.skip(round, 'codec-mismatch');
     if (this.dropout?.(round)) return this.dropOut(round);
 
     this.busy = true;
@@ -203,7 +219,6 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
       });
       const delta = new Float32Array(outcome.weights.length);
       for (let i = 0; i < delta.length; i++) delta[i] = outcome.weights[i]! - weights[i]!;
-      const codec = parseCodec(round.codec);
       const rng = Rng.derive(round.seed, 'codec', this.deviceId);
       // Error feedback: add what earlier rounds left out, and keep what this one leaves out.
       const feedback = codec.errorFeedback ? await this.residuals.load(this.deviceId, delta.length, codec.spec) : null;
@@ -256,7 +271,7 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
 
   private async publishStatus(state: DeviceState): Promise<void> {
     const status = build.status({
-      deviceId: this.deviceId, state, ts: Date.now(),
+      deviceId: this.deviceId, state, ts: this.clock.now(),
       capabilities: {
         cpus: os.cpus().length, memoryMb: Math.round(os.totalmem() / 2 ** 20),
         backend: currentBackend() ?? 'none', samples: this.options.data.count,

@@ -1,5 +1,6 @@
 export * from './errors.js';
 export * from './random.js';
+export * from './clock.js';
 export * from './topics.js';
 export * from './events.js';
 export * from './messages.js';

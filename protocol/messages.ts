@@ -81,8 +81,14 @@ export interface RoundMessage extends TrainConfig {
   /** Version of the global model the round starts from. */
   globalVersion: number;
   participants: string[];
-  /** Unix epoch milliseconds after which updates are refused. */
+  /** Unix epoch milliseconds, on the aggregator's clock, after which updates are refused. */
   deadline: number;
+  /**
+   * When the aggregator announced the round, on the same clock as `deadline`: `deadline -
+   * issuedAt` is the time the round gives, whatever the reader's own clock says (a device's
+   * clock may be off; a simulation runs on simulated time). Absent from older aggregators.
+   */
+  issuedAt?: number;
   codec: string;
   /** Seed of the round; devices derive their shuffle and rounding streams from it. */
   seed: number;

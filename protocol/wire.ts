@@ -132,7 +132,9 @@ const validators: { [K in MessageType]: (o: f.Obj) => ByType[K] } = {
       round: f.int(o, 'round', 1),
       globalVersion: f.int(o, 'globalVersion'),
       participants: f.strArray(o, 'participants', MAX_PARTICIPANTS),
-      deadline: f.int(o, 'deadline'),
+      // Milliseconds; a simulated clock runs on fractions of one.
+      deadline: f.nonNegative(o, 'deadline'),
+      ...(o.issuedAt !== undefined && { issuedAt: f.nonNegative(o, 'issuedAt') }),
       codec: f.str(o, 'codec', 128),
       seed: f.int(o, 'seed', 0, 0xffffffff),
       mu: o.mu === undefined ? 0 : f.nonNegative(o, 'mu'),

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseSimulationOptions } from './options.js';
+import { parseSimulationOptions, simulationSpecs } from './options.js';
 import { buildReport, type ReportRound } from './report.js';
 import { chartPath, runChartHtml, writeRunChart } from './chart.js';
 
@@ -19,7 +19,7 @@ describe('the run chart beside a report', () => {
 
   it('is a self-contained page with one accuracy point per round, highest accuracy drawn highest', async () => {
     // Prepare
-    const report = buildReport(parseSimulationOptions({ devices: 3 }), 'wasm', [round(1, 0.8), round(2, 0.9), round(3, 0.95)], 3000);
+    const report = buildReport(simulationSpecs(parseSimulationOptions({ devices: 3 })), 'wasm', [round(1, 0.8), round(2, 0.9), round(3, 0.95)], 3000);
     const file = join(mkdtempSync(join(tmpdir(), 'fedmq-chart-')), 'run.json');
     // Execute
     const written = await writeRunChart(report, file);

@@ -2,7 +2,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { OptionsError } from '../protocol/index.js';
+import { ManualClock, OptionsError, type RoundMessage } from '../protocol/index.js';
 import type { RoundReport } from '../aggregator/index.js';
 import { BUILTIN_PROFILES, assignProfiles, dropsOut, parseProfiles, simulatedFinishMs, transferMs, type DeviceProfile } from './profiles.js';
 import { SimClock } from './simClock.js';
@@ -84,23 +84,54 @@ describe('the simulated clock', () => {
   });
 
   it('lasts as long as the slowest accepted device, or the deadline when one never reported', () => {
-    // Prepare: a pi-5 and a pi-zero-2, both 100 ms of measured training.
+    // Prepare: a pi-5 and a pi-zero-2, both 100 ms of training, in rounds of 10 simulated seconds.
     const profiles = new Map([['fast', BUILTIN_PROFILES['pi-5']!], ['slow', BUILTIN_PROFILES['pi-zero-2']!]]);
-    const clock = new SimClock(profiles, 10_000);
+    const time = new ManualClock(0);
+    const clock = new SimClock(profiles, time);
+    const message = (n: number): RoundMessage => ({ round: n, participants: ['fast', 'slow'], issuedAt: time.now(), deadline: time.now() + 10_000 }) as RoundMessage;
+    // Execute
+    clock.roundStarted(message(1));
     clock.trained('fast', 100);
     clock.trained('slow', 100);
     clock.accepted('fast', 1000);
     clock.accepted('slow', 1000);
-    // Execute
     const complete = clock.closeRound(round({}));
+    const afterFirst = time.now();
+    clock.roundStarted(message(2));
     clock.trained('fast', 100);
     clock.accepted('fast', 1000);
-    clock.droppedOut(2);
+    clock.droppedOut('slow', 2);
     const dropped = clock.closeRound(round({ round: 2, accepted: 1, closedBy: 'dropouts', missing: ['slow'] }));
     // Assert
     const slow = simulatedFinishMs(BUILTIN_PROFILES['pi-zero-2']!, { downBytes: 1000, trainMs: 100, upBytes: 1000 });
     expect(complete).toEqual({ simMs: Math.round(slow * 10) / 10, dropped: 0, simLate: 0 });
+    expect(afterFirst).toBeCloseTo(slow);
     expect(dropped).toEqual({ simMs: 10_000, dropped: 1, simLate: 0 });
-    expect(clock.totalMs).toBeCloseTo(slow + 10_000);
+    expect(time.now()).toBeCloseTo(slow + 10_000);
   });
+
+  it('moves to the deadline as soon as every participant has settled and one was cut as a straggler', async () => {
+    // Prepare: 'slug' trains 1000x slower than the deadline allows.
+    const slug: DeviceProfile = { ...BUILTIN_PROFILES['pi-5']!, name: 'slug', speed: 1000 };
+    const time = new ManualClock(5_000);
+    const clock = new SimClock(new Map([['slug', slug]]), time);
+    const round1 = { round: 1, participants: ['fast', 'slug'], issuedAt: 5_000, deadline: 25_000 } as RoundMessage;
+    clock.roundStarted(round1);
+    let woke = false;
+    void time.sleepUntil(round1.deadline).then(() => (woke = true));
+    // Execute: slug's update is cut; the clock may not move while 'fast' could still report.
+    clock.trained('slug', 100);
+    const cut = clock.late('slug', round1, 1000, 1000);
+    await Promise.resolve();
+    const before = [time.now(), woke];
+    clock.trained('fast', 100);
+    clock.accepted('fast', 1000);
+    await Promise.resolve();
+    // Assert
+    expect(cut).toBe(true);
+    expect(before).toEqual([5_000, false]);
+    expect([time.now(), woke]).toEqual([25_000, true]);
+    expect(clock.closeRound(round({ accepted: 1, closedBy: 'deadline', missing: ['slug'] }))).toEqual({ simMs: 20_000, dropped: 0, simLate: 1 });
+  });
+
 });

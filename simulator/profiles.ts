@@ -3,8 +3,8 @@ import { OptionsError, Rng } from '../protocol/index.js';
 import type { Trainer, TrainJob, TrainOutcome } from '../device-agent/index.js';
 
 /**
- * A class of device in a heterogeneous fleet. Devices of one process train one after another,
- * so the simulator never sleeps: it accounts each device's round in simulated time instead.
+ * A class of device in a heterogeneous fleet. The simulated devices share this machine's
+ * cores, so the simulator never sleeps: it accounts each device's round in simulated time.
  */
 export interface DeviceProfile {
   name: string;
@@ -41,6 +41,8 @@ export const BUILTIN_PROFILES: Readonly<Record<string, DeviceProfile>> = {
 
 /** A fleet mix: each profile with its share of the devices (shares sum to 1). */
 export interface ProfileMix {
+  /** What it was parsed from: `NAME:SHARE,...` or the file's path. */
+  spec: string;
   entries: { profile: DeviceProfile; share: number }[];
 }
 
@@ -56,7 +58,7 @@ export function parseProfiles(spec: string): ProfileMix {
     throw new OptionsError('profiles', `"${spec}": ${why}`, { cause });
   };
   if (typeof spec !== 'string' || spec.trim() === '') fail('empty');
-  if (spec.endsWith('.json')) return fromFile(spec, fail);
+  if (spec.endsWith('.json')) return { spec, entries: fromFile(spec, fail) };
   const entries = spec.split(',').map((part) => {
     const [name = '', shareText, ...extra] = part.trim().split(':');
     const profile = BUILTIN_PROFILES[name];
@@ -65,10 +67,10 @@ export function parseProfiles(spec: string): ProfileMix {
     const share = shareText === undefined ? 1 : NUMBER.test(shareText) ? Number(shareText) : NaN;
     return { profile: profile!, share };
   });
-  return normalise(entries, fail);
+  return { spec, entries: normalise(entries, fail) };
 }
 
-function fromFile(file: string, fail: (why: string, cause?: unknown) => never): ProfileMix {
+function fromFile(file: string, fail: (why: string, cause?: unknown) => never): ProfileMix['entries'] {
   let parsed: unknown;
   try {
     parsed = JSON.parse(readFileSync(file, 'utf8'));
@@ -103,13 +105,13 @@ function fromFile(file: string, fail: (why: string, cause?: unknown) => never): 
   return normalise(entries, fail);
 }
 
-function normalise(entries: ProfileMix['entries'], fail: (why: string) => never): ProfileMix {
+function normalise(entries: ProfileMix['entries'], fail: (why: string) => never): ProfileMix['entries'] {
   for (const e of entries) if (!(e.share >= 0 && Number.isFinite(e.share))) fail(`the share of ${e.profile.name} must be a number >= 0`);
   const names = entries.map((e) => e.profile.name);
   if (new Set(names).size !== names.length) fail('a profile is named twice');
   const total = entries.reduce((s, e) => s + e.share, 0);
   if (!(total > 0)) fail('the shares sum to 0');
-  return { entries: entries.map((e) => ({ profile: e.profile, share: e.share / total })) };
+  return entries.map((e) => ({ profile: e.profile, share: e.share / total }));
 }
 
 /**

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import type { Body, MetricsMessage } from '../protocol/index.js';
-import type { CoordinatorOptions, RoundReport } from '../aggregator/index.js';
-import type { SimulationOptions } from './options.js';
+import type { RoundReport, coordinatorSpecs } from '../aggregator/index.js';
+import type { SimulationSpecs } from './options.js';
 
 /**
  * One round as the run report records it (DESIGN.md, Run report): the aggregator's
@@ -25,8 +25,8 @@ export interface ReportRound extends Body<MetricsMessage> {
 }
 
 export interface RunReport {
-  /** Every setting used: a simulation's, or an aggregator's with what it knows of the fleet. */
-  config: CoordinatorOptions & Partial<SimulationOptions>;
+  /** Every setting used, specs as strings: a simulation's, or an aggregator's with what it knows of the fleet. */
+  config: ReturnType<typeof coordinatorSpecs> & Partial<SimulationSpecs>;
   environment: { backend: string; node: string; cpus: number; platform: string; arch: string; memoryMb: number };
   /** The fleet as it ran: devices asked for, live MQTT connections, the simulator's peak RSS. */
   fleet?: { devices: number; connected: number; attackers: number; peakRssMb: number; profiles?: Record<string, number> };

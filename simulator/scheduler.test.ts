@@ -1,13 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { FinishedWork } from '../device-agent/index.js';
-import type { RoundMessage } from '../protocol/index.js';
+import { ManualClock, type RoundMessage } from '../protocol/index.js';
 import { BUILTIN_PROFILES, type DeviceProfile } from './profiles.js';
 import { SimScheduler } from './scheduler.js';
 
 const instant: DeviceProfile = { name: 'instant', speed: 1, uplinkBps: Infinity, downlinkBps: Infinity, latencyMs: 0, dropout: 0 };
-const round = { round: 1 } as RoundMessage;
+const round = { round: 1, deadline: 1000 } as RoundMessage;
 const update = (bytes = 0): FinishedWork => ({ round, outcome: 'update', bytes });
 const work = (outcome: FinishedWork['outcome']): FinishedWork => ({ round, outcome, bytes: 0 });
+const scheduler = (profile: DeviceProfile): SimScheduler => new SimScheduler(() => profile, new ManualClock(0));
 
 /** Records the order in which held work is released. */
 function recorder(s: SimScheduler): { order: string[]; hold(id: string, w: FinishedWork, trainMs: number): void } {
@@ -18,7 +19,7 @@ const flush = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 describe('SimScheduler: device work released in simulated-time order', () => {
   it('holds everything until every device in flight has trained, then releases the earliest finish', async () => {
-    const s = new SimScheduler(() => instant, 10_000);
+    const s = scheduler(instant);
     const r = recorder(s);
     s.dispatched(['a', 'b', 'c'], 0);
     s.idle();
@@ -32,7 +33,7 @@ describe('SimScheduler: device work released in simulated-time order', () => {
   });
 
   it('waits for the coordinator to settle the released work and go idle before the next', async () => {
-    const s = new SimScheduler(() => instant, 10_000);
+    const s = scheduler(instant);
     const r = recorder(s);
     s.dispatched(['a', 'b'], 0);
     s.idle();
@@ -57,7 +58,7 @@ describe('SimScheduler: device work released in simulated-time order', () => {
   });
 
   it("moves the coordinator's clock only once it has dealt with the released work", async () => {
-    const s = new SimScheduler(() => instant, 10_000);
+    const s = scheduler(instant);
     const r = recorder(s);
     s.dispatched(['a'], 0);
     s.idle();
@@ -71,7 +72,7 @@ describe('SimScheduler: device work released in simulated-time order', () => {
 
   it('counts links by real message size and the profile speed', async () => {
     const zero = BUILTIN_PROFILES['pi-zero-2']!;
-    const s = new SimScheduler(() => zero, 60_000);
+    const s = scheduler(zero);
     const r = recorder(s);
     s.dispatched(['a'], 1_000_000);
     s.idle();
@@ -82,7 +83,7 @@ describe('SimScheduler: device work released in simulated-time order', () => {
   });
 
   it('holds a dropout to the deadline, then keeps the device in flight until it rejoins', async () => {
-    const s = new SimScheduler(() => instant, 1000);
+    const s = scheduler(instant);
     const r = recorder(s);
     s.dispatched(['a', 'b'], 0);
     s.idle();

@@ -1,3 +1,4 @@
+import type { ManualClock } from '../protocol/index.js';
 import type { FinishedWork } from '../device-agent/index.js';
 import { simulatedFinishMs, type DeviceProfile } from './profiles.js';
 
@@ -17,21 +18,15 @@ interface Held {
  * Async mode's simulated clock, a discrete-event queue. Devices train for real, one after
  * another on this machine, but their work goes out in the order it would finish on the fleet:
  * a device sent off at simulated time t finishes at t + download + training time x its
- * profile's speed + upload, or drops out at t + the round timeout (silent until the deadline)
- * and comes straight back. A finish is released only when every device in flight has finished
+ * profile's speed + upload, or drops out at its dispatch's deadline (silent until then) and
+ * comes straight back. A finish is released only when every device in flight has finished
  * training here (so no earlier finish can still appear) and the coordinator has dealt with the
  * previous one and gone idle (so the devices it sends off in reply start at the right time and
  * who is online never depends on message timing). Ties go to the smaller device id.
  */
 export class SimScheduler {
-  /** Simulated ms since the first dispatch: the finish time of the latest released work. */
-  now = 0;
-  /**
-   * The clock the coordinator reads (deadlines, who is online): `now` once the coordinator has
-   * dealt with the released work, so that a timer-driven look at its deadlines before the
-   * work arrives cannot see the future and act on it in a different order.
-   */
-  settledNow = 0;
+  /** The finish time of the latest released work (simulated ms). */
+  now: number;
   /** Dropouts released since the last `takeDropped()`. */
   private dropped = 0;
   private readonly startedAt = new Map<string, { at: number; downBytes: number }>();
@@ -40,14 +35,27 @@ export class SimScheduler {
   private waiting: { deviceId: string; settlement: Settlement } | null = null;
   private coordinatorIdle = false;
 
+  /**
+   * `clock` is the fleet's one simulated clock, the one the coordinator and the devices read
+   * (deadlines, who is online). It reaches `now` only once the coordinator has dealt with the
+   * released work, so that a look at its deadlines before the work arrives cannot see the
+   * future and act on it in a different order.
+   */
   constructor(
     private readonly profileOf: (deviceId: string) => DeviceProfile,
-    private readonly roundTimeoutMs: number,
-  ) {}
+    private readonly clock: ManualClock,
+  ) {
+    this.now = clock.now();
+  }
+
+  /** The time the coordinator has caught up with: `now` once it dealt with the released work. */
+  get settledNow(): number {
+    return this.clock.now();
+  }
 
   /** The coordinator sent these devices off now; each downloads `downBytes`. */
   dispatched(deviceIds: readonly string[], downBytes: number): void {
-    for (const id of deviceIds) this.startedAt.set(id, { at: this.settledNow, downBytes });
+    for (const id of deviceIds) this.startedAt.set(id, { at: this.clock.now(), downBytes });
   }
 
   /** A device's gate: resolves when the fleet's clock reaches its finish. */
@@ -57,7 +65,7 @@ export class SimScheduler {
     const profile = this.profileOf(deviceId);
     const finish = {
       update: () => start.at + simulatedFinishMs(profile, { downBytes: start.downBytes, trainMs, upBytes: work.bytes }),
-      dropout: () => start.at + this.roundTimeoutMs,
+      dropout: () => work.round.deadline,
       rejoin: () => start.at,
     }[work.outcome]();
     return new Promise((release) => {
@@ -70,7 +78,7 @@ export class SimScheduler {
   settled(deviceId: string, settlement: Settlement): void {
     if (this.waiting?.deviceId === deviceId && this.waiting.settlement === settlement) {
       this.waiting = null;
-      this.settledNow = this.now;
+      this.clock.advanceTo(this.now);
     }
   }
 
@@ -91,7 +99,7 @@ export class SimScheduler {
   /** No device could be sent off: the fleet idles `ms` (nothing is in flight). */
   advance(ms: number): void {
     this.now += ms;
-    this.settledNow = this.now;
+    this.clock.advanceTo(this.now);
   }
 
   takeDropped(): number {
