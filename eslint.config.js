@@ -26,6 +26,25 @@ export default tseslint.config(
     },
   },
   {
+    // Options are resolved once, at start-up, into objects (a Codec, a Strategy, a partition,
+    // profiles, an attack) that the core passes on; a spec string is parsed only by the
+    // options parsers (and protocol/, which decodes what arrives). A call anywhere else parses
+    // again what was already parsed.
+    files: ['**/*.ts'],
+    ignores: [
+      '**/*.test.ts', 'test/**', 'bench/**', 'protocol/**',
+      'aggregator/options.ts', 'aggregator/strategies/registry.ts',
+      'simulator/options.ts', 'simulator/profiles.ts', 'simulator/attacks.ts',
+      'datasets/partitionSpec.ts', 'datasets/dataSource.ts',
+    ],
+    rules: {
+      'no-restricted-syntax': ['error', {
+        selector: 'CallExpression[callee.name=/^parse(Codec|Downlink|Strategy|Partition|Profiles|Attack)$/]',
+        message: 'resolve option specs once, in the options parsers (aggregator/options.ts, simulator/options.ts), and pass the object on',
+      }],
+    },
+  },
+  {
     files: ['**/*.js'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
   },

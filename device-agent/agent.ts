@@ -144,7 +144,9 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
     try {
       if (parsed.kind === 'task') {
         const task = decodeMessage('task', payload);
-        // Resolved before anything changes: a task with a codec this build does not know is refused whole.
+        // The fleet's codec, resolved once per task (never per round), before anything changes:
+        // a task with a codec this build does not know is refused whole.
+        // eslint-disable-next-line no-restricted-syntax -- a spec from the network, not an option
         const codec = parseCodec(task.codec);
         this.global.setTask(task);
         this.task = task;

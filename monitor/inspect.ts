@@ -101,6 +101,7 @@ function bytesField(bytes: Uint8Array, o: InspectOptions, root: unknown, key: st
     (key === 'delta' && (message.type === 'update' || message.type === 'globalDelta')) || (key === 'weights' && message.type === 'global');
   if (!carriesVector || codec === undefined) return summary;
   try {
+    // eslint-disable-next-line no-restricted-syntax -- each inspected message names its own codec
     const values = parseCodec(codec).decode(bytes, o.paramCount);
     return { ...summary, codec, values: values.length, l2: round(l2(values)), maxAbs: round(maxAbs(values)) };
   } catch (error) {

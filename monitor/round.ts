@@ -65,6 +65,8 @@ export class RoundTracker {
   private joinedLate = false;
   private startedAt = 0;
   private bytesUp = 0;
+  /** When the latest round message arrived (monitor time) and whether it was a retained copy. */
+  private arrived = { at: 0, retained: false };
 
   get current(): number | undefined {
     return this.message?.round;
@@ -88,6 +90,7 @@ export class RoundTracker {
   }
 
   round(message: RoundMessage, retained: boolean, now: number): void {
+    this.arrived = { at: now, retained };
     if (this.mode === 'async') {
       // A dispatch: these devices now train toward the global being filled.
       for (const id of message.participants) this.assigned.set(id, message.round);
@@ -149,7 +152,7 @@ export class RoundTracker {
       return {
         mode: 'async', round: this.globals + 1, globalVersion: m.globalVersion, codec: m.codec, epochs: m.epochs, batchSize: m.batchSize, lr: m.lr,
         participants: training, expected: this.buffer, received: this.asyncReceived, pending: training,
-        deadline: m.deadline, remainingMs: Math.max(0, m.deadline - now), closed: false,
+        deadline: m.deadline, remainingMs: this.remainingMs(now), closed: false,
         rejected: Object.values(this.observed).reduce((a, b) => a + b, 0), rejectedByReason: { ...this.observed },
         rejectionsFrom: 'traffic', joinedLate: this.joinedLate, startedAt: this.startedAt, bytesUp: this.bytesUp,
       };
@@ -169,7 +172,7 @@ export class RoundTracker {
       received: confirmed ? Math.max(confirmed.accepted, this.reported.size) : this.reported.size,
       pending: m.participants.filter((id) => !this.reported.has(id)),
       deadline: m.deadline,
-      remainingMs: confirmed ? 0 : Math.max(0, m.deadline - now),
+      remainingMs: confirmed ? 0 : this.remainingMs(now),
       closed: confirmed !== null,
       rejected: Object.values(rejectedByReason).reduce((a, b) => a + b, 0),
       rejectedByReason,
@@ -178,6 +181,20 @@ export class RoundTracker {
       startedAt: this.startedAt,
       bytesUp: confirmed ? confirmed.bytesUp : this.bytesUp,
     };
+  }
+
+  /**
+   * Time left in the latest round message. It gives `deadline - issuedAt` on the aggregator's
+   * clock (a simulation's is simulated, a device's may be off): counted down from the message's
+   * arrival, that does not depend on this machine's clock agreeing. A retained copy may have
+   * been sent long before it arrived, so for it (and for an aggregator that sends no
+   * `issuedAt`) the deadline is read against this machine's clock, no more than the round gives.
+   */
+  private remainingMs(now: number): number {
+    const m = this.message!;
+    const given = m.issuedAt === undefined ? Infinity : m.deadline - m.issuedAt;
+    const left = this.arrived.retained || m.issuedAt === undefined ? Math.min(given, m.deadline - now) : given - (now - this.arrived.at);
+    return Math.max(0, left);
   }
 
   /**

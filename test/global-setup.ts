@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
 
 /**
- * Integration tests spawn `dist/cli/main.js`; build once so they run the code under test.
- * A failed build is reported but does not stop unit tests (`npm run typecheck` and the
- * build in `.ci/run` fail loudly on their own).
+ * Integration tests spawn `dist/cli/main.js` and import the package's `dist/`; build once so
+ * they run the code under test. A failed build stops the run: carrying on would test a stale
+ * `dist/` and report its results as this tree's.
  */
 export default function setup(): void {
   if (process.env.FEDMQ_SKIP_BUILD === '1') return;
@@ -14,6 +14,6 @@ export default function setup(): void {
   } catch (e) {
     const { stdout, stderr } = e as { stdout?: Buffer; stderr?: Buffer };
     const out = `${stdout?.toString() ?? ''}${stderr?.toString() ?? ''}` || String(e);
-    process.stderr.write(`warning: build for integration tests failed:\n${out.slice(0, 4000)}\n`);
+    throw new Error(`the build for the integration tests failed, so no test ran against a stale dist/:\n${out.slice(0, 4000)}`);
   }
 }

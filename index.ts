@@ -1,0 +1,57 @@
+/**
+ * fedmq as a library: `import { Simulation } from 'fedmq'`. Everything the `fedmq` command
+ * does is a call here; the CLI only parses flags into these options and prints the events.
+ * `package.json`'s `exports` makes this file the package's only entry point.
+ */
+
+// A fleet on one machine.
+export { Simulation, simulate, deviceId, parseSimulationOptions, simulationSpecs, DEFAULT_DEVICES, DEFAULT_PARTITION } from './simulator/index.js';
+export type { SimulationEvents, SimulationOptions, SimulationSettings, RunReport, ReportRound, DeviceProfile, ProfileMix } from './simulator/index.js';
+export { BUILTIN_PROFILES, parseProfiles, parseAttack, writeRunChart, type Attack } from './simulator/index.js';
+
+// The aggregator: sync rounds or FedBuff-style async aggregation, and its strategies.
+export { Coordinator, BufferedCoordinator, createCoordinator, createEvaluator, connectAggregator, parseCoordinatorOptions, defaultCoordinatorOptions, coordinatorSpecs } from './aggregator/index.js';
+export type { CoordinatorOptions, CoordinatorSettings, CoordinatorDeps, CoordinatorEvents, Evaluator, RoundReport, Criterion, DeviceRecord } from './aggregator/index.js';
+export { parseStrategy, STRATEGY_SPECS, DEFAULT_STRATEGY, type Strategy, type StrategyState, type RoundAggregation, type FitResult } from './aggregator/index.js';
+
+// The device.
+export { DeviceAgent, connectDevice, LocalTrainer, FileResidualStore, MemoryResidualStore } from './device-agent/index.js';
+export type { AgentOptions, AgentDeps, AgentEvents, Trainer, TrainJob, TrainOutcome, DeviceConnectOptions } from './device-agent/index.js';
+
+// The broker.
+export { startBroker, parseBrokerOptions, defaultBrokerOptions, credentialHooks, loadCredentials, hashPassword } from './broker/index.js';
+export type { BrokerHandle, BrokerOptions, BrokerHooks } from './broker/index.js';
+
+// Watching a fleet.
+export { watchFleet, FleetState, type FleetWatch, type WatchOptions, type MonitorSnapshot } from './monitor/index.js';
+
+// The wire: topics, messages, codecs, downlinks, the clock.
+export {
+  CODEC_SPECS,
+  parseCodec,
+  parseDownlink,
+  fleetTopics,
+  parseTopic,
+  build,
+  encodeMessage,
+  decodeMessage,
+  systemClock,
+  ManualClock,
+  OptionsError,
+  DecodeError,
+  RejectReason,
+  type Clock,
+  type Codec,
+  type Downlink,
+  type FleetTopics,
+  type RoundMessage,
+  type TaskMessage,
+  type UpdateMessage,
+  type GlobalMessage,
+  type MetricsMessage,
+  type StatusMessage,
+} from './protocol/index.js';
+
+// Data and models.
+export { loadMnist, partition, parsePartition, loadLocalFile, type Dataset, type PartitionSpec } from './datasets/index.js';
+export { initBackend, modelInfo, MODEL_NAMES, type BackendName, type ModelName } from './learning/index.js';
