@@ -38,8 +38,8 @@ export type CoordinatorEvents = {
   invalidMessage: [info: { topic: string; error: Error }];
   /** Async mode: every open assignment is out; nothing to do until a device reports or leaves. */
   idle: [];
-  /** Fewer devices than needed pass selection (the criterion, or all busy): retrying in a second. */
-  starved: [eligible: number, needed: number];
+  /** Fewer devices than needed pass selection (the criterion, or all busy): looking again at `retryAt` (a second on). */
+  starved: [eligible: number, needed: number, retryAt: number];
   /**
    * The run goes on from a checkpoint: the first new round is `round + 1`. `restoredState`
    * names the state arrays put back into this run's `strategy` (empty when it keeps none, or

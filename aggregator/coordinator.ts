@@ -236,8 +236,9 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
    */
   protected async waitForEligible(eligible: number, needed: number): Promise<void> {
     if (this.registry.online().length < this.options.minParticipants) return this.waitForDevices();
-    this.emit('starved', eligible, needed);
-    await this.sleepUntil(this.clock.now() + RETRY_MS);
+    const retryAt = this.clock.now() + RETRY_MS;
+    this.emit('starved', eligible, needed, retryAt);
+    await this.sleepUntil(retryAt);
   }
 
   /** Updates a new global needs: Krum needs 2F + 3, so the strategy's own minimum raises the quorum. */

@@ -107,8 +107,11 @@ export class Simulation extends TypedEmitter<SimulationEvents> {
       const ids = Array.from({ length: o.devices }, (_, i) => deviceId(i, o.devices));
       const profiles = o.profiles === undefined ? new Map<string, DeviceProfile>() : assignProfiles(ids, o.profiles, o.seed);
       const profileOf = (id: string): DeviceProfile => profiles.get(id) ?? LOCAL_PROFILE;
-      // The fleet's one clock, starting at the wall time now: round messages carry plausible times.
-      const clock = new ManualClock(Date.now());
+      // The fleet's one clock. It starts at 0, not at the wall time: sums of simulated times at
+      // the magnitude of today's epoch round differently from run to run, and would break ties
+      // between devices that finish together differently too (so round messages carry times since
+      // the start; the monitor counts down deadline - issuedAt, which does not mind).
+      const clock = new ManualClock(0);
       const timing = o.mode === 'async' ? asyncTiming(clock, profileOf) : syncTiming(clock, profiles, pool !== null);
 
       const control = await connectAggregator({ url, fleet: o.fleet });
@@ -116,7 +119,8 @@ export class Simulation extends TypedEmitter<SimulationEvents> {
       const coordinator = createCoordinator(o, { client: control, evaluate: evaluator, clock, criterion: availability(profiles, o.seed, clock) });
       this.coordinator = coordinator;
       timing.attach(coordinator);
-      coordinator.on('starved', () => timing.idle(o.roundTimeoutMs));
+      // Nobody can be chosen: the fleet idles a round timeout (at least until the coordinator looks again).
+      coordinator.on('starved', (_eligible, _needed, retryAt) => timing.idle(Math.max(o.roundTimeoutMs, retryAt - clock.now())));
       for (const event of ['roundStarted', 'resumed', 'updateAccepted', 'updateRejected'] as const) {
         coordinator.on(event, (...args: unknown[]) => (this.emit as (e: string, ...a: unknown[]) => void)(event, ...args));
       }
@@ -201,8 +205,7 @@ export class Simulation extends TypedEmitter<SimulationEvents> {
 function availability(profiles: ReadonlyMap<string, DeviceProfile>, seed: number, clock: ManualClock): ((d: DeviceRecord) => boolean) | undefined {
   const timelines = new Map([...profiles].filter(([, p]) => (p.availability ?? 1) < 1).map(([id, p]) => [id, new AvailabilityTimeline(p, seed, id)]));
   if (timelines.size === 0) return undefined;
-  const origin = clock.now();
-  return (d) => timelines.get(d.deviceId)?.isOnline(clock.now() - origin) ?? true;
+  return (d) => timelines.get(d.deviceId)?.isOnline(clock.now()) ?? true;
 }
 
 /** Runs a simulation to the end; the function form of `new Simulation(options).run()`. */
