@@ -2,10 +2,12 @@ import { isIPv6 } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Aedes } from 'aedes';
-import { limitPayload } from './hooks/index.js';
+import { recordSource } from './connectionInfo.js';
+import { TooManyConnectionsError } from './errors.js';
+import { limitPayload, limitRetained, validateSubscription, refuseEmptyClientId } from './hooks/index.js';
 import type { AcceptConnection, Listener } from './listener.js';
-import { parseBrokerOptions, type BrokerOptions } from './options.js';
-import { PUBLISH_OVERHEAD_BYTES, guardPacketSize } from './packetSizeGuard.js';
+import { maxPacketBytes as largestPacket, parseBrokerOptions, type BrokerOptions } from './options.js';
+import { IncompleteBytesBudget, guardPackets } from './packetGuard.js';
 import { StatsCounter, type BrokerStats } from './stats.js';
 import { listenTcp } from './tcpListener.js';
 import { listenWebSocket } from './wsListener.js';
@@ -38,15 +40,42 @@ export interface BrokerHandle {
 export async function startBroker(options: BrokerOptions = {}): Promise<BrokerHandle> {
   const parsed = parseBrokerOptions(options);
   const { hooks } = parsed;
-  const aedes = new Aedes({ authenticate: hooks.authenticate, authorizeSubscribe: hooks.authorizeSubscribe });
+  const aedes = new Aedes();
   const stats = new StatsCounter(aedes);
-  aedes.authorizePublish = stats.countPublishes(limitPayload(parsed.maxPayloadBytes, hooks.authorizePublish));
+  // The wrappers hold whatever policy is configured: MQTT's own rules and the limits are not
+  // the policy's to forget.
+  const emptyIds = refuseEmptyClientId();
+  aedes.preConnect = emptyIds.preConnect;
+  aedes.authenticate = stats.countLogins(emptyIds.authenticate(hooks.authenticate));
+  aedes.authorizeSubscribe = stats.countSubscriptions(validateSubscription(hooks.authorizeSubscribe));
+  aedes.authorizePublish = stats.countPublishes(
+    limitPayload(parsed.maxPayloadBytes, limitRetained(parsed.maxRetainedBytesPerClient, hooks.authorizePublish)),
+  );
   aedes.authorizeForward = stats.countForwards(hooks.authorizeForward);
   await aedes.listen();
 
-  const maxPacketBytes = parsed.maxPayloadBytes + PUBLISH_OVERHEAD_BYTES;
+  const maxPacketBytes = largestPacket(parsed.maxPayloadBytes);
+  const guardLimits = {
+    maxRemainingLength: maxPacketBytes,
+    timeoutMs: parsed.packetTimeoutMs,
+    budget: new IncompleteBytesBudget(parsed.maxIncompleteBytesTotal),
+    onRefuse: stats.countRefusedConnection,
+  };
+  let open = 0;
   const accept: AcceptConnection = (conn: Duplex, request?: IncomingMessage) => {
-    aedes.handle(guardPacketSize(conn, maxPacketBytes), request);
+    if (open >= parsed.maxConnections) {
+      // Cut before Aedes allocates a client for it; the peer sees the connection close.
+      stats.countRefusedConnection(new TooManyConnectionsError(parsed.maxConnections));
+      conn.destroy();
+      return;
+    }
+    open += 1;
+    conn.once('close', () => {
+      open -= 1;
+    });
+    const guarded = guardPackets(conn, guardLimits);
+    recordSource(guarded, conn, request);
+    aedes.handle(guarded, request);
   };
   const onListenerError = (error: Error): void => {
     aedes.emit('error', error);

@@ -10,6 +10,10 @@ export const PublishRejectReason = {
   TooLarge: 'too-large',
   /** The client's role (`--auth`) may not publish there: a device outside its own topics, a monitor anywhere. */
   NotPermitted: 'not-permitted',
+  /** Retained where no one may retain (any `update/{id}`), or, with `--auth`, by a device anywhere but its own `status/{id}`. */
+  RetainNotPermitted: 'retain-not-permitted',
+  /** The client's retained messages would exceed `maxRetainedBytesPerClient`. */
+  RetainedQuota: 'retained-quota',
 } as const;
 export type PublishRejectReason = (typeof PublishRejectReason)[keyof typeof PublishRejectReason];
 
@@ -44,19 +48,137 @@ export class BrokerListenError extends FedmqError {
   }
 }
 
+/** Why the broker cut a connection before or outside the publish policy. */
+export const ConnectionRefuseReason = {
+  /** More connections open than `maxConnections`. */
+  TooManyConnections: 'too-many-connections',
+  /** A packet did not complete within `packetTimeoutMs` of its first byte. */
+  PacketTimeout: 'packet-timeout',
+  /** Incomplete packets of all clients together would hold more than `maxIncompleteBytesTotal`. */
+  IncompleteBytes: 'incomplete-bytes',
+  /** A packet announced a Remaining Length over the broker's limit. */
+  TooLarge: 'packet-too-large',
+  /** Bytes that are not an MQTT packet, a first packet other than CONNECT, or a string that is not well-formed UTF-8. */
+  Malformed: 'malformed-packet',
+} as const;
+export type ConnectionRefuseReason = (typeof ConnectionRefuseReason)[keyof typeof ConnectionRefuseReason];
+
+/** The broker cut a connection for the reason given; counted in `BrokerStats.connectionsRefusedByReason`. */
+export class ConnectionRefusedError extends FedmqError {
+  override name = 'ConnectionRefusedError';
+  constructor(
+    readonly reason: ConnectionRefuseReason,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /** A client announced an MQTT packet larger than the broker accepts; its connection is cut. */
-export class PacketTooLargeError extends FedmqError {
+export class PacketTooLargeError extends ConnectionRefusedError {
   override name = 'PacketTooLargeError';
   constructor(
     /** Remaining Length the client announced, bytes. */
     readonly size: number,
     readonly limit: number,
   ) {
-    super(`MQTT packet of ${size} bytes exceeds the broker's limit of ${limit} bytes`);
+    super(ConnectionRefuseReason.TooLarge, `MQTT packet of ${size} bytes exceeds the broker's limit of ${limit} bytes`);
   }
 }
 
-/** The bytes on a connection are not a valid MQTT packet stream. */
-export class MalformedPacketError extends FedmqError {
+/**
+ * The bytes on a connection are not a valid MQTT packet stream: a malformed Remaining Length,
+ * a first packet other than CONNECT [MQTT-3.1.0-1], or a topic that is not well-formed UTF-8
+ * or holds U+0000 [MQTT-1.5.3-1, MQTT-1.5.3-2].
+ */
+export class MalformedPacketError extends ConnectionRefusedError {
   override name = 'MalformedPacketError';
+  constructor(message: string) {
+    super(ConnectionRefuseReason.Malformed, message);
+  }
+}
+
+/** A packet's first byte arrived but the rest did not within `packetTimeoutMs` (a stalled, or slow-loris, client). */
+export class PacketTimeoutError extends ConnectionRefusedError {
+  override name = 'PacketTimeoutError';
+  constructor(readonly timeoutMs: number, readonly receivedBytes: number) {
+    super(ConnectionRefuseReason.PacketTimeout, `MQTT packet incomplete ${timeoutMs} ms after its first byte (${receivedBytes} bytes received)`);
+  }
+}
+
+/** Taking more bytes of this client's incomplete packet would exceed the broker-wide budget `maxIncompleteBytesTotal`. */
+export class IncompleteBytesLimitError extends ConnectionRefusedError {
+  override name = 'IncompleteBytesLimitError';
+  constructor(readonly limit: number) {
+    super(ConnectionRefuseReason.IncompleteBytes, `incomplete MQTT packets of all clients would exceed ${limit} bytes`);
+  }
+}
+
+/** A new connection arrived while `maxConnections` were open; it is closed at once. */
+export class TooManyConnectionsError extends ConnectionRefusedError {
+  override name = 'TooManyConnectionsError';
+  constructor(readonly limit: number) {
+    super(ConnectionRefuseReason.TooManyConnections, `already ${limit} connections open (maxConnections)`);
+  }
+}
+
+/** Why the broker refused a CONNECT (it answers with the CONNACK return code given). */
+export const LoginRefuseReason = {
+  /** Unknown username or wrong password (CONNACK 4). */
+  BadCredentials: 'bad-credentials',
+  /** No username or password given with `--auth` (CONNACK 4). */
+  NoCredentials: 'no-credentials',
+  /** The client id is a device's and the login is not that device, or it is in use by another login (CONNACK 5). */
+  ClientIdNotPermitted: 'client-id-not-permitted',
+  /** Empty client id with a persistent session [MQTT-3.1.3-8] (CONNACK 2). */
+  EmptyClientId: 'empty-client-id',
+  /** Too many recent failed logins from this address or for this username (CONNACK 5). */
+  Throttled: 'throttled',
+  /** Too many password checks already waiting (CONNACK 3, server unavailable: try later). */
+  Busy: 'busy',
+} as const;
+export type LoginRefuseReason = (typeof LoginRefuseReason)[keyof typeof LoginRefuseReason];
+
+/** A refused CONNECT; `returnCode` is the CONNACK code Aedes sends before closing [MQTT-3.2.2-5]. */
+export class LoginRefusedError extends FedmqError {
+  override name = 'LoginRefusedError';
+  constructor(
+    readonly reason: LoginRefuseReason,
+    readonly returnCode: 2 | 3 | 4 | 5,
+    readonly clientId: string | undefined,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Why the broker refused a subscription. */
+export const SubscribeRejectReason = {
+  /** A `+` or `#` that does not fill its whole level, or `#` not last [MQTT-4.7.1-2, MQTT-4.7.1-3]; the connection is closed [MQTT-4.8.0-1]. */
+  InvalidFilter: 'invalid-filter',
+  /** A device (`--auth`) asked for a `$` topic such as `$SYS/#` (SUBACK 0x80). */
+  ReservedTopic: 'reserved-topic',
+  /** A device (`--auth`) asked for a filter reaching another device's updates (SUBACK 0x80). */
+  OthersUpdates: 'others-updates',
+} as const;
+export type SubscribeRejectReason = (typeof SubscribeRejectReason)[keyof typeof SubscribeRejectReason];
+
+/**
+ * A refused subscription. With `suback: true` the broker answers SUBACK 0x80 for that filter
+ * and the client stays connected; otherwise (an invalid filter) Aedes reports it as
+ * `clientError` and closes the connection.
+ */
+export class SubscribeRejectedError extends FedmqError {
+  override name = 'SubscribeRejectedError';
+  readonly suback: boolean;
+  constructor(
+    readonly reason: SubscribeRejectReason,
+    readonly filter: string,
+    readonly clientId: string | undefined,
+    message: string,
+    options: { suback: boolean },
+  ) {
+    super(message);
+    this.suback = options.suback;
+  }
 }

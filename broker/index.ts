@@ -2,7 +2,10 @@
 export { startBroker, type BrokerHandle } from './broker.js';
 export {
   DEFAULT_HOST,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_INCOMPLETE_BYTES_TOTAL,
   DEFAULT_MAX_PAYLOAD_BYTES,
+  DEFAULT_PACKET_TIMEOUT_MS,
   DEFAULT_PORT,
   defaultBrokerOptions,
   parseBrokerOptions,
@@ -12,10 +15,19 @@ export {
 export type { BrokerStats } from './stats.js';
 export {
   BrokerListenError,
+  ConnectionRefusedError,
+  ConnectionRefuseReason,
+  IncompleteBytesLimitError,
+  LoginRefusedError,
+  LoginRefuseReason,
   MalformedPacketError,
+  PacketTimeoutError,
   PacketTooLargeError,
   PublishRejectedError,
   PublishRejectReason,
+  SubscribeRejectedError,
+  SubscribeRejectReason,
+  TooManyConnectionsError,
 } from './errors.js';
 export {
   authenticate,

@@ -1,6 +1,6 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { BrokerHandle } from './broker.js';
-import { PublishRejectReason } from './errors.js';
+import { ConnectionRefuseReason, LoginRefuseReason, PublishRejectReason, SubscribeRejectReason } from './errors.js';
 import type { BrokerStats } from './stats.js';
 
 /**
@@ -12,7 +12,8 @@ import type { BrokerStats } from './stats.js';
 export function registerBrokerMetrics(broker: Pick<BrokerHandle, 'stats'>, registry: Registry): void {
   let last: BrokerStats = {
     clients: 0, connections: 0, messagesIn: 0, bytesIn: 0, messagesOut: 0, bytesOut: 0,
-    publishesRejected: 0, publishesRejectedByReason: {}, uptimeMs: 0,
+    publishesRejected: 0, publishesRejectedByReason: {}, connectionsRefused: 0, connectionsRefusedByReason: {},
+    loginsRefused: 0, loginsRefusedByReason: {}, subscriptionsRefused: 0, subscriptionsRefusedByReason: {}, uptimeMs: 0,
   };
   let current = last;
   // Every metric's collect() calls this; counters advance by what changed since the last call.
@@ -23,10 +24,16 @@ export function registerBrokerMetrics(broker: Pick<BrokerHandle, 'stats'>, regis
     bytesIn.inc(current.bytesIn - last.bytesIn);
     messagesOut.inc(current.messagesOut - last.messagesOut);
     bytesOut.inc(current.bytesOut - last.bytesOut);
-    for (const [reason, n] of Object.entries(current.publishesRejectedByReason)) {
-      const delta = n - (last.publishesRejectedByReason[reason] ?? 0);
-      if (delta > 0) rejected.inc({ reason }, delta);
-    }
+    const byReason = (counter: Counter<'reason'>, now: Record<string, number>, before: Record<string, number>): void => {
+      for (const [reason, n] of Object.entries(now)) {
+        const delta = n - (before[reason] ?? 0);
+        if (delta > 0) counter.inc({ reason }, delta);
+      }
+    };
+    byReason(rejected, current.publishesRejectedByReason, last.publishesRejectedByReason);
+    byReason(connectionsRefused, current.connectionsRefusedByReason, last.connectionsRefusedByReason);
+    byReason(loginsRefused, current.loginsRefusedByReason, last.loginsRefusedByReason);
+    byReason(subscriptionsRefused, current.subscriptionsRefusedByReason, last.subscriptionsRefusedByReason);
     last = current;
   };
   const registers = [registry];
@@ -42,8 +49,26 @@ export function registerBrokerMetrics(broker: Pick<BrokerHandle, 'stats'>, regis
     registers,
     collect: refresh,
   });
+  const connectionsRefused = new Counter({
+    name: 'fedmq_broker_connections_refused_total',
+    help: 'Connections the broker cut or turned away (too many, stalled packet, too large, malformed), by reason',
+    labelNames: ['reason'] as const, registers, collect: refresh,
+  });
+  const loginsRefused = new Counter({
+    name: 'fedmq_broker_logins_refused_total',
+    help: 'CONNECTs refused with a CONNACK error code, by reason',
+    labelNames: ['reason'] as const, registers, collect: refresh,
+  });
+  const subscriptionsRefused = new Counter({
+    name: 'fedmq_broker_subscriptions_refused_total',
+    help: 'Subscriptions refused (SUBACK 0x80, or the connection closed for an invalid filter), by reason',
+    labelNames: ['reason'] as const, registers, collect: refresh,
+  });
   // Every known reason from the start, so rate() works from the first scrape.
   for (const reason of Object.values(PublishRejectReason)) rejected.inc({ reason }, 0);
+  for (const reason of Object.values(ConnectionRefuseReason)) connectionsRefused.inc({ reason }, 0);
+  for (const reason of Object.values(LoginRefuseReason)) loginsRefused.inc({ reason }, 0);
+  for (const reason of Object.values(SubscribeRejectReason)) subscriptionsRefused.inc({ reason }, 0);
   new Gauge({
     name: 'fedmq_broker_clients', help: 'Clients connected now', registers,
     collect() {

@@ -7,6 +7,11 @@ export const DEFAULT_PORT = 1883;
 export const DEFAULT_MAX_PAYLOAD_BYTES = 16 * 1024 * 1024;
 /** The largest Remaining Length MQTT can encode, so no payload can be bigger [MQTT-2.2.3]. */
 export const MAX_MQTT_REMAINING_LENGTH = 268_435_455;
+export const DEFAULT_MAX_CONNECTIONS = 10_000;
+export const DEFAULT_PACKET_TIMEOUT_MS = 30_000;
+export const DEFAULT_MAX_INCOMPLETE_BYTES_TOTAL = 256 * 1024 * 1024;
+/** Retained bytes per client, as a multiple of `maxPayloadBytes`: the aggregator retains a task, a global, a round. */
+export const DEFAULT_RETAINED_PAYLOADS_PER_CLIENT = 4;
 
 export interface BrokerOptions {
   /** Address the listeners bind. @default '0.0.0.0' */
@@ -17,6 +22,33 @@ export interface BrokerOptions {
   wsPort?: number;
   /** Largest PUBLISH payload accepted, in bytes. @default 16 MiB */
   maxPayloadBytes?: number;
+  /**
+   * Connections open at once, TCP and WebSocket together; one more is closed as soon as it
+   * arrives (counted as `too-many-connections`). @default 10000
+   */
+  maxConnections?: number;
+  /**
+   * Once the first byte of an MQTT packet has arrived, the whole packet must arrive within
+   * this many milliseconds or the connection is closed (`packet-timeout`), so a client that
+   * starts a large PUBLISH and stalls cannot hold its buffered bytes; keepalive does not
+   * help, as a client may ask for none. 16 MiB takes 13 s at 10 Mbit/s. @default 30000
+   */
+  packetTimeoutMs?: number;
+  /**
+   * Bytes that incomplete packets of all clients together may hold in the broker; the client
+   * whose bytes would cross it is disconnected (`incomplete-bytes`). One client holds at most
+   * one incomplete packet, itself capped by `maxPayloadBytes` (and, before its CONNECT is
+   * accepted, by the largest CONNECT MQTT 3.1.1 can encode). @default 256 MiB, or one largest
+   * packet if `maxPayloadBytes` allows more
+   */
+  maxIncompleteBytesTotal?: number;
+  /**
+   * Payload bytes of the retained messages one client id may keep on the broker, counted
+   * from what it published (a retained message replaced or cleared no longer counts, one kept
+   * after the client left still does); a retained PUBLISH over it is refused
+   * (`retained-quota`). @default 4 × maxPayloadBytes (64 MiB)
+   */
+  maxRetainedBytesPerClient?: number;
   /** Aedes hooks to override; the rest keep the safe defaults of `broker/hooks/`. @default {} */
   hooks?: Partial<BrokerHooks>;
 }
@@ -27,6 +59,10 @@ export interface ParsedBrokerOptions {
   readonly port: number;
   readonly wsPort: number | undefined;
   readonly maxPayloadBytes: number;
+  readonly maxConnections: number;
+  readonly packetTimeoutMs: number;
+  readonly maxIncompleteBytesTotal: number;
+  readonly maxRetainedBytesPerClient: number;
   readonly hooks: Readonly<BrokerHooks>;
 }
 
@@ -36,6 +72,10 @@ export function defaultBrokerOptions(): ParsedBrokerOptions {
     port: DEFAULT_PORT,
     wsPort: undefined,
     maxPayloadBytes: DEFAULT_MAX_PAYLOAD_BYTES,
+    maxConnections: DEFAULT_MAX_CONNECTIONS,
+    packetTimeoutMs: DEFAULT_PACKET_TIMEOUT_MS,
+    maxIncompleteBytesTotal: DEFAULT_MAX_INCOMPLETE_BYTES_TOTAL,
+    maxRetainedBytesPerClient: DEFAULT_RETAINED_PAYLOADS_PER_CLIENT * DEFAULT_MAX_PAYLOAD_BYTES,
     hooks: defaultBrokerHooks(),
   };
 }
@@ -61,7 +101,40 @@ export function parseBrokerOptions(options: BrokerOptions = {}): ParsedBrokerOpt
       `must be an integer in 1..${MAX_MQTT_REMAINING_LENGTH}, got ${String(maxPayloadBytes)}`,
     );
   }
-  return { host, port, wsPort, maxPayloadBytes, hooks: parseHooks(options.hooks ?? {}, defaults.hooks) };
+  const maxConnections = parseCount('maxConnections', options.maxConnections ?? defaults.maxConnections);
+  const packetTimeoutMs = parseCount('packetTimeoutMs', options.packetTimeoutMs ?? defaults.packetTimeoutMs);
+  const largestPacket = maxPacketBytes(maxPayloadBytes);
+  const maxIncompleteBytesTotal = parseCount(
+    'maxIncompleteBytesTotal',
+    options.maxIncompleteBytesTotal ?? Math.max(defaults.maxIncompleteBytesTotal, largestPacket),
+  );
+  const maxRetainedBytesPerClient = parseCount(
+    'maxRetainedBytesPerClient',
+    options.maxRetainedBytesPerClient ?? DEFAULT_RETAINED_PAYLOADS_PER_CLIENT * maxPayloadBytes,
+  );
+  return {
+    host, port, wsPort, maxPayloadBytes, maxConnections, packetTimeoutMs, maxIncompleteBytesTotal, maxRetainedBytesPerClient,
+    hooks: parseHooks(options.hooks ?? {}, defaults.hooks),
+  };
+}
+
+/**
+ * Room for everything in a PUBLISH besides the payload: topic (2-byte length + up to
+ * 65535 bytes), packet identifier (2) and, for MQTT 5, properties (64 KiB allowed).
+ */
+export const PUBLISH_OVERHEAD_BYTES = 2 + 65_535 + 2 + 65_536;
+
+/** The largest Remaining Length a client may announce with `maxPayloadBytes`. */
+export function maxPacketBytes(maxPayloadBytes: number): number {
+  return maxPayloadBytes + PUBLISH_OVERHEAD_BYTES;
+}
+
+/** A positive safe integer. */
+function parseCount(option: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw new OptionsError(option, `must be a positive integer, got ${String(value)}`);
+  }
+  return value;
 }
 
 function parsePort(option: string, value: unknown): number {

@@ -1,6 +1,6 @@
 import type { Aedes } from 'aedes';
-import { PublishRejectedError } from './errors.js';
-import type { AuthorizeForwardHook, AuthorizePublishHook } from './hooks/index.js';
+import { ConnectionRefusedError, LoginRefusedError, PublishRejectedError, SubscribeRejectedError } from './errors.js';
+import type { AuthenticateHook, AuthorizeForwardHook, AuthorizePublishHook, AuthorizeSubscribeHook } from './hooks/index.js';
 
 /** Counters since the broker started. Payload bytes only, not MQTT framing. */
 export interface BrokerStats {
@@ -18,6 +18,18 @@ export interface BrokerStats {
   publishesRejected: number;
   /** The same, by `PublishRejectReason` (`other` for errors of a custom policy). */
   publishesRejectedByReason: Record<string, number>;
+  /** Connections the broker cut or turned away: over `maxConnections`, stalled, too large, malformed. */
+  connectionsRefused: number;
+  /** The same, by `ConnectionRefuseReason`. */
+  connectionsRefusedByReason: Record<string, number>;
+  /** CONNECTs refused with a CONNACK error code. */
+  loginsRefused: number;
+  /** The same, by `LoginRefuseReason` (`other` for errors of a custom `authenticate`). */
+  loginsRefusedByReason: Record<string, number>;
+  /** Subscriptions refused: with SUBACK 0x80, or by closing the connection for an invalid filter. */
+  subscriptionsRefused: number;
+  /** The same, by `SubscribeRejectReason` (`other` for a custom policy's refusals). */
+  subscriptionsRefusedByReason: Record<string, number>;
   uptimeMs: number;
 }
 
@@ -41,11 +53,46 @@ export class StatsCounter {
   private publishesRejected = 0;
   private readonly rejectedByReason: Record<string, number> = {};
   private connections = 0;
+  private readonly connectionsRefused = new Tally();
+  private readonly loginsRefused = new Tally();
+  private readonly subscriptionsRefused = new Tally();
 
   constructor(private readonly aedes: Aedes) {
     aedes.on('client', () => {
       this.connections += 1;
     });
+  }
+
+  /** Counts a connection the broker cut (a bound function, to hand to the packet guard). */
+  readonly countRefusedConnection = (error: ConnectionRefusedError): void => {
+    this.connectionsRefused.add(error.reason);
+  };
+
+  countLogins(hook: AuthenticateHook): AuthenticateHook {
+    return (client, username, password, done) => {
+      hook(client, username, password, (error, ok) => {
+        if (error || !ok) this.loginsRefused.add(error instanceof LoginRefusedError ? error.reason : 'other');
+        done(error, ok);
+      });
+    };
+  }
+
+  /**
+   * Counts refused subscriptions. A {@link SubscribeRejectedError} with `suback` becomes a
+   * negated subscription here (SUBACK 0x80), so policies can say why they refused.
+   */
+  countSubscriptions(hook: AuthorizeSubscribeHook): AuthorizeSubscribeHook {
+    return (client, subscription, done) => {
+      hook(client, subscription, (error, granted) => {
+        if (error) {
+          this.subscriptionsRefused.add(error instanceof SubscribeRejectedError ? error.reason : 'other');
+          if (error instanceof SubscribeRejectedError && error.suback) return done(null, null);
+        } else if (!granted) {
+          this.subscriptionsRefused.add('other');
+        }
+        done(error, granted);
+      });
+    };
   }
 
   countForwards(hook: AuthorizeForwardHook): AuthorizeForwardHook {
@@ -85,7 +132,28 @@ export class StatsCounter {
       bytesOut: this.bytesOut,
       publishesRejected: this.publishesRejected,
       publishesRejectedByReason: { ...this.rejectedByReason },
+      connectionsRefused: this.connectionsRefused.total,
+      connectionsRefusedByReason: this.connectionsRefused.byReason(),
+      loginsRefused: this.loginsRefused.total,
+      loginsRefusedByReason: this.loginsRefused.byReason(),
+      subscriptionsRefused: this.subscriptionsRefused.total,
+      subscriptionsRefusedByReason: this.subscriptionsRefused.byReason(),
       uptimeMs: Math.round(performance.now() - this.startedAt),
     };
+  }
+}
+
+/** A count by reason. */
+class Tally {
+  total = 0;
+  private readonly counts: Record<string, number> = {};
+
+  add(reason: string): void {
+    this.total += 1;
+    this.counts[reason] = (this.counts[reason] ?? 0) + 1;
+  }
+
+  byReason(): Record<string, number> {
+    return { ...this.counts };
   }
 }

@@ -1,4 +1,5 @@
 /** Helpers for the broker's own tests: a real broker on a free port, real mqtt.js clients. */
+import { connect, type Socket } from 'node:net';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { startBroker, type BrokerHandle } from './broker.js';
 import type { BrokerOptions } from './options.js';
@@ -13,6 +14,7 @@ export interface Received {
 export class Fixture {
   private readonly brokers: BrokerHandle[] = [];
   private readonly clients: MqttClient[] = [];
+  private readonly raws: RawClient[] = [];
 
   async broker(options: BrokerOptions = {}): Promise<BrokerHandle> {
     const broker = await startBroker({ host: '127.0.0.1', port: 0, ...options });
@@ -29,7 +31,15 @@ export class Fixture {
     return client;
   }
 
+  /** A TCP connection for hand-made packets (see {@link raw}). */
+  async raw(port: number, localAddress?: string): Promise<RawClient> {
+    const client = await RawClient.open(port, localAddress);
+    this.raws.push(client);
+    return client;
+  }
+
   async cleanup(): Promise<void> {
+    for (const client of this.raws.splice(0)) client.destroy();
     await Promise.all(this.clients.splice(0).map((client) => client.endAsync(true)));
     await Promise.all(this.brokers.splice(0).map((broker) => broker.close()));
   }
@@ -72,4 +82,138 @@ export function closedByBroker(client: MqttClient, timeoutMs = 3_000): Promise<v
       resolve();
     });
   });
+}
+
+/** An MQTT Remaining Length [MQTT-2.2.3]. */
+function remainingLength(length: number): number[] {
+  const bytes: number[] = [];
+  do {
+    let byte = length % 128;
+    length = Math.floor(length / 128);
+    if (length > 0) byte |= 0x80;
+    bytes.push(byte);
+  } while (length > 0);
+  return bytes;
+}
+
+/** A UTF-8 string or raw bytes with its 2-byte length. */
+function mqttString(value: string | Uint8Array): Buffer {
+  const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.from(value);
+  const length = Buffer.alloc(2);
+  length.writeUInt16BE(bytes.length);
+  return Buffer.concat([length, bytes]);
+}
+
+function packet(firstByte: number, body: Buffer): Buffer {
+  return Buffer.concat([Buffer.from([firstByte, ...remainingLength(body.length)]), body]);
+}
+
+/** Hand-made MQTT 3.1.1 packets, including ones mqtt.js refuses to send. */
+export const raw = {
+  connect(options: { clientId?: string; clean?: boolean; keepalive?: number; username?: string; password?: string } = {}): Buffer {
+    const flags = (options.clean === false ? 0 : 0x02) | (options.username !== undefined ? 0x80 : 0) | (options.password !== undefined ? 0x40 : 0);
+    const keepalive = Buffer.alloc(2);
+    keepalive.writeUInt16BE(options.keepalive ?? 0);
+    return packet(0x10, Buffer.concat([
+      mqttString('MQTT'), Buffer.from([4, flags]), keepalive, mqttString(options.clientId ?? 'raw'),
+      ...(options.username !== undefined ? [mqttString(options.username)] : []),
+      ...(options.password !== undefined ? [mqttString(options.password)] : []),
+    ]));
+  },
+  /** A QoS 0 PUBLISH whose topic is `topic`'s bytes as given. */
+  publish(topic: string | Uint8Array, payload: string | Uint8Array = 'x'): Buffer {
+    return packet(0x30, Buffer.concat([mqttString(topic), Buffer.from(payload)]));
+  },
+  /** The fixed header and first `bytes` of a PUBLISH announcing a `payloadBytes` payload: a packet that never completes. */
+  partialPublish(payloadBytes: number, bytes: number): Buffer {
+    const topic = mqttString('big');
+    const header = Buffer.from([0x30, ...remainingLength(topic.length + payloadBytes)]);
+    return Buffer.concat([header, topic, Buffer.alloc(bytes)]);
+  },
+  subscribe(filters: (string | Uint8Array)[], messageId = 1): Buffer {
+    const id = Buffer.alloc(2);
+    id.writeUInt16BE(messageId);
+    return packet(0x82, Buffer.concat([id, ...filters.flatMap((f) => [mqttString(f), Buffer.from([0])])]));
+  },
+};
+
+/** What a {@link RawClient} read: CONNACK return codes and SUBACK granted codes. */
+export interface RawReplies {
+  connack: number[];
+  suback: number[][];
+}
+
+/** A TCP connection to the broker speaking hand-made packets; reads CONNACK and SUBACK. */
+export class RawClient {
+  readonly replies: RawReplies = { connack: [], suback: [] };
+  /** Resolves when the connection closed (whoever closed it). */
+  readonly closed: Promise<void>;
+  private readonly socket: Socket;
+  private buffered = Buffer.alloc(0);
+  private readonly waiters: (() => void)[] = [];
+
+  private constructor(socket: Socket) {
+    this.socket = socket;
+    socket.on('error', () => undefined);
+    socket.on('data', (chunk: Buffer) => this.read(chunk));
+    this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
+  }
+
+  static async open(port: number, localAddress?: string): Promise<RawClient> {
+    const socket = connect({ port, host: '127.0.0.1', ...(localAddress && { localAddress }) });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    return new RawClient(socket);
+  }
+
+  send(bytes: Buffer): void {
+    this.socket.write(bytes);
+  }
+
+  get isClosed(): boolean {
+    return this.socket.destroyed || this.socket.closed;
+  }
+
+  /** Resolves once `ready()` holds, checking after each packet read (rejects after `timeoutMs`). */
+  async until(ready: (replies: RawReplies) => boolean, timeoutMs = 3_000): Promise<RawReplies> {
+    const deadline = performance.now() + timeoutMs;
+    while (!ready(this.replies)) {
+      if (performance.now() > deadline) throw new Error(`no such reply within ${timeoutMs} ms: ${JSON.stringify(this.replies)}`);
+      await new Promise<void>((resolve) => {
+        this.waiters.push(resolve);
+        setTimeout(resolve, 50);
+      });
+    }
+    return this.replies;
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  private read(chunk: Buffer): void {
+    this.buffered = Buffer.concat([this.buffered, chunk]);
+    for (;;) {
+      if (this.buffered.length < 2) break;
+      let length = 0;
+      let multiplier = 1;
+      let at = 1;
+      let byte: number;
+      do {
+        byte = this.buffered[at] ?? 0;
+        length += (byte & 0x7f) * multiplier;
+        multiplier *= 128;
+        at += 1;
+      } while ((byte & 0x80) !== 0 && at < this.buffered.length);
+      if (this.buffered.length < at + length) break;
+      const type = (this.buffered[0] ?? 0) >> 4;
+      const body = this.buffered.subarray(at, at + length);
+      if (type === 2) this.replies.connack.push(body[1] ?? -1);
+      if (type === 9) this.replies.suback.push([...body.subarray(2)]);
+      this.buffered = this.buffered.subarray(at + length);
+    }
+    for (const wake of this.waiters.splice(0)) wake();
+  }
 }
