@@ -1,7 +1,7 @@
 import { DEFAULT_MAX_MESSAGE_BYTES, Rng, admitToDispatch, type Codec, type UpdateMessage } from '../protocol/index.js';
 import { Coordinator, type CoordinatorDeps, type RoundReport } from './coordinator.js';
 import type { CoordinatorSettings } from './options.js';
-import { UpdateCollection, type Admission } from './round.js';
+import { UpdateCollection, type Admission, type ExamplesCap } from './round.js';
 import type { RoundAggregation } from './strategies/index.js';
 
 /** FedBuff's staleness discount (Nguyen et al. 2022, eq. 3): an update computed from a global `staleness` versions old counts 1 / sqrt(1 + staleness). */
@@ -25,8 +25,8 @@ class BufferCollection extends UpdateCollection {
   readonly lost: string[] = [];
   readonly staleness: number[] = [];
 
-  constructor(codec: Codec, aggregation: RoundAggregation, private readonly owner: BufferedCoordinator) {
-    super(codec, aggregation, DEFAULT_MAX_MESSAGE_BYTES);
+  constructor(codec: Codec, aggregation: RoundAggregation, private readonly owner: BufferedCoordinator, examplesCap: ExamplesCap) {
+    super(codec, aggregation, DEFAULT_MAX_MESSAGE_BYTES, examplesCap);
   }
 
   protected admit(update: UpdateMessage): Admission {
@@ -61,6 +61,8 @@ export class BufferedCoordinator extends Coordinator {
   private buffer: BufferCollection | null = null;
   /** Updates that came in after the buffer filled but before it closed (several can arrive in one network read): they belong to the next global. */
   private overflow: Array<[deviceId: string, payload: Buffer]> = [];
+  /** Each dispatch's round message, while some device it sent off may still answer it. */
+  private readonly dispatches = new Map<number, Buffer>();
 
   constructor(options: CoordinatorSettings, deps: CoordinatorDeps) {
     super({ ...options, mode: 'async' }, deps);
@@ -86,8 +88,8 @@ export class BufferedCoordinator extends Coordinator {
       this.emit('idle');
       await this.sleepUntil(Math.min(...[...this.inflight.values()].map((a) => a.deadline)));
     }
-    const next = buffer.close(this.quorum);
-    const release = next ? this.release(next, step) : null;
+    const closing = this.closed(step, buffer.close(this.quorum, this.aggregator));
+    const release = closing.next ? this.release(closing.next, step) : null;
     // Updates that arrive while this global is evaluated and sent belong to the next one.
     this.buffer = this.newBuffer(step + 1);
     for (const [deviceId, payload] of this.overflow.splice(0)) this.receiveUpdate(deviceId, payload);
@@ -96,7 +98,7 @@ export class BufferedCoordinator extends Coordinator {
     const s = buffer.staleness;
     const report: RoundReport = {
       round: step, ...evaluation, participants: buffer.dispatched, ...buffer.counts(), bytesDown: buffer.downBytes,
-      wallMs: performance.now() - started, closedBy, missing: [...buffer.lost], aggregated: release !== null,
+      wallMs: performance.now() - started, closedBy, missing: [...buffer.lost], ...this.outcome(closing),
       staleness: { mean: s.length > 0 ? s.reduce((a, b) => a + b, 0) / s.length : 0, max: s.length > 0 ? Math.max(...s) : 0 },
     };
     await this.publishReport(report);
@@ -104,7 +106,7 @@ export class BufferedCoordinator extends Coordinator {
   }
 
   private newBuffer(step: number): BufferCollection {
-    return new BufferCollection(this.options.codec, this.strategy.beginRound(step, this.global), this);
+    return new BufferCollection(this.options.codec, this.aggregator.beginRound(step, this.global), this, this.examplesCap);
   }
 
   /** Who may contribute: a device with an open assignment, reporting under its dispatch (protocol/admission.ts). */
@@ -136,6 +138,17 @@ export class BufferedCoordinator extends Coordinator {
     if (b.accepted >= this.options.buffer) this.wake();
   }
 
+  /** Every dispatch some device is still training for, oldest first (the newest ends up retained). */
+  protected override openRounds(): Buffer[] {
+    this.forgetAnswered();
+    return [...this.dispatches.entries()].sort(([a], [b]) => a - b).map(([, payload]) => payload);
+  }
+
+  private forgetAnswered(): void {
+    const open = new Set([...this.inflight.values()].map((a) => a.round));
+    for (const round of this.dispatches.keys()) if (!open.has(round)) this.dispatches.delete(round);
+  }
+
   protected override deviceOffline(deviceId: string): void {
     if (this.inflight.delete(deviceId)) this.buffer?.lost.push(deviceId);
   }
@@ -160,7 +173,10 @@ export class BufferedCoordinator extends Coordinator {
     const chosen = Rng.derive(o.seed, 'select', round).shuffle(idle).slice(0, slots).sort();
     const message = this.roundMessage(round, chosen);
     for (const id of chosen) this.inflight.set(id, { round, baseVersion: message.globalVersion, deadline: message.deadline });
-    const roundBytes = await this.announce(message);
+    this.forgetAnswered();
+    const announcing = this.announce(message);
+    this.dispatches.set(round, this.lastRound!);
+    const roundBytes = await announcing;
     buffer.dispatched += chosen.length;
     buffer.downBytes += (this.broadcaster.downloadBytes + roundBytes) * chosen.length;
   }

@@ -1,8 +1,9 @@
 import type { MqttClient } from 'mqtt';
 import type { Clock, MetricsMessage, RejectReason, RoundMessage } from '../protocol/index.js';
 import type { DeviceRecord } from './registry.js';
+import type { KeptGlobal } from './round.js';
 import type { Criterion } from './selection.js';
-import type { Strategy } from './strategies/index.js';
+import type { InfluenceRound, Strategy } from './strategies/index.js';
 
 /*
  * What a coordinator (sync or async) promises: the events it emits, what one closed round
@@ -20,8 +21,12 @@ export interface RoundReport extends Omit<MetricsMessage, 'v' | 'type'> {
   closedBy: 'complete' | 'deadline' | 'dropouts' | 'stopped';
   /** Participants that did not report. */
   missing: string[];
-  /** False when fewer than `quorum` updates were accepted and the global was kept. */
+  /** False when the global was kept: fewer than `quorum` updates, no step, or a step that was not finite (`kept` says which). */
   aggregated: boolean;
+  /** Why the global was kept, when `aggregated` is false. */
+  kept?: KeptGlobal;
+  /** The default influence bound (`influence: 'adaptive'`): the L2 bound of this round and how many updates it scaled down. */
+  influence?: InfluenceRound;
   /** Async mode: versions between each accepted update's base global and the one it joined. */
   staleness?: { mean: number; max: number };
 }
@@ -45,6 +50,17 @@ export type CoordinatorEvents = {
    * names the state arrays put back into this run's `strategy` (empty when it keeps none, or
    * when the checkpoint was saved under another strategy, `savedStrategy`).
    */
+  /**
+   * The strategy's step was not finite everywhere (an update of huge values, an overflow): it
+   * was thrown away, the global and the strategy's state kept; the report says `aggregated: false`.
+   */
+  aggregateRefused: [info: { round: number; reason: KeptGlobal['reason']; detail: string }];
+  /**
+   * The MQTT client connected again (after the broker or the network came back): the
+   * subscriptions were renewed if the broker had lost them, and the retained state (task,
+   * global, the open round, the last metrics) published again on `topics`.
+   */
+  republished: [info: { sessionPresent: boolean; resubscribed: boolean; topics: string[] }];
   resumed: [info: { file: string; round: number; version: number; strategy: string; restoredState: string[]; savedStrategy: string | null }];
 };
 

@@ -1,4 +1,4 @@
-import type { MqttClient } from 'mqtt';
+import type { IConnackPacket, MqttClient } from 'mqtt';
 import {
   DEFAULT_MAX_MESSAGE_BYTES,
   DecodeError,
@@ -21,9 +21,9 @@ import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { parseCoordinatorOptions, type CoordinatorOptions, type CoordinatorSettings } from './options.js';
 import { DeviceRegistry } from './registry.js';
 import type { CoordinatorDeps, CoordinatorEvents, Evaluator, RoundReport } from './contract.js';
-import { RoundCollection, type UpdateVerdict } from './round.js';
+import { RoundCollection, type Closing, type UpdateVerdict } from './round.js';
 import { selectParticipants, type Criterion } from './selection.js';
-import type { Strategy } from './strategies/index.js';
+import { AdaptiveNormBound, type Strategy } from './strategies/index.js';
 
 export type { CoordinatorDeps, CoordinatorEvents, Evaluator, RoundReport } from './contract.js';
 
@@ -39,7 +39,12 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
   readonly registry = new DeviceRegistry();
   protected readonly topics: FleetTopics;
   private readonly client: MqttClient;
+  /** The configured strategy: its name and state go into checkpoints. */
   protected readonly strategy: Strategy;
+  /** What aggregates: `strategy`, inside the default influence bound unless `influence` is off. */
+  protected readonly aggregator: Strategy;
+  /** The influence bound around `strategy`, null when `influence` is off. */
+  protected readonly influence: AdaptiveNormBound | null;
   protected readonly evaluate: Evaluator;
   protected readonly criterion: Criterion | undefined;
   /** The one clock: deadlines are set and checked on it, and every wait ends on it. */
@@ -53,6 +58,13 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
   /** Number of the last round message sent. */
   protected announced = 0;
   private readonly onMessage = (topic: string, payload: Buffer): void => this.handle(topic, payload);
+  private readonly onConnect = (connack: IConnackPacket): void => void this.restore(connack.sessionPresent === true);
+  /** Publishes go out one after another, so a republish after a reconnect never overtakes a newer message. */
+  private outbox: Promise<unknown> = Promise.resolve();
+  /** The last payload published retained on task, global and metrics: what a restarted broker is given again. */
+  private readonly retained = new Map<string, Buffer>();
+  /** The last round message sent. */
+  protected lastRound: Buffer | null = null;
 
   constructor(options: CoordinatorSettings, deps: CoordinatorDeps) {
     super();
@@ -60,6 +72,8 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
     this.topics = fleetTopics(this.options.fleet);
     this.client = deps.client;
     this.strategy = deps.strategy ?? this.options.strategy;
+    this.influence = this.options.influence === 'adaptive' ? new AdaptiveNormBound(this.strategy) : null;
+    this.aggregator = this.influence ?? this.strategy;
     this.evaluate = deps.evaluate;
     this.criterion = deps.criterion;
     this.clock = deps.clock ?? systemClock;
@@ -86,8 +100,11 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
     const o = this.options;
     const info = modelInfo(o.model);
     this.client.on('message', this.onMessage);
+    // The client connects again by itself (the broker restarted, the network dropped): from then
+    // on, the broker may have lost the subscriptions and the retained task, global and round.
+    this.client.on('connect', this.onConnect);
     try {
-      await this.client.subscribeAsync([this.topics.allStatus, this.topics.allUpdates], { qos: 1 });
+      await this.client.subscribeAsync(this.subscriptions, { qos: 1 });
       await this.publish(this.topics.task, encodeMessage(build.task({
         model: o.model, inputShape: info.inputShape, numClasses: info.numClasses, paramCount: info.paramCount,
         codec: o.codec.spec, downlink: this.broadcaster.downlink.spec, defaults: { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr },
@@ -113,7 +130,52 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
       return reports;
     } finally {
       this.client.off('message', this.onMessage);
+      this.client.off('connect', this.onConnect);
     }
+  }
+
+  private get subscriptions(): string[] {
+    return [this.topics.allStatus, this.topics.allUpdates];
+  }
+
+  /**
+   * After a reconnect: subscribes again when the broker kept no session (mqtt.js renews the
+   * subscriptions it knows of itself; this covers a client made without `resubscribe`), then
+   * publishes the retained state again, in the order a device needs it: task, global, the open
+   * round(s), metrics. QoS 1 and retained, like the originals, and in the same queue as every
+   * other publish, so what goes out is the newest state and nothing newer is overtaken. A device
+   * that joins the restarted broker gets the task, the global and the round to train for.
+   */
+  private async restore(sessionPresent: boolean): Promise<void> {
+    const topics: string[] = [];
+    try {
+      if (!sessionPresent) await this.client.subscribeAsync(this.subscriptions, { qos: 1 });
+      await this.serially(async () => {
+        const own = (topic: string): [string, Buffer][] => {
+          const payload = this.retained.get(topic);
+          return payload ? [[topic, payload]] : [];
+        };
+        const state = [
+          ...own(this.topics.task),
+          ...own(this.topics.global),
+          ...this.openRounds().map((payload): [string, Buffer] => [this.topics.round, payload]),
+          ...own(this.topics.metrics),
+        ];
+        for (const [topic, payload] of state) {
+          await this.client.publishAsync(topic, payload, { qos: 1, retain: true });
+          topics.push(topic);
+        }
+      });
+    } catch {
+      // The client was ended (stop, or its owner closed it): there is nothing to restore to.
+      return;
+    }
+    this.emit('republished', { sessionPresent, resubscribed: !sessionPresent, topics });
+  }
+
+  /** Round messages devices may still answer, oldest first: the open round's, if any. */
+  protected openRounds(): Buffer[] {
+    return this.collection?.open && this.lastRound ? [this.lastRound] : [];
   }
 
   /** Takes up the checkpoint, if there is one; returns the first round to run. */
@@ -170,23 +232,40 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
       return this.runSyncRound(round);
     }
     const message = this.roundMessage(round, participants);
-    const collection = new RoundCollection(message, o.codec, this.strategy.beginRound(round, this.global), DEFAULT_MAX_MESSAGE_BYTES);
+    const collection = new RoundCollection(message, o.codec, this.aggregator.beginRound(round, this.global), DEFAULT_MAX_MESSAGE_BYTES, this.examplesCap);
     this.collection = collection;
     const roundBytes = await this.announce(message);
 
     const closedBy = await this.collect(collection);
     // Participants downloaded the current global (or its delta) and the round message.
     const downPerDevice = this.broadcaster.downloadBytes + roundBytes;
-    const next = collection.close(this.quorum);
-    const aggregated = next !== null;
-    const evaluation = await this.evaluateAndPublish(aggregated ? this.release(next, round) : null);
+    const closing = this.closed(round, collection.close(this.quorum, this.aggregator));
+    const evaluation = await this.evaluateAndPublish(closing.next ? this.release(closing.next, round) : null);
     const report: RoundReport = {
       round, ...evaluation, participants: participants.length, ...collection.counts(),
       bytesDown: downPerDevice * participants.length,
-      wallMs: performance.now() - started, closedBy, missing: collection.outstanding(), aggregated,
+      wallMs: performance.now() - started, closedBy, missing: collection.outstanding(), ...this.outcome(closing),
     };
     await this.publishReport(report);
     return report;
+  }
+
+  /** The most examples an update from `deviceId` counts for: what the device declared on joining. */
+  protected readonly examplesCap = (deviceId: string): number => this.registry.examplesCap(deviceId);
+
+  /** Tells `aggregateRefused` when the strategy's step was thrown away for not being finite. */
+  protected closed(round: number, closing: Closing): Closing {
+    if (closing.kept?.reason === 'non-finite') this.emit('aggregateRefused', { round, ...closing.kept });
+    return closing;
+  }
+
+  /** What a report says of how a collection closed. */
+  protected outcome(closing: Closing): Pick<RoundReport, 'aggregated' | 'kept' | 'influence'> {
+    return {
+      aggregated: closing.next !== null,
+      ...(closing.kept && { kept: closing.kept }),
+      ...(this.influence && { influence: { ...this.influence.last } }),
+    };
   }
 
   /** The round message that sends `participants` off to train from the current global. */
@@ -204,6 +283,7 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
   protected async announce(message: RoundMessage): Promise<number> {
     const bytes = encodeMessage(message);
     this.announced = message.round;
+    this.lastRound = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     // Told before it goes out: a listener (a simulator's clock) learns of the round before any
     // participant can answer it.
     this.emit('roundStarted', message);
@@ -213,7 +293,7 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
 
   /** The `metrics` summary of a closed round, then `roundClosed`. */
   protected async publishReport(report: RoundReport): Promise<void> {
-    const { evalMs: _e, trainMsMax: _t, closedBy: _c, missing: _m, aggregated: _a, staleness: _s, ...summary } = report;
+    const { evalMs: _e, trainMsMax: _t, closedBy: _c, missing: _m, aggregated: _a, staleness: _s, kept: _k, influence: _i, ...summary } = report;
     await this.publish(this.topics.metrics, encodeMessage(build.metrics(summary)));
     this.emit('roundClosed', report);
   }
@@ -330,6 +410,17 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
   }
 
   private async publish(topic: string, payload: Uint8Array, retain = true): Promise<void> {
-    await this.client.publishAsync(topic, Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), { qos: 1, retain });
+    const buffer = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+    await this.serially(async () => {
+      if (retain && topic !== this.topics.round) this.retained.set(topic, buffer);
+      await this.client.publishAsync(topic, buffer, { qos: 1, retain });
+    });
+  }
+
+  /** Runs `job` after every publish queued before it. */
+  private serially(job: () => Promise<void>): Promise<void> {
+    const run = this.outbox.then(job);
+    this.outbox = run.catch(() => undefined);
+    return run;
   }
 }

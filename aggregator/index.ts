@@ -16,6 +16,9 @@ export {
   DEFAULT_MODEL,
   MODES,
   type Mode,
+  INFLUENCE_MODES,
+  DEFAULT_INFLUENCE,
+  type Influence,
 } from './options.js';
 export { DeviceRegistry, type DeviceRecord } from './registry.js';
 export { RoundCollection } from './round.js';

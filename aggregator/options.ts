@@ -15,6 +15,9 @@ export const DEFAULT_ROUND_TIMEOUT_MS = 120_000;
 export const DEFAULT_WAIT_FOR_DEVICES_MS = 300_000;
 export const DEFAULT_BUFFER = 10;
 export const MODES = ['sync', 'async'] as const;
+export const INFLUENCE_MODES = ['adaptive', 'off'] as const;
+export type Influence = (typeof INFLUENCE_MODES)[number];
+export const DEFAULT_INFLUENCE: Influence = 'adaptive';
 export type Mode = (typeof MODES)[number];
 
 /** How the aggregator runs the federation. */
@@ -59,6 +62,15 @@ export interface CoordinatorOptions extends TrainConfig {
    */
   strategy: Strategy;
   /**
+   * How far one update may move the global, around any strategy. `adaptive`: each update
+   * longer (L2) than 4x the median of recently accepted updates is scaled down to that
+   * (aggregator/strategies/adaptiveNormBound.ts; measured cost on clean runs in
+   * bench/influence.ts). `off`: updates go to the strategy as sent. Either way a device's
+   * claimed example count is capped at what it declared on joining, and a non-finite result
+   * is never published. @default 'adaptive'
+   */
+  influence: Influence;
+  /**
    * Saved after every round (atomically), and taken up at start when it exists: a restarted
    * aggregator goes on from the last closed round. None by default.
    */
@@ -101,6 +113,7 @@ export function defaultCoordinatorOptions(): CoordinatorOptions {
     codec: parseCodec(DEFAULT_CODEC),
     downlink: parseDownlink(DEFAULT_DOWNLINK),
     strategy: parseStrategy(DEFAULT_STRATEGY),
+    influence: DEFAULT_INFLUENCE,
     checkpoint: undefined,
     seed: 0,
     epochs: DEFAULT_EPOCHS,
@@ -130,6 +143,7 @@ export function parseCoordinatorOptions(partial: CoordinatorSettings = {}): Coor
   assertValidId('fleet', o.fleet);
   if (!isModelName(o.model)) throw new OptionsError('model', `unknown model "${String(o.model)}"; known: mlp, 2nn, cnn`);
   if (!MODES.includes(o.mode)) throw new OptionsError('mode', `must be ${MODES.join(' or ')}, got ${String(o.mode)}`);
+  if (!INFLUENCE_MODES.includes(o.influence)) throw new OptionsError('influence', `must be ${INFLUENCE_MODES.join(' or ')}, got ${String(o.influence)}`);
   integer('buffer', o.buffer, 1);
   integer('rounds', o.rounds, 1);
   if (o.targetAccuracy !== undefined && !(o.targetAccuracy > 0 && o.targetAccuracy <= 1)) {

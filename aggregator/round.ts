@@ -1,6 +1,6 @@
 import { DecodeError, RejectReason, admitCodec, admitSender, admitToRound, decodeMessage, type Codec, type RoundMessage, type UpdateMessage } from '../protocol/index.js';
 import type { RoundReport } from './contract.js';
-import type { RoundAggregation } from './strategies/index.js';
+import type { RoundAggregation, Stateful, StrategyState } from './strategies/index.js';
 
 /** How a codec's decode error maps to the reason the update is counted under. */
 const CODEC_REJECTIONS: Partial<Record<DecodeError['reason'], RejectReason>> = {
@@ -64,6 +64,15 @@ export type UpdateVerdict =
   | { accepted: true; update: UpdateMessage }
   | { accepted: false; reason: RejectReason; detail: string; update?: UpdateMessage };
 
+/** Why a closed collection kept the global: too few updates, the strategy made no step, or its step was not finite. */
+export type KeptGlobal = { reason: 'quorum' | 'no-step' | 'non-finite'; detail: string };
+
+/** What closing a collection gives: the new global, or why the old one stays. */
+export type Closing = { next: Float32Array; kept: null } | { next: null; kept: KeptGlobal };
+
+/** The most examples an update from a device counts for (aggregator/registry.ts `examplesCap`). */
+export type ExamplesCap = (deviceId: string) => number;
+
 /** Why an update may not enter the aggregate, or the scale it enters with (1 = as sent). */
 export type Admission = { reason: RejectReason; detail: string } | { scale: number };
 
@@ -86,6 +95,8 @@ export abstract class UpdateCollection {
     protected readonly codec: Codec,
     private readonly aggregation: RoundAggregation,
     private readonly maxUpdateBytes: number,
+    /** A device's claim of its example count is cut to this (by default, taken as sent). */
+    private readonly examplesCap: ExamplesCap = () => Infinity,
   ) {}
 
   get rejected(): number {
@@ -126,7 +137,9 @@ export abstract class UpdateCollection {
     // A sync round's admission already said so; an async buffer being closed says it here.
     if (!this.open) return { accepted: false, reason: RejectReason.RoundClosed, detail: `round ${update.round} already closed`, update };
     const started = performance.now();
-    const refused = foldUpdate(this.aggregation, this.codec, update, admission.scale);
+    // FedAvg weighs an update by its claimed example count: no more than the device declared on joining.
+    const numExamples = Math.min(update.numExamples, this.examplesCap(update.deviceId));
+    const refused = foldUpdate(this.aggregation, this.codec, numExamples === update.numExamples ? update : { ...update, numExamples }, admission.scale);
     this.aggregateMs += performance.now() - started;
     this.settled(update, refused !== null);
     if (refused) return { ...refused, update };
@@ -137,18 +150,49 @@ export abstract class UpdateCollection {
   }
 
   /**
-   * Closes the collection and returns the new global, or null to keep the old one. Below
-   * quorum the strategy is not asked at all, so stateful servers (momentum, Adam moments) do
-   * not take a step that would be thrown away.
+   * Closes the collection: the new global, or why the old one stays. Below quorum the strategy
+   * is not asked at all, so stateful servers (momentum, Adam moments) do not take a step that
+   * would be thrown away. A step that is not finite everywhere (weights or the strategy's
+   * state) is thrown away: `state`, the strategy, is put back as it was before `finish`, so a
+   * poisoned round leaves neither the global nor the server's momentum behind.
    */
-  close(quorum: number): Float32Array | null {
+  close(quorum: number, state?: Stateful): Closing {
     this.open = false;
-    if (this.accepted < quorum) return null;
+    if (this.accepted < quorum) return { next: null, kept: { reason: 'quorum', detail: `${this.accepted} update(s) accepted, quorum ${quorum}` } };
     const started = performance.now();
+    const before = state?.saveState();
     const next = this.aggregation.finish(this.failures());
+    let closing: Closing;
+    if (next === null) {
+      closing = { next: null, kept: { reason: 'no-step', detail: 'the strategy kept the global' } };
+    } else {
+      const bad = countNonFinite(next);
+      const badState = state ? nonFiniteState(state.saveState()) : null;
+      if (bad === 0 && badState === null) {
+        closing = { next, kept: null };
+      } else {
+        if (state && before) state.loadState(before);
+        const what = bad > 0 ? `${bad} of ${next.length} weights` : `strategy state ${badState}`;
+        closing = { next: null, kept: { reason: 'non-finite', detail: `the aggregate is not finite (${what}); the global and the strategy's state are kept` } };
+      }
+    }
     this.aggregateMs += performance.now() - started;
-    return next;
+    return closing;
   }
+}
+
+function countNonFinite(values: Float32Array): number {
+  let n = 0;
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i]!)) n++;
+  return n;
+}
+
+/** The name of a state array holding a value that is not finite, or null. */
+function nonFiniteState(state: StrategyState): string | null {
+  for (const [name, values] of Object.entries(state)) {
+    for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i]!)) return name;
+  }
+  return null;
 }
 
 /** One synchronous round's collection: its participants, each reporting once. */
@@ -160,8 +204,8 @@ export class RoundCollection extends UpdateCollection {
   readonly departed = new Set<string>();
   private readonly selected: Set<string>;
 
-  constructor(readonly message: RoundMessage, codec: Codec, aggregation: RoundAggregation, maxUpdateBytes: number) {
-    super(codec, aggregation, maxUpdateBytes);
+  constructor(readonly message: RoundMessage, codec: Codec, aggregation: RoundAggregation, maxUpdateBytes: number, examplesCap?: ExamplesCap) {
+    super(codec, aggregation, maxUpdateBytes, examplesCap);
     this.selected = new Set(message.participants);
   }
 

@@ -21,8 +21,9 @@ function centeredClipReduction(tau: number, iterations: number): Reduction {
   };
   const state: Stateful = {
     saveState: (): StrategyState => (previous.length > 0 ? { centre: previous.slice() } : {}),
+    // Exactly what saveState returned: without a centre, zero (the first round's).
     loadState: (s) => {
-      if (s.centre) previous = s.centre.slice();
+      previous = s.centre?.slice() ?? new Float64Array(0);
     },
   };
   return { kind: 'buffered', reduce, state };

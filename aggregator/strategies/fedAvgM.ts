@@ -30,8 +30,9 @@ export class ServerMomentum implements ServerUpdate {
     return this.velocity.length > 0 ? { velocity: this.velocity.slice() } : {};
   }
 
+  /** Puts back exactly what `saveState` returned: without `velocity`, no momentum yet. */
   loadState(state: StrategyState): void {
-    if (state.velocity) this.velocity = state.velocity.slice();
+    this.velocity = state.velocity?.slice() ?? new Float64Array(0);
   }
 
   step(global: Float32Array, delta: ArrayLike<number>): Float32Array {

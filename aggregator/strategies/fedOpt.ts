@@ -54,11 +54,11 @@ export class AdaptiveServer implements ServerUpdate {
     return this.m.length > 0 ? { m: this.m.slice(), v: this.v.slice() } : {};
   }
 
+  /** Puts back exactly what `saveState` returned: without both moments (of one length), none yet. */
   loadState(state: StrategyState): void {
-    if (state.m && state.v && state.m.length === state.v.length) {
-      this.m = state.m.slice();
-      this.v = state.v.slice();
-    }
+    const whole = state.m !== undefined && state.v !== undefined && state.m.length === state.v.length;
+    this.m = whole ? state.m!.slice() : new Float64Array(0);
+    this.v = whole ? state.v!.slice() : new Float64Array(0);
   }
 
   step(global: Float32Array, delta: ArrayLike<number>): Float32Array {

@@ -31,6 +31,14 @@ export { Median } from './median.js';
 export { TrimmedMean, DEFAULT_TRIM_BETA } from './trimmedMean.js';
 export { Krum, MultiKrum, DEFAULT_KRUM_F } from './krum.js';
 export { NormBound } from './normBound.js';
+export {
+  AdaptiveNormBound,
+  DEFAULT_INFLUENCE_MULTIPLIER,
+  DEFAULT_INFLUENCE_WINDOW,
+  DEFAULT_INFLUENCE_WARMUP,
+  type AdaptiveNormBoundOptions,
+  type InfluenceRound,
+} from './adaptiveNormBound.js';
 export { Bucketing } from './bucketing.js';
 export { CenteredClipping, DEFAULT_CCLIP_ITERATIONS } from './centeredClipping.js';
 export { WithServerMomentum } from './serverMomentum.js';

@@ -26,7 +26,11 @@ export type StrategyState = Record<string, Float64Array>;
 export interface Stateful {
   /** Copies of the state, by name; `{}` before the first step or when there is none. */
   saveState(): StrategyState;
-  /** Puts back what `saveState` of an equal object returned; names it does not know are ignored. */
+  /**
+   * Puts back exactly what `saveState` of an equal object returned: state it does not find
+   * is reset (so the `{}` saved before the first step undoes that step); names it does not
+   * know are ignored. A coordinator uses it to undo a round whose result it refuses.
+   */
   loadState(state: StrategyState): void;
 }
 
