@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import { Aedes } from 'aedes';
 import { recordSource } from './connectionInfo.js';
 import { TooManyConnectionsError } from './errors.js';
-import { limitPayload, limitRetained, validateSubscription, refuseEmptyClientId } from './hooks/index.js';
+import { limitPayload, limitRetained, refuseEmptyClientId } from './hooks/index.js';
 import type { AcceptConnection, Listener } from './listener.js';
 import { maxPacketBytes as largestPacket, parseBrokerOptions, type BrokerOptions } from './options.js';
 import { IncompleteBytesBudget, guardPackets } from './packetGuard.js';
@@ -47,7 +47,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<BrokerHa
   const emptyIds = refuseEmptyClientId();
   aedes.preConnect = emptyIds.preConnect;
   aedes.authenticate = stats.countLogins(emptyIds.authenticate(hooks.authenticate));
-  aedes.authorizeSubscribe = stats.countSubscriptions(validateSubscription(hooks.authorizeSubscribe));
+  aedes.authorizeSubscribe = stats.countSubscriptions(hooks.authorizeSubscribe);
   aedes.authorizePublish = stats.countPublishes(
     limitPayload(parsed.maxPayloadBytes, limitRetained(parsed.maxRetainedBytesPerClient, hooks.authorizePublish)),
   );

@@ -154,8 +154,6 @@ export class LoginRefusedError extends FedmqError {
 
 /** Why the broker refused a subscription. */
 export const SubscribeRejectReason = {
-  /** A `+` or `#` that does not fill its whole level, or `#` not last [MQTT-4.7.1-2, MQTT-4.7.1-3]; the connection is closed [MQTT-4.8.0-1]. */
-  InvalidFilter: 'invalid-filter',
   /** A device (`--auth`) asked for a `$` topic such as `$SYS/#` (SUBACK 0x80). */
   ReservedTopic: 'reserved-topic',
   /** A device (`--auth`) asked for a filter reaching another device's updates (SUBACK 0x80). */
@@ -164,9 +162,10 @@ export const SubscribeRejectReason = {
 export type SubscribeRejectReason = (typeof SubscribeRejectReason)[keyof typeof SubscribeRejectReason];
 
 /**
- * A refused subscription. With `suback: true` the broker answers SUBACK 0x80 for that filter
- * and the client stays connected; otherwise (an invalid filter) Aedes reports it as
- * `clientError` and closes the connection.
+ * A subscription a policy refused. With `suback: true` the broker answers SUBACK 0x80 for that
+ * filter and the client stays connected; otherwise Aedes reports it as `clientError` and closes
+ * the connection. (A filter that is not valid MQTT never reaches a policy: the packet guard
+ * closes the connection with a `MalformedPacketError`.)
  */
 export class SubscribeRejectedError extends FedmqError {
   override name = 'SubscribeRejectedError';

@@ -1,4 +1,5 @@
 import { Duplex, Transform, pipeline, type TransformCallback } from 'node:stream';
+import { invalidFilter } from './hooks/mqttRules.js';
 import {
   ConnectionRefusedError,
   IncompleteBytesLimitError,
@@ -77,8 +78,13 @@ function badFilters(body: Buffer, optionsByte: boolean): string | undefined {
     const length = body.readUInt16BE(at);
     const end = at + 2 + length;
     if (end > body.length) return undefined; // truncated: mqtt-packet reports it
-    const why = badString(body.subarray(at + 2, end));
+    const filter = body.subarray(at + 2, end);
+    const why = badString(filter);
     if (why) return `topic filter ${why}`;
+    // Checked here too, where every filter of the packet is at hand: Aedes's own check lets
+    // `a+/b` through and closes for `a/#/b` without saying why.
+    const wildcards = invalidFilter(filter.toString('utf8'));
+    if (wildcards) return `topic filter ${wildcards}`;
     at = end + (optionsByte ? 1 : 0);
   }
   return undefined;
@@ -95,7 +101,9 @@ function badFilters(body: Buffer, optionsByte: boolean): string | undefined {
  *   otherwise hold its bytes for as long as the client likes, keepalive 0 included);
  * - taking more bytes of an incomplete packet would cross the broker-wide budget;
  * - a PUBLISH topic or a SUBSCRIBE/UNSUBSCRIBE filter is not well-formed UTF-8 or holds U+0000
- *   [MQTT-1.5.3-1, MQTT-1.5.3-2] (mqtt-packet would decode it with replacement characters).
+ *   [MQTT-1.5.3-1, MQTT-1.5.3-2] (mqtt-packet would decode it with replacement characters), or a
+ *   filter has a wildcard that does not fill its level [MQTT-4.7.1-2, MQTT-4.7.1-3]: a protocol
+ *   violation closes the connection [MQTT-4.8.0-1].
  * The check runs before the chunk completing the string is passed on, so the parser never
  * sees a whole refused packet.
  */

@@ -11,7 +11,7 @@ export { authorizeSubscribe } from './authorizeSubscribe.js';
 export { credentialHooks, reachesOthersUpdates } from './credentialHooks.js';
 export { limitPayload } from './payloadLimit.js';
 export { limitRetained } from './retainedLimit.js';
-export { invalidFilter, refuseEmptyClientId, validateSubscription } from './mqttRules.js';
+export { invalidFilter, refuseEmptyClientId } from './mqttRules.js';
 export type * from './types.js';
 
 /** The safe defaults, listed the way `aedes.js` lists its own. */
