@@ -50,7 +50,7 @@ export const agentCommand: Command = {
     const stateDir = str(flags, 'state-dir') ?? path.join(os.homedir(), '.fedmq');
     const follow = (str(flags, 'follow') ?? 'always') as FollowMode;
     if (!FOLLOW_MODES.includes(follow)) throw new UsageError(`--follow must be ${FOLLOW_MODES.join(' or ')}`);
-    const agent = new DeviceAgent(client, { deviceId, fleet, data, follow }, { residuals: new FileResidualStore(stateDir) });
+    const agent = new DeviceAgent(client, { deviceId, fleet, data, follow }, { residuals: new FileResidualStore(stateDir, { onWarning: (e) => console.error(`warning: ${e.message}`) }) });
     agent.on('trainingStarted', (r) => console.log(`round ${r.round}: training (E=${r.epochs}, B=${r.batchSize}, lr=${r.lr})`));
     agent.on('updatePublished', (u) => console.log(`round ${u.round}: published ${formatBytes(u.bytes)} update, train loss ${u.loss.toFixed(4)} acc ${u.accuracy.toFixed(4)}, ${(u.trainMs / 1000).toFixed(1)} s`));
     agent.on('roundSkipped', (s) => { if (s.reason !== 'not-selected') console.log(`round ${s.round}: skipped (${s.reason})`); });

@@ -9,6 +9,7 @@ import {
   encodeMessage,
   fleetTopics,
   parseCodec,
+  parseDownlink,
   parseTopic,
   systemClock,
   type Clock,
@@ -17,10 +18,12 @@ import {
   type RoundMessage,
   type TaskMessage,
 } from '../protocol/index.js';
-import { currentBackend, isModelName, type TrainingData } from '../learning/index.js';
+import { MAX_ROUND_MS } from '../protocol/wire.js';
+import { MODEL_NAMES, TrainingStoppedError, currentBackend, isModelName, modelInfo, type TrainingData } from '../learning/index.js';
+import { MessageRefusedError } from './errors.js';
 import { GlobalCopy, type FollowMode } from './globalCopy.js';
 import { MemoryResidualStore, type ResidualStore } from './residualStore.js';
-import { LocalTrainer, type Trainer } from './trainer.js';
+import { LocalTrainer, type Trainer, type TrainOutcome } from './trainer.js';
 
 export interface AgentOptions {
   deviceId: string;
@@ -45,7 +48,9 @@ export interface AgentDeps {
   /**
    * Awaited before the device's work for a round goes out (its update, or its dropout); a
    * simulator holds devices here to release their work in simulated-time order. `'late'` for an
-   * update withholds it: in the simulator's time it would miss the round's deadline.
+   * update withholds it: in the simulator's time it would miss the round's deadline. With a
+   * gate, the gate alone judges lateness: the agent then neither stops training at the deadline
+   * nor withholds an update itself, since a simulated device's time is worked out after it trained.
    */
   gate?: (work: FinishedWork) => Promise<void | 'late'>;
   /** The clock round deadlines are checked on; a simulated fleet passes its own. @default systemClock */
@@ -61,7 +66,11 @@ export interface FinishedWork {
   bytes: number;
 }
 
-export type SkipReason = 'not-selected' | 'past-deadline' | 'model-mismatch' | 'codec-mismatch' | 'dropped-out' | 'missed-deadline';
+/**
+ * Why the agent did not report for a round: `missed-deadline` when training was stopped at the
+ * deadline (or ended after it), `superseded` when a newer round chose the device while it trained.
+ */
+export type SkipReason = 'not-selected' | 'past-deadline' | 'model-mismatch' | 'codec-mismatch' | 'dropped-out' | 'missed-deadline' | 'superseded';
 
 export type AgentEvents = {
   /** Told whenever the device publishes its status. */
@@ -69,7 +78,9 @@ export type AgentEvents = {
   roundSkipped: [info: { round: number; reason: SkipReason }];
   trainingStarted: [round: RoundMessage];
   updatePublished: [info: { round: number; bytes: number; trainMs: number; loss: number; accuracy: number }];
-  /** Something went wrong but the agent keeps running (bad message, failed training). */
+  /** The update for the open round went out again: the round was announced again after it was sent (a restarted broker lost it). */
+  updateResent: [info: { round: number; bytes: number }];
+  /** Something went wrong but the agent keeps running (a refused message: `MessageRefusedError`; failed training). */
   warning: [error: Error];
 };
 
@@ -96,8 +107,16 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
   private lastRound = '';
   private busy = false;
   private stopped = false;
+  /** The round being trained and what stops its training (its deadline, or a newer round choosing this device). */
+  private training: { round: RoundMessage; stop: AbortController; superseded: boolean } | null = null;
+  /**
+   * The last update sent, kept for the open round only: if that round is announced again after
+   * the update went out (a broker restarted without persistence, and the aggregator republished
+   * its round after the update reached the broker), it is sent once more.
+   */
+  private sent: { key: string; round: RoundMessage; payload: Buffer; resent: boolean } | null = null;
   private readonly onMessage = (topic: string, payload: Buffer): void => this.handle(topic, payload);
-  private readonly onConnect = (): void => void this.publishStatus(this.busy ? DeviceState.Training : DeviceState.Online);
+  private readonly onConnect = (): void => this.reconnected();
 
   constructor(
     private readonly client: MqttClient,
@@ -119,13 +138,30 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
 
   async start(): Promise<void> {
     this.client.on('message', this.onMessage);
-    // After a reconnect the broker has published our last will: say we are back.
     this.client.on('connect', this.onConnect);
     const always = this.global.follow === 'always';
-    const topics = always ? [this.topics.task, this.topics.global, this.topics.globalDelta, this.topics.round] : [this.topics.task, this.topics.round];
-    await this.client.subscribeAsync(topics, { qos: 1 });
+    await this.client.subscribeAsync(this.subscriptions(always), { qos: 1 });
     this.fullSubscribed = always;
     await this.publishStatus(DeviceState.Online);
+  }
+
+  private subscriptions(full: boolean): string[] {
+    return full ? [this.topics.task, this.topics.global, this.topics.globalDelta, this.topics.round] : [this.topics.task, this.topics.round];
+  }
+
+  /**
+   * After a reconnect the broker has published our last will: say we are back (and training, if
+   * we are). With a clean session the broker forgot our subscriptions: mqtt.js subscribes again
+   * by itself when the client reconnects on its own (`resubscribe`, the default, with a
+   * `reconnectPeriod` above 0 when we subscribed); a client that does not gets them from us here.
+   */
+  private reconnected(): void {
+    if (this.stopped) return;
+    const options = this.client.options;
+    if (options.resubscribe === false || !((options.reconnectPeriod ?? 0) > 0)) {
+      this.client.subscribeAsync(this.subscriptions(this.fullSubscribed), { qos: 1 }).catch((e: Error) => this.emit('warning', e));
+    }
+    this.publishStatus(this.busy ? DeviceState.Training : DeviceState.Online).catch((e: Error) => this.emit('warning', e));
   }
 
   /** Says goodbye (retained offline status) and stops listening; the caller ends the client. */
@@ -134,37 +170,95 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
     this.stopped = true;
     this.client.off('message', this.onMessage);
     this.client.off('connect', this.onConnect);
+    this.training?.stop.abort();
     if (this.client.connected) await this.publishStatus(DeviceState.Offline).catch(() => undefined);
     if (this.ownsTrainer) this.trainer.dispose();
   }
 
+  /**
+   * Every message is checked whole before anything changes: a refused one (a `warning` with
+   * `MessageRefusedError`) leaves the agent as it was, holding the task, global and round it had.
+   */
   private handle(topic: string, payload: Buffer): void {
     const parsed = parseTopic(topic);
     if (!parsed || parsed.fleet !== this.topics.fleet || payload.byteLength === 0) return;
+    const kind = parsed.kind;
+    if (kind !== 'task' && kind !== 'global' && kind !== 'global-delta' && kind !== 'round') return;
     try {
-      if (parsed.kind === 'task') {
+      if (kind === 'task') {
         const task = decodeMessage('task', payload);
         // The fleet's codec, resolved once per task (never per round), before anything changes:
-        // a task with a codec this build does not know is refused whole.
-        // eslint-disable-next-line no-restricted-syntax -- a spec from the network, not an option
-        const codec = parseCodec(task.codec);
-        this.global.setTask(task);
+        // a task this device cannot run (model, shape, codec, downlink) is refused whole.
+        const codec = this.runnable(task);
+        const stale = this.global.setTask(task);
         this.task = task;
         this.codec = codec;
-      } else if (parsed.kind === 'global') this.global.applyFull(decodeMessage('global', payload));
-      else if (parsed.kind === 'global-delta') this.global.applyDelta(decodeMessage('globalDelta', payload));
-      else if (parsed.kind === 'round') this.onRound(decodeMessage('round', payload));
-      else return;
+        if (stale) this.emit('warning', new MessageRefusedError('global', stale.message, { cause: stale }));
+      } else if (kind === 'global') this.global.applyFull(decodeMessage('global', payload));
+      else if (kind === 'global-delta') this.global.applyDelta(decodeMessage('globalDelta', payload));
+      else this.onRound(this.acceptable(decodeMessage('round', payload)));
     } catch (error) {
-      this.emit('warning', error as Error);
+      const e = error as Error;
+      this.emit('warning', e instanceof MessageRefusedError ? e : new MessageRefusedError(kind, e.message, { cause: e }));
       return;
     }
     void this.maybeTrain();
   }
 
-  /** A round that chose this device stays its work until done: a later one naming others does not replace it. */
+  /** The task's codec, or `MessageRefusedError` unless this device can run the task as announced. */
+  private runnable(task: TaskMessage): Codec {
+    if (!isModelName(task.model)) throw new MessageRefusedError('task', `model "${task.model}" is not one this device has (${MODEL_NAMES.join(', ')})`);
+    const info = modelInfo(task.model);
+    if (task.paramCount !== info.paramCount || task.numClasses !== info.numClasses || task.inputShape.join('x') !== info.inputShape.join('x')) {
+      throw new MessageRefusedError('task', `model "${task.model}" has ${info.paramCount} parameters, input ${info.inputShape.join('x')} and ${info.numClasses} classes; ` +
+        `the task says ${task.paramCount}, ${task.inputShape.join('x')} and ${task.numClasses}`);
+    }
+    // eslint-disable-next-line no-restricted-syntax -- a spec from the network, not an option
+    parseDownlink(task.downlink);
+    // eslint-disable-next-line no-restricted-syntax -- a spec from the network, not an option
+    return parseCodec(task.codec);
+  }
+
+  /**
+   * The round, unless its deadline is further than `MAX_ROUND_MS` from now on this device's
+   * clock (the wire format bounds everything else a round may ask: protocol/wire.ts).
+   */
+  private acceptable(round: RoundMessage): RoundMessage {
+    if (round.deadline - this.clock.now() > MAX_ROUND_MS) {
+      throw new MessageRefusedError('round', `round ${round.round}'s deadline is ${Math.round((round.deadline - this.clock.now()) / 1000)} s away, more than ${MAX_ROUND_MS / 1000} s`);
+    }
+    return round;
+  }
+
+  /**
+   * A round that chose this device stays its work until done: a later one naming others does
+   * not replace it. A newer one that chooses it too ends the training of the old one (the
+   * aggregator has moved on). The round it already sent an update for, announced again, gets
+   * that update again, once.
+   */
   private onRound(round: RoundMessage): void {
+    const key = roundKey(round);
+    if (this.sent && this.sent.key !== key && round.round >= this.sent.round.round) this.sent = null;
+    if (this.sent?.key === key) this.resend(this.sent);
+    const training = this.training;
+    if (training && !this.gate && roundKey(training.round) !== key && round.round >= training.round.round && round.participants.includes(this.deviceId)) {
+      training.superseded = true;
+      training.stop.abort();
+    }
     if (!(this.round && this.isMine(this.round)) || round.participants.includes(this.deviceId)) this.round = round;
+  }
+
+  private resend(sent: NonNullable<DeviceAgent['sent']>): void {
+    if (sent.resent || this.stopped) return;
+    if (!this.gate && this.clock.now() > sent.round.deadline) {
+      this.sent = null;
+      return;
+    }
+    sent.resent = true;
+    this.client.publishAsync(this.topics.update(this.deviceId), sent.payload, { qos: 1 }).then(
+      () => this.emit('updateResent', { round: sent.round.round, bytes: sent.payload.byteLength }),
+      (e: Error) => this.emit('warning', e),
+    );
   }
 
   /** The round chose this device and it has not handled it yet. */
@@ -210,6 +304,15 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
 
     this.busy = true;
     this.lastRound = roundKey(round);
+    // Training ends at the deadline on this device's clock: an update after it would be refused.
+    const training = { round, stop: new AbortController(), superseded: false };
+    const done = new AbortController();
+    this.training = training;
+    if (!this.gate) {
+      void this.clock.sleepUntil(round.deadline, done.signal).then(() => {
+        if (!done.signal.aborted) training.stop.abort();
+      });
+    }
     try {
       this.emit('trainingStarted', round);
       await this.publishStatus(DeviceState.Training);
@@ -218,34 +321,44 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
         global: weights,
         data: this.options.data,
         options: { epochs: round.epochs, batchSize: round.batchSize, lr: round.lr, mu: round.mu, seed: Rng.derive(round.seed, 'train', this.deviceId).nextUint32() },
+        ...(!this.gate && { signal: training.stop.signal }),
       });
-      const delta = new Float32Array(outcome.weights.length);
-      for (let i = 0; i < delta.length; i++) delta[i] = outcome.weights[i]! - weights[i]!;
-      const rng = Rng.derive(round.seed, 'codec', this.deviceId);
-      // Error feedback: add what earlier rounds left out, and keep what this one leaves out.
-      const feedback = codec.errorFeedback ? await this.residuals.load(this.deviceId, delta.length, codec.spec) : null;
-      const update = encodeMessage(build.update({
-        round: round.round, deviceId: this.deviceId, numExamples: this.options.data.count, codec: codec.spec,
-        delta: feedback ? feedback.encode(codec, delta, rng) : codec.encode(delta, rng),
-        metrics: { loss: outcome.loss, accuracy: outcome.accuracy }, trainMs: outcome.ms,
-      }));
-      if ((await this.gate?.({ round, outcome: 'update', bytes: update.byteLength })) === 'late') {
-        this.skip(round, 'missed-deadline');
-      } else {
-        await this.client.publishAsync(this.topics.update(this.deviceId), Buffer.from(update.buffer, 0, update.byteLength), { qos: 1 });
-        // Saved once the update is out: a failed publish must not drop the residual it carried.
-        if (feedback) await this.residuals.save(this.deviceId, codec.spec, feedback);
-        this.emit('updatePublished', { round: round.round, bytes: update.byteLength, trainMs: outcome.ms, loss: outcome.loss, accuracy: outcome.accuracy });
-      }
+      // Finished after the deadline (a slow last batch, or a clock that jumped): the update would be refused.
+      if (!this.gate && this.clock.now() > round.deadline) this.skip(round, 'missed-deadline');
+      else await this.report(round, codec, weights, outcome);
     } catch (error) {
-      this.emit('warning', error as Error);
+      if (error instanceof TrainingStoppedError) this.skip(round, training.superseded ? 'superseded' : 'missed-deadline');
+      else this.emit('warning', error as Error);
     } finally {
+      done.abort();
+      this.training = null;
       this.busy = false;
     }
     if (!this.stopped) {
       await this.publishStatus(DeviceState.Online).catch((e: Error) => this.emit('warning', e));
       void this.maybeTrain();
     }
+  }
+
+  /** Encodes the update (with error feedback when the codec keeps a residual) and sends it, unless the gate says it is late. */
+  private async report(round: RoundMessage, codec: Codec, start: Float32Array, outcome: TrainOutcome): Promise<void> {
+    const delta = new Float32Array(outcome.weights.length);
+    for (let i = 0; i < delta.length; i++) delta[i] = outcome.weights[i]! - start[i]!;
+    const rng = Rng.derive(round.seed, 'codec', this.deviceId);
+    // Error feedback: add what earlier rounds left out, and keep what this one leaves out.
+    const feedback = codec.errorFeedback ? await this.residuals.load(this.deviceId, delta.length, codec.spec) : null;
+    const update = encodeMessage(build.update({
+      round: round.round, deviceId: this.deviceId, numExamples: this.options.data.count, codec: codec.spec,
+      delta: feedback ? feedback.encode(codec, delta, rng) : codec.encode(delta, rng),
+      metrics: { loss: outcome.loss, accuracy: outcome.accuracy }, trainMs: outcome.ms,
+    }));
+    if ((await this.gate?.({ round, outcome: 'update', bytes: update.byteLength })) === 'late') return this.skip(round, 'missed-deadline');
+    const payload = Buffer.from(update.buffer, 0, update.byteLength);
+    this.sent = { key: roundKey(round), round, payload, resent: false };
+    await this.client.publishAsync(this.topics.update(this.deviceId), payload, { qos: 1 });
+    // Saved once the update is out: a failed publish must not drop the residual it carried.
+    if (feedback) await this.residuals.save(this.deviceId, codec.spec, feedback);
+    this.emit('updatePublished', { round: round.round, bytes: update.byteLength, trainMs: outcome.ms, loss: outcome.loss, accuracy: outcome.accuracy });
   }
 
   /** The coordinator stops waiting for a participant it saw go offline during the round. */

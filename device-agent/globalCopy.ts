@@ -35,8 +35,12 @@ export class GlobalCopy {
     return !this.deltaMode || this.weights === null || this.missedStep;
   }
 
-  /** A task is (re)published when an aggregator starts: fetch its full global afresh. */
-  setTask(task: TaskMessage): void {
+  /**
+   * A task is (re)published when an aggregator starts: fetch its full global afresh. A global
+   * that came before the task and does not decode for it is dropped; the error is returned
+   * (never thrown: the task is taken either way).
+   */
+  setTask(task: TaskMessage): Error | null {
     this.length = task.paramCount;
     this.deltaMode = task.downlink.startsWith('delta:');
     this.missedStep = true;
@@ -46,7 +50,12 @@ export class GlobalCopy {
     }
     const pending = this.pending;
     this.pending = null;
-    if (pending) this.applyFull(pending);
+    try {
+      if (pending) this.applyFull(pending);
+      return null;
+    } catch (error) {
+      return error as Error;
+    }
   }
 
   /** A full global; throws `DecodeError` if it is corrupt. Kept for later if the task is unknown yet. */

@@ -1,5 +1,6 @@
 export { DeviceAgent, type AgentDeps, type AgentEvents, type AgentOptions, type FinishedWork, type SkipReason } from './agent.js';
-export { FileResidualStore, MemoryResidualStore, type ResidualStore } from './residualStore.js';
+export { FileResidualStore, MemoryResidualStore, ResidualStorageError, type FileResidualStoreOptions, type ResidualStore } from './residualStore.js';
+export { MessageRefusedError, type RefusedKind } from './errors.js';
 export { connectDevice, sendImmediately, withBackoff, type DeviceConnectOptions } from './connect.js';
 export { LocalTrainer, type Trainer, type TrainJob, type TrainOutcome } from './trainer.js';
 export { GlobalCopy, FOLLOW_MODES, type FollowMode } from './globalCopy.js';

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ErrorFeedback, assertValidId } from '../protocol/index.js';
+import { ErrorFeedback, FedmqError, assertValidId } from '../protocol/index.js';
 import { writeFileAtomic } from '../storage/index.js';
 
 /**
@@ -21,26 +21,51 @@ const VERSION = 1;
 /** Magic, version (u8), reserved (u8), codec spec size (u16 LE). */
 const FILE_HEADER_BYTES = 8;
 
+export interface FileResidualStoreOptions {
+  /**
+   * Told when the state directory cannot be read or written (read-only, full, a path under a
+   * regular file): once, then again only after a write has succeeded in between.
+   */
+  onWarning?: (error: Error) => void;
+}
+
+/** The state directory could not be used: residuals live in memory until it can. */
+export class ResidualStorageError extends FedmqError {
+  override name = 'ResidualStorageError';
+}
+
 /**
  * One file per device, `{dir}/{deviceId}.residual`: the magic, a version, the codec spec, then
  * `ErrorFeedback.toBytes()`. Written to a temporary file, flushed to disk and renamed over the
  * old one, so a power cut leaves either the old residual or the new one, never half of each.
+ * When the directory cannot be written, the residual is kept in memory instead (lost on restart,
+ * as with `MemoryResidualStore`) and training goes on; `onWarning` is told once.
  */
 export class FileResidualStore implements ResidualStore {
-  constructor(readonly dir: string) {}
+  /** Residuals whose last save did not reach the disk: newer than the file, so they win. */
+  private readonly unsaved = new MemoryResidualStore();
+  private readonly unsavedIds = new Set<string>();
+  private warned = false;
+
+  constructor(
+    readonly dir: string,
+    private readonly options: FileResidualStoreOptions = {},
+  ) {}
 
   fileOf(deviceId: string): string {
     return path.join(this.dir, `${assertValidId('id', deviceId)}.residual`);
   }
 
   async load(deviceId: string, length: number, codecSpec: string): Promise<ErrorFeedback> {
+    const file = this.fileOf(deviceId);
+    if (this.unsavedIds.has(deviceId)) return this.unsaved.load(deviceId, length, codecSpec);
     const fresh = new ErrorFeedback(length);
     let bytes: Buffer;
     try {
-      bytes = await readFile(this.fileOf(deviceId));
+      bytes = await readFile(file);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return fresh;
-      throw e;
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') this.warn(`cannot read ${file}`, e);
+      return fresh;
     }
     const saved = parseResidualFile(bytes);
     if (saved === null || saved.codecSpec !== codecSpec || saved.feedback.length !== length) return fresh;
@@ -48,7 +73,22 @@ export class FileResidualStore implements ResidualStore {
   }
 
   async save(deviceId: string, codecSpec: string, feedback: ErrorFeedback): Promise<void> {
-    await writeFileAtomic(this.fileOf(deviceId), formatResidualFile(codecSpec, feedback));
+    const file = this.fileOf(deviceId);
+    try {
+      await writeFileAtomic(file, formatResidualFile(codecSpec, feedback));
+      this.unsavedIds.delete(deviceId);
+      this.warned = false;
+    } catch (e) {
+      await this.unsaved.save(deviceId, codecSpec, feedback);
+      this.unsavedIds.add(deviceId);
+      this.warn(`cannot write ${file}`, e);
+    }
+  }
+
+  private warn(what: string, cause: unknown): void {
+    if (this.warned) return;
+    this.warned = true;
+    this.options.onWarning?.(new ResidualStorageError(`${what} (${(cause as Error).message}); error-feedback residuals are kept in memory only and lost on restart`, { cause }));
   }
 }
 

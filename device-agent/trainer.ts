@@ -1,4 +1,4 @@
-import { LocalModel, type ModelName, type TrainOptions, type TrainingData } from '../learning/index.js';
+import { LocalModel, TrainingStoppedError, type ModelName, type TrainOptions, type TrainingData } from '../learning/index.js';
 
 export interface TrainJob {
   model: ModelName;
@@ -6,6 +6,12 @@ export interface TrainJob {
   global: Float32Array;
   data: TrainingData;
   options: TrainOptions;
+  /**
+   * Aborted when the work is no longer wanted (the round's deadline passed): a trainer that
+   * honours it stops between batches and rejects with `TrainingStoppedError`. Not sent to
+   * worker threads; a trainer may ignore it.
+   */
+  signal?: AbortSignal;
 }
 
 export interface TrainOutcome {
@@ -39,9 +45,10 @@ export class LocalTrainer implements Trainer {
   }
 
   private async run(job: TrainJob): Promise<TrainOutcome> {
+    if (job.signal?.aborted) throw new TrainingStoppedError(0);
     const m = await this.model(job.model);
     m.setWeights(job.global);
-    const result = await m.train(job.data, job.options);
+    const result = await m.train(job.data, job.options, job.signal);
     return { weights: m.getWeights(), loss: result.loss, accuracy: result.accuracy, ms: result.ms };
   }
 

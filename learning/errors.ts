@@ -38,3 +38,14 @@ export class ModelDisposedError extends FedmqError {
     super(`${operation}: the model has been disposed`);
   }
 }
+
+/** Training was stopped before it finished (its deadline passed): the weights hold a partial result. */
+export class TrainingStoppedError extends FedmqError {
+  override name = 'TrainingStoppedError';
+  constructor(
+    /** SGD steps taken before the stop. */
+    readonly steps: number,
+  ) {
+    super(`training stopped after ${steps} steps`);
+  }
+}

@@ -7,5 +7,5 @@ export { MODEL_NAMES, isModelName, modelInfo, type ModelInfo, type ModelName } f
 export { initialWeights } from './initialWeights.js';
 export { type TrainingData } from './batches.js';
 export { LocalModel, DEFAULT_EVAL_BATCH_SIZE, type EvalResult, type TrainOptions, type TrainResult } from './localModel.js';
-export { ModelBusyError, ModelDisposedError, TrainingDataError, WeightsLengthError } from './errors.js';
+export { ModelBusyError, ModelDisposedError, TrainingDataError, TrainingStoppedError, WeightsLengthError } from './errors.js';
 export { tensorCount } from './memory.js';

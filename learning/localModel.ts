@@ -3,7 +3,7 @@ import { OptionsError } from '../protocol/errors.js';
 import { Rng } from '../protocol/random.js';
 import { initBackend } from './backend.js';
 import { BatchBuffer, checkTrainingData, type TrainingData } from './batches.js';
-import { ModelBusyError, ModelDisposedError } from './errors.js';
+import { ModelBusyError, ModelDisposedError, TrainingStoppedError } from './errors.js';
 import { crossEntropySum, Metrics } from './metrics.js';
 import { isDenseOnly, isModelName, modelInfo, type ModelInfo, type ModelName } from './models.js';
 import { Network } from './network.js';
@@ -90,11 +90,16 @@ export class LocalModel {
   /**
    * Minibatch SGD on softmax cross-entropy, with a seeded shuffle each epoch; with
    * `options.mu > 0`, FedProx's proximal term pulls toward the starting weights.
+   * `stop` is checked before every batch: once it has aborted (a device's round deadline has
+   * passed on its clock), training ends there with `TrainingStoppedError`, leaving the
+   * weights part-trained. The event loop gets a turn at least every 50 ms, so a timer that
+   * aborts it runs on time.
    */
-  async train(data: TrainingData, options: TrainOptions): Promise<TrainResult> {
+  async train(data: TrainingData, options: TrainOptions, stop?: AbortSignal): Promise<TrainResult> {
     this.check('train');
     checkTrainOptions(options);
     checkTrainingData(data);
+    if (stop?.aborted) throw new TrainingStoppedError(0);
     const started = performance.now();
     this.busy = 'train';
     let prox: ProximalTerm | null = null;
@@ -114,6 +119,7 @@ export class LocalModel {
         const metrics = epoch === options.epochs - 1 ? this.metrics : null;
         metrics?.reset();
         for (let start = 0; start < count; start += batchSize) {
+          if (stop?.aborted) throw new TrainingStoppedError(steps);
           const size = Math.min(batchSize, count - start);
           tf.tidy(() => this.step(this.net, buffer.fill(data, order, start, size), options.lr, metrics, prox));
           steps++;

@@ -27,15 +27,15 @@ export function int(o: Obj, field: string, min = 0, max = Number.MAX_SAFE_INTEGE
   return v;
 }
 
-export function positive(o: Obj, field: string): number {
+export function positive(o: Obj, field: string, max = Number.MAX_VALUE): number {
   const v = num(o, field);
-  if (v <= 0) bad(field, 'must be > 0');
+  if (v <= 0 || v > max) bad(field, max === Number.MAX_VALUE ? 'must be > 0' : `must be > 0 and <= ${max}`);
   return v;
 }
 
-export function nonNegative(o: Obj, field: string): number {
+export function nonNegative(o: Obj, field: string, max = Number.MAX_VALUE): number {
   const v = num(o, field);
-  if (v < 0) bad(field, 'must be >= 0');
+  if (v < 0 || v > max) bad(field, max === Number.MAX_VALUE ? 'must be >= 0' : `must be >= 0 and <= ${max}`);
   return v;
 }
 
@@ -65,9 +65,9 @@ export function intArray(o: Obj, field: string, maxItems: number): number[] {
   return v as number[];
 }
 
-export function bytes(o: Obj, field: string): Uint8Array {
+export function bytes(o: Obj, field: string, maxBytes = Number.MAX_SAFE_INTEGER): Uint8Array {
   const v = o[field];
-  if (!(v instanceof Uint8Array)) bad(field, 'must be a byte string');
+  if (!(v instanceof Uint8Array) || v.byteLength > maxBytes) bad(field, maxBytes === Number.MAX_SAFE_INTEGER ? 'must be a byte string' : `must be a byte string of at most ${maxBytes} bytes`);
   return v;
 }
 
