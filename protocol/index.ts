@@ -9,3 +9,4 @@ export * from './codecs/index.js';
 export * from './downlink.js';
 export * from './rejections.js';
 export * from './admission.js';
+export * from './task.js';
