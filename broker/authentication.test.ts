@@ -34,9 +34,9 @@ describe('credentials', () => {
     const started = performance.now();
     for (let i = 0; i < 50; i++) await auth.check('pi-01', Buffer.from('right'));
     expect(performance.now() - started).toBeLessThan(500);
-    expect(await auth.check('pi-01', Buffer.from('wrong'))).toBeNull();
-    expect(await auth.check('pi-02', Buffer.from('right'))).toBeNull();
-    expect(await auth.check('pi-01', undefined)).toBeNull();
+    await expect(auth.check('pi-01', Buffer.from('wrong'))).rejects.toMatchObject({ reason: 'bad-credentials', returnCode: 4 });
+    await expect(auth.check('pi-02', Buffer.from('right'))).rejects.toMatchObject({ reason: 'bad-credentials', returnCode: 4 });
+    await expect(auth.check('pi-01', undefined)).rejects.toMatchObject({ reason: 'no-credentials', returnCode: 4 });
   });
 });
 

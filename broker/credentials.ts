@@ -1,6 +1,8 @@
 import { createHash, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { OptionsError, isValidId } from '../protocol/index.js';
+import { LoginRefusedError, LoginRefuseReason } from './errors.js';
+import { parseLoginLimits, type LoginLimits, type ParsedLoginLimits } from './options.js';
 
 /**
  * Who a client is once it logged in: a `device` (publishes only its own `update/{id}` and
@@ -85,23 +87,139 @@ export async function loadCredentials(file: string): Promise<Credentials> {
 }
 
 /**
- * Checks a login against `credentials`. A password that passed once is remembered (as its
- * SHA-256) so that a reconnect storm of a whole fleet costs one scrypt per device, not one
- * per connection; a changed file means a new `Authenticator`.
+ * Checks a login against `credentials`, spending scrypt with care:
+ * - a password that passed once is remembered (as its SHA-256), so a reconnect storm of a
+ *   whole fleet costs one scrypt per device, not one per connection, and is never throttled;
+ *   a changed file means a new `Authenticator`;
+ * - an unknown username costs the same scrypt as a known one (checked against a dummy hash),
+ *   so refusal times do not tell which usernames exist;
+ * - checks run a few at a time from a bounded queue, addresses without recent failures first,
+ *   at most a few per address, so a flood of wrong passwords cannot starve an honest login;
+ * - an address or a username with too many recent failures is refused without a check.
+ * See {@link LoginLimits} for the numbers.
  */
 export class Authenticator {
   private readonly passed = new Map<string, string>();
+  private readonly limits: ParsedLoginLimits;
+  private readonly failures: FailureLog;
+  private readonly queue: CheckQueue;
+  private dummy: Promise<string> | undefined;
 
-  constructor(readonly credentials: Credentials) {}
+  constructor(readonly credentials: Credentials, limits: LoginLimits = {}) {
+    this.limits = parseLoginLimits(limits);
+    this.failures = new FailureLog(this.limits.failureWindowMs);
+    this.queue = new CheckQueue(this.limits, (source) => this.failures.count(`ip ${source}`) > 0);
+  }
 
-  /** The client's credential when `name` and `password` match, else null. */
-  async check(name: string | undefined, password: Buffer | undefined): Promise<Credential | null> {
-    const credential = name === undefined ? undefined : this.credentials.get(name);
-    if (!credential || password === undefined) return null;
+  /**
+   * The client's credential when `name` and `password` match; otherwise rejects with a
+   * {@link LoginRefusedError} (bad credentials, throttled or busy). `source` is the peer
+   * address, `clientId` only names the client in messages.
+   */
+  async check(name: string | undefined, password: Buffer | undefined, source = 'unknown', clientId?: string): Promise<Credential> {
+    const refuse = (reason: LoginRefuseReason, code: 3 | 4 | 5, why: string): LoginRefusedError =>
+      new LoginRefusedError(reason, code, clientId, `${why} (client ${clientId ?? '?'} from ${source})`);
+    if (name === undefined || password === undefined) throw refuse(LoginRefuseReason.NoCredentials, 4, 'no username or password');
+    const credential = this.credentials.get(name);
     const digest = createHash('sha256').update(password).digest('hex');
-    if (this.passed.get(credential.name) === digest) return credential;
-    if (!(await verifyPassword(password.toString('utf8'), credential.hash))) return null;
+    if (credential && this.passed.get(credential.name) === digest) return credential;
+    const { maxFailuresPerSource, maxFailuresPerUsername } = this.limits;
+    if (this.failures.count(`ip ${source}`) >= maxFailuresPerSource) {
+      throw refuse(LoginRefuseReason.Throttled, 5, `${maxFailuresPerSource} failed logins from ${source} within ${this.limits.failureWindowMs} ms`);
+    }
+    if (this.failures.count(`user ${name}`) >= maxFailuresPerUsername) {
+      throw refuse(LoginRefuseReason.Throttled, 5, `${maxFailuresPerUsername} failed logins for this username within ${this.limits.failureWindowMs} ms`);
+    }
+    const hash = credential?.hash ?? (await (this.dummy ??= hashPassword(randomBytes(16).toString('base64'))));
+    const ok = await this.queue.run(source, () => verifyPassword(password.toString('utf8'), hash));
+    if (ok === undefined) throw refuse(LoginRefuseReason.Busy, 3, 'too many password checks waiting');
+    if (!ok || !credential) {
+      this.failures.add(`ip ${source}`);
+      this.failures.add(`user ${name}`);
+      throw refuse(LoginRefuseReason.BadCredentials, 4, 'bad username or password');
+    }
     this.passed.set(credential.name, digest);
     return credential;
+  }
+}
+
+/** Failures per key in a fixed window, for at most `maxKeys` keys (the oldest forgotten first). */
+class FailureLog {
+  private readonly entries = new Map<string, { since: number; count: number }>();
+  constructor(private readonly windowMs: number, private readonly maxKeys = 100_000) {}
+
+  count(key: string): number {
+    const entry = this.entries.get(key);
+    if (!entry) return 0;
+    if (performance.now() - entry.since > this.windowMs) {
+      this.entries.delete(key);
+      return 0;
+    }
+    return entry.count;
+  }
+
+  add(key: string): void {
+    const count = this.count(key);
+    const since = count === 0 ? performance.now() : this.entries.get(key)!.since;
+    this.entries.delete(key); // re-inserted last: the map stays in order of last failure
+    this.entries.set(key, { since, count: count + 1 });
+    if (this.entries.size > this.maxKeys) this.entries.delete(this.entries.keys().next().value!);
+  }
+}
+
+/**
+ * Runs password checks at most `maxConcurrentChecks` at a time. Waiting checks are taken
+ * addresses without recent failures first, then those with the fewest checks running, then in
+ * order of arrival.
+ */
+class CheckQueue {
+  private running = 0;
+  private readonly waiting: { source: string; start: () => void }[] = [];
+  private readonly perSource = new Map<string, { pending: number; running: number }>();
+
+  constructor(private readonly limits: ParsedLoginLimits, private readonly suspect: (source: string) => boolean) {}
+
+  /** `task`'s result, or undefined at once when the queue or the source's share is full. */
+  run<T>(source: string, task: () => Promise<T>): Promise<T | undefined> {
+    const mine = this.perSource.get(source) ?? { pending: 0, running: 0 };
+    if (mine.pending >= this.limits.maxChecksPerSource || this.waiting.length >= this.limits.maxQueuedChecks) {
+      return Promise.resolve(undefined);
+    }
+    mine.pending += 1;
+    this.perSource.set(source, mine);
+    return new Promise<T>((resolve, reject) => {
+      this.waiting.push({
+        source,
+        start: () => {
+          this.running += 1;
+          mine.running += 1;
+          task().then(resolve, reject).finally(() => {
+            this.running -= 1;
+            mine.running -= 1;
+            mine.pending -= 1;
+            if (mine.pending === 0) this.perSource.delete(source);
+            this.pump();
+          });
+        },
+      });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.running < this.limits.maxConcurrentChecks && this.waiting.length > 0) {
+      let best = 0;
+      let bestRank = Infinity;
+      for (let i = 0; i < this.waiting.length; i++) {
+        const source = this.waiting[i]!.source;
+        const rank = (this.suspect(source) ? 1_000_000 : 0) + (this.perSource.get(source)?.running ?? 0);
+        if (rank < bestRank) {
+          best = i;
+          bestRank = rank;
+        }
+      }
+      const [next] = this.waiting.splice(best, 1);
+      next!.start();
+    }
   }
 }

@@ -164,3 +164,56 @@ function parseHooks(hooks: Partial<BrokerHooks>, defaults: BrokerHooks): BrokerH
     authorizeForward: hooks.authorizeForward ?? defaults.authorizeForward,
   };
 }
+
+/**
+ * How `--auth` spends its password checks (scrypt, ~65 ms of a core each), so that a flood of
+ * wrong passwords neither starves honest logins nor tells which usernames exist. A login whose
+ * password already passed since the broker started is recognised at once and never throttled.
+ */
+export interface LoginLimits {
+  /** Password checks running at once (each holds a libuv thread and 16 MiB). @default 2 */
+  maxConcurrentChecks?: number;
+  /** Checks waiting for a turn, all sources together; one more is refused at once with CONNACK 3. @default 64 */
+  maxQueuedChecks?: number;
+  /**
+   * Checks running or waiting for one source address; one more is refused at once with
+   * CONNACK 3, so one address cannot fill the queue. @default 4
+   */
+  maxChecksPerSource?: number;
+  /** The window failed logins are counted in. @default 60000 (one minute) */
+  failureWindowMs?: number;
+  /**
+   * Failed logins from one address within the window after which its logins are refused
+   * without a check (CONNACK 5) until the window ends; addresses with failures also wait
+   * behind those without. @default 20
+   */
+  maxFailuresPerSource?: number;
+  /**
+   * Failed logins for one username (known or not, from anywhere) within the window after which
+   * its logins are refused without a check (CONNACK 5), unless the password is one that already
+   * passed. @default 20
+   */
+  maxFailuresPerUsername?: number;
+}
+
+export type ParsedLoginLimits = Readonly<Required<LoginLimits>>;
+
+export const DEFAULT_LOGIN_LIMITS: ParsedLoginLimits = {
+  maxConcurrentChecks: 2,
+  maxQueuedChecks: 64,
+  maxChecksPerSource: 4,
+  failureWindowMs: 60_000,
+  maxFailuresPerSource: 20,
+  maxFailuresPerUsername: 20,
+};
+
+/** Validates `limits` once and fills in defaults; throws {@link OptionsError}. */
+export function parseLoginLimits(limits: LoginLimits = {}): ParsedLoginLimits {
+  const parsed = { ...DEFAULT_LOGIN_LIMITS };
+  for (const key of Object.keys(limits) as (keyof LoginLimits)[]) {
+    if (!(key in DEFAULT_LOGIN_LIMITS)) throw new OptionsError(`login.${key}`, `unknown; expected one of ${Object.keys(DEFAULT_LOGIN_LIMITS).join(', ')}`);
+    const value = limits[key];
+    if (value !== undefined) parsed[key] = parseCount(`login.${key}`, value);
+  }
+  return parsed;
+}

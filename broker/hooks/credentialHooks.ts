@@ -1,17 +1,11 @@
 import type { Client } from 'aedes';
-import { filterReachesDeviceTopics } from '../../protocol/topics.js';
+import { filterReachesDeviceTopics, parseTopic } from '../../protocol/topics.js';
 import { Authenticator, type Credential, type Credentials } from '../credentials.js';
-import { PublishRejectedError, PublishRejectReason } from '../errors.js';
-import { authorizePublish, deviceTopicOwner } from './authorizePublish.js';
+import { LoginRefusedError, LoginRefuseReason, PublishRejectedError, PublishRejectReason, SubscribeRejectedError, SubscribeRejectReason } from '../errors.js';
+import type { LoginLimits } from '../options.js';
+import { sourceOf } from '../connectionInfo.js';
+import { authorizePublish } from './authorizePublish.js';
 import type { AuthenticateHook, AuthorizePublishHook, AuthorizeSubscribeHook, BrokerHooks } from './types.js';
-
-/** CONNACK codes of MQTT 3.1.1 (Aedes's `AuthErrorCode`, a const enum it does not export at run time). */
-const BAD_USERNAME_OR_PASSWORD = 4;
-const NOT_AUTHORIZED = 5;
-
-function refuse(returnCode: number, message: string): Error & { returnCode: number } {
-  return Object.assign(new Error(message), { returnCode });
-}
 
 /**
  * Whether subscribing to `filter` could deliver another device's update (or anything under
@@ -28,27 +22,46 @@ export function reachesOthersUpdates(filter: string, own: string): boolean {
  * role decides what it may do:
  * - `device`: its client id must be its username (so the default policy's "only `{id}`
  *   publishes to `update/{id}` and `status/{id}`" is bound to a password); it may publish
- *   nothing else, and may not subscribe to a filter that reaches another device's updates;
+ *   exactly its own `update/{id}` and `status/{id}` (no level beneath), retain only its status,
+ *   may not subscribe to `$` topics (`$SYS` lists every client id) nor to a filter that
+ *   reaches another device's updates;
  * - `aggregator`: may publish the fleet's task, globals, rounds and metrics (and anything
  *   not owned by a device); reads everything;
  * - `monitor`: reads everything, publishes nothing.
- * A refused login gets CONNACK 4 (bad username or password) or 5 (not authorized); a
- * refused publish closes the connection (MQTT 3.1.1 cannot say why); a refused subscription
- * gets SUBACK 0x80.
+ * A device's name is its client id alone: no other login may use it, connected or not, and no
+ * login may take the client id of a client connected under another username (MQTT would hand
+ * it over and close the first [MQTT-3.1.4-2]).
+ * A refused login gets CONNACK 4 (bad username or password), 5 (not authorized, throttled) or
+ * 3 (server busy); a refused publish closes the connection (MQTT 3.1.1 cannot say why); a
+ * refused subscription gets SUBACK 0x80.
  */
-export function credentialHooks(credentials: Credentials): Pick<BrokerHooks, 'authenticate' | 'authorizePublish' | 'authorizeSubscribe'> {
-  const authenticator = new Authenticator(credentials);
+export function credentialHooks(credentials: Credentials, limits: LoginLimits = {}): Pick<BrokerHooks, 'authenticate' | 'authorizePublish' | 'authorizeSubscribe'> {
+  const authenticator = new Authenticator(credentials, limits);
   const logins = new WeakMap<Client, Credential>();
 
+  /** Why `credential` may not connect as `client.id`, or undefined. */
+  const clientIdRefusal = (client: Client, credential: Credential): string | undefined => {
+    const id = client.id;
+    if (credential.role === 'device') {
+      return id === credential.name ? undefined : `device ${credential.name} must connect with client id ${credential.name}, not ${id}`;
+    }
+    if (credentials.get(id)?.role === 'device') return `client id ${id} is device ${id}'s; ${credential.role} ${credential.name} may not use it`;
+    const current = (client as unknown as { broker: { clients: Record<string, Client | undefined> } }).broker.clients[id];
+    const holder = current && current !== client ? logins.get(current) : undefined;
+    if (holder && holder.name !== credential.name) return `client id ${id} is in use by ${holder.role} ${holder.name}`;
+    return undefined;
+  };
+
   const authenticate: AuthenticateHook = (client, username, password, done) => {
-    authenticator.check(username, password).then((credential) => {
-      if (!credential) return done(refuse(BAD_USERNAME_OR_PASSWORD, `bad username or password for client ${client.id}`) as never, false);
-      if (credential.role === 'device' && client.id !== credential.name) {
-        return done(refuse(NOT_AUTHORIZED, `device ${credential.name} must connect with client id ${credential.name}, not ${client.id}`) as never, false);
-      }
+    const refuse = (error: LoginRefusedError): void => done(error as never, false);
+    authenticator.check(username, password, sourceOf(client), client.id).then((credential) => {
+      const refusal = clientIdRefusal(client, credential);
+      if (refusal !== undefined) return refuse(new LoginRefusedError(LoginRefuseReason.ClientIdNotPermitted, 5, client.id, refusal));
       logins.set(client, credential);
       done(null, true);
-    }, (error: Error) => done(refuse(BAD_USERNAME_OR_PASSWORD, error.message) as never, false));
+    }, (error: unknown) => {
+      refuse(error instanceof LoginRefusedError ? error : new LoginRefusedError(LoginRefuseReason.BadCredentials, 4, client.id, String(error)));
+    });
   };
 
   const publish: AuthorizePublishHook = (client, packet, done) => {
@@ -56,17 +69,30 @@ export function credentialHooks(credentials: Credentials): Pick<BrokerHooks, 'au
       if (error) return done(error);
       const role = client ? logins.get(client)?.role : undefined;
       const publisher = client?.id ?? (packet as { clientId?: string }).clientId;
-      // A last will left by a broker instance that is gone (no client): only a device's own topics, which the default policy checked.
-      const allowed = role === 'aggregator' || ((role === 'device' || client === null) && deviceTopicOwner(packet.topic) === publisher);
-      if (allowed) return done(null);
-      done(new PublishRejectedError(PublishRejectReason.NotPermitted, packet.topic, publisher, `${role ?? 'client'} ${publisher ?? '(unknown)'} may not publish to ${packet.topic}`));
+      if (role === 'aggregator') return done(null);
+      // A device, or a last will left by a broker instance that is gone (no client): exactly its own topics.
+      const topic = parseTopic(packet.topic);
+      const own = (role === 'device' || client === null) && topic !== null && 'deviceId' in topic && topic.deviceId === publisher;
+      if (!own) {
+        return done(new PublishRejectedError(PublishRejectReason.NotPermitted, packet.topic, publisher, `${role ?? 'client'} ${publisher ?? '(unknown)'} may not publish to ${packet.topic}`));
+      }
+      if (packet.retain && topic.kind !== 'status') {
+        return done(new PublishRejectedError(PublishRejectReason.RetainNotPermitted, packet.topic, publisher, `device ${publisher ?? '(unknown)'} may retain only its status, not ${packet.topic}`));
+      }
+      done(null);
     });
   };
 
   const subscribe: AuthorizeSubscribeHook = (client, subscription, done) => {
     const login = logins.get(client);
-    // Negated (SUBACK 0x80): the client stays connected and learns which filter was refused.
-    if (login?.role === 'device' && reachesOthersUpdates(subscription.topic, login.name)) return done(null, null);
+    const filter = subscription.topic;
+    // Refused with SUBACK 0x80 (see StatsCounter.countSubscriptions): the client stays connected and learns which filter was refused.
+    const negate = (reason: SubscribeRejectReason, why: string): void =>
+      done(new SubscribeRejectedError(reason, filter, client.id, why, { suback: true }), null);
+    if (login?.role === 'device') {
+      if (filter.startsWith('$')) return negate(SubscribeRejectReason.ReservedTopic, `device ${login.name} may not read $ topics: ${filter}`);
+      if (reachesOthersUpdates(filter, login.name)) return negate(SubscribeRejectReason.OthersUpdates, `device ${login.name} may not read other devices' updates: ${filter}`);
+    }
     done(null, subscription);
   };
 
