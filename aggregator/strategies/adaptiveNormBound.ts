@@ -34,6 +34,8 @@ export interface InfluenceRound {
   bound: number | null;
   /** Updates scaled down to the bound. */
   clipped: number;
+  /** The longest update's L2 norm (before the bound), null when no update came. */
+  longest: number | null;
 }
 
 /**
@@ -62,7 +64,7 @@ export class AdaptiveNormBound implements Strategy {
   /** Accepted norms, oldest first, at most `window`. */
   private norms: number[] = [];
   /** What the bound did in the last round that finished. */
-  last: InfluenceRound = { bound: null, clipped: 0 };
+  last: InfluenceRound = { bound: null, clipped: 0, longest: null };
 
   constructor(
     readonly inner: Strategy,
@@ -125,7 +127,7 @@ export class AdaptiveNormBound implements Strategy {
         pending.sort((a, b) => (a.result.deviceId < b.result.deviceId ? -1 : a.result.deviceId > b.result.deviceId ? 1 : 0));
         for (const p of pending.splice(0)) feed(p.result, p.delta, p.norm, bound!);
         const next = inner.finish(failures);
-        this.last = { bound, clipped };
+        this.last = { bound, clipped, longest: seen.length > 0 ? seen.reduce((a, b) => Math.max(a, b)) : null };
         // Only a round that makes a global teaches the bound.
         if (next !== null) this.norms = [...this.norms, ...seen].slice(-this.options.window);
         return next;
