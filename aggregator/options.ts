@@ -1,4 +1,7 @@
-import { DEFAULT_FLEET, OptionsError, assertValidId, parseCodec, parseDownlink, type Codec, type Downlink, type TrainConfig } from '../protocol/index.js';
+import {
+  DEFAULT_FLEET, MAX_BATCH_SIZE, MAX_BUFFER, MAX_EPOCHS, MAX_LR, MAX_MU, MAX_ROUND_MS, MAX_SPEC_LENGTH, OptionsError, assertValidId, parseCodec, parseDownlink,
+  type Codec, type Downlink, type TrainConfig,
+} from '../protocol/index.js';
 import { isModelName, type ModelName } from '../learning/index.js';
 import { DEFAULT_STRATEGY, parseStrategy, type Strategy } from './strategies/index.js';
 
@@ -144,7 +147,8 @@ export function parseCoordinatorOptions(partial: CoordinatorSettings = {}): Coor
   if (!isModelName(o.model)) throw new OptionsError('model', `unknown model "${String(o.model)}"; known: mlp, 2nn, cnn`);
   if (!MODES.includes(o.mode)) throw new OptionsError('mode', `must be ${MODES.join(' or ')}, got ${String(o.mode)}`);
   if (!INFLUENCE_MODES.includes(o.influence)) throw new OptionsError('influence', `must be ${INFLUENCE_MODES.join(' or ')}, got ${String(o.influence)}`);
-  integer('buffer', o.buffer, 1);
+  // Task and round bounds are the wire's own (protocol/wire.ts): a device refuses a message outside them.
+  integer('buffer', o.buffer, 1, MAX_BUFFER);
   integer('rounds', o.rounds, 1);
   if (o.targetAccuracy !== undefined && !(o.targetAccuracy > 0 && o.targetAccuracy <= 1)) {
     throw new OptionsError('targetAccuracy', `must be in (0, 1], got ${o.targetAccuracy}`);
@@ -154,12 +158,23 @@ export function parseCoordinatorOptions(partial: CoordinatorSettings = {}): Coor
   if (!(o.overselect >= 1 && o.overselect <= 10)) throw new OptionsError('overselect', `must be a number in [1, 10], got ${o.overselect}`);
   integer('quorum', o.quorum, 1);
   integer('minDevices', o.minDevices, 1);
-  integer('waitForDevicesMs', o.waitForDevicesMs, 0);
-  integer('roundTimeoutMs', o.roundTimeoutMs, 1);
+  // Node fires a timer longer than 2^31 - 1 ms after 1 ms.
+  integer('waitForDevicesMs', o.waitForDevicesMs, 0, 2 ** 31 - 1);
+  integer('roundTimeoutMs', o.roundTimeoutMs, 1, MAX_ROUND_MS);
   integer('seed', o.seed, 0, 0xffffffff);
-  integer('epochs', o.epochs, 1, 10_000);
-  integer('batchSize', o.batchSize, 1);
-  if (!(o.lr > 0 && Number.isFinite(o.lr))) throw new OptionsError('lr', `must be a positive number, got ${o.lr}`);
+  integer('epochs', o.epochs, 1, MAX_EPOCHS);
+  integer('batchSize', o.batchSize, 1, MAX_BATCH_SIZE);
+  if (!(o.lr > 0 && o.lr <= MAX_LR)) throw new OptionsError('lr', `must be a number in (0, ${MAX_LR}], got ${o.lr}`);
+  for (const [name, spec] of [['codec', o.codec.spec], ['downlink', o.downlink.spec]] as const) {
+    if (spec.length > MAX_SPEC_LENGTH) throw new OptionsError(name, `spec is ${spec.length} characters, more than a message carries (${MAX_SPEC_LENGTH})`);
+  }
+  const mu = o.strategy.proximalMu ?? 0;
+  if (mu > MAX_MU) throw new OptionsError('strategy', `${o.strategy.name}: mu ${mu} is above what a round may ask (${MAX_MU})`);
+  // Async: a global is made from one buffer of updates, so it can never hold more than `buffer`.
+  const least = Math.max(o.quorum, o.strategy.minUpdates ?? 1);
+  if (o.mode === 'async' && least > o.buffer) {
+    throw new OptionsError(o.quorum >= least ? 'quorum' : 'strategy', `async mode makes each global from ${o.buffer} updates (buffer) but ${o.quorum >= least ? `quorum is ${o.quorum}` : `${o.strategy.name} needs ${least}`}: no global could be made`);
+  }
   return o;
 }
 

@@ -1,8 +1,9 @@
 import { writeFile } from 'node:fs/promises';
-import { connectAggregator, coordinatorSpecs, createCoordinator, createEvaluator, registerAggregatorMetrics } from '../aggregator/index.js';
+import { connectAggregator, coordinatorSpecs, createCoordinator, createEvaluator, parseCoordinatorOptions, registerAggregatorMetrics } from '../aggregator/index.js';
 import { loadDataSource, loadMnist, parseDataSource } from '../datasets/index.js';
 import { initBackend } from '../learning/index.js';
 import { buildReport, reportRound, type ReportRound } from '../simulator/index.js';
+import { OptionsError } from '../protocol/index.js';
 import { UsageError, num, seconds, str, type Command } from './args.js';
 import { resumedLine, roundLine, settingsLine } from './format.js';
 import { serveMetrics } from './metrics-server.js';
@@ -32,12 +33,14 @@ export const aggregatorCommand: Command = {
     const url = str(flags, 'broker');
     if (url === undefined) throw new UsageError('--broker URL is required, e.g. --broker mqtt://127.0.0.1:1883');
     const { backend: wanted, ...federation } = federationOptions(flags);
-    const options = { ...federation, minDevices: num(flags, 'min-devices'), waitForDevicesMs: seconds(flags, 'wait-devices') };
+    // Every option is checked before anything loads or connects: a bad one fails at once, not after the broker is reached.
+    const options = parseCoordinatorOptions({ ...federation, minDevices: num(flags, 'min-devices'), waitForDevicesMs: seconds(flags, 'wait-devices') });
     const evalSpec = str(flags, 'eval') ?? 'mnist';
+    const evalSource = evalSpec === 'mnist' ? undefined : dataSource(evalSpec);
     const backend = await initBackend(wanted ?? 'auto');
-    const held = evalSpec === 'mnist' ? (await loadMnist()).test : await loadDataSource(parseDataSource(evalSpec), 0);
-    const client = await connectAggregator({ url, fleet: federation.fleet, ...login(flags) });
-    const evaluator = await createEvaluator(federation.model ?? 'mlp', held);
+    const held = evalSource === undefined ? (await loadMnist()).test : await loadDataSource(evalSource, 0);
+    const client = await connectAggregator({ url, fleet: options.fleet, ...login(flags) });
+    const evaluator = await createEvaluator(options.model, held);
     const coordinator = createCoordinator(options, { client, evaluate: evaluator });
     const o = coordinator.options;
     const metricsPort = str(flags, 'metrics-port');
@@ -80,3 +83,12 @@ export const aggregatorCommand: Command = {
     }
   },
 };
+
+/** The `--eval` source, its spec's error said against the flag. */
+function dataSource(spec: string): ReturnType<typeof parseDataSource> {
+  try {
+    return parseDataSource(spec);
+  } catch (e) {
+    throw e instanceof OptionsError ? new UsageError(`--eval ${e.message.replace(/^data: /, '')}`) : e;
+  }
+}

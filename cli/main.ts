@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
-import { FedmqError } from '../protocol/index.js';
+import { FedmqError, OptionsError } from '../protocol/index.js';
 import { UsageError, helpText, parseFlags, type Command } from './args.js';
 import { agentCommand } from './agent.js';
 import { aggregatorCommand } from './aggregator.js';
@@ -30,6 +30,19 @@ function usage(): string {
   ].join('\n');
 }
 
+/** Options whose flag is not their name in kebab case. */
+const OPTION_FLAGS: Record<string, string> = { roundTimeoutMs: 'round-timeout', waitForDevicesMs: 'wait-devices', brokerUrl: 'broker' };
+
+/** A library option's error as the command line says it: by its flag (`--round-timeout (roundTimeoutMs): ...`). */
+function optionMessage(e: OptionsError, command: Command): string {
+  const renamed = OPTION_FLAGS[e.option];
+  const flag = renamed ?? e.option.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+  if (!(flag in command.flags)) return e.message;
+  const why = e.message.startsWith(`${e.option}: `) ? e.message.slice(e.option.length + 2) : e.message;
+  // A renamed option keeps its name: its value is in the library's unit (roundTimeoutMs: ms).
+  return `--${flag}${renamed === undefined ? '' : ` (${e.option})`}: ${why}`;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
@@ -54,8 +67,9 @@ async function main(argv: string[]): Promise<number> {
     }
     return await command.run(flags);
   } catch (e) {
-    if (e instanceof UsageError || (e instanceof FedmqError && e.name === 'OptionsError')) {
-      process.stderr.write(`fedmq ${command.name}: ${(e as Error).message}\nRun 'fedmq ${command.name} --help' for options.\n`);
+    if (e instanceof UsageError || e instanceof OptionsError) {
+      const message = e instanceof OptionsError ? optionMessage(e, command) : e.message;
+      process.stderr.write(`fedmq ${command.name}: ${message}\nRun 'fedmq ${command.name} --help' for options.\n`);
       return 2;
     }
     // Our errors and system errors (ECONNREFUSED...) explain themselves; anything else is a bug: show where.

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { listenHttp } from '../monitor/index.js';
-import { UsageError } from './args.js';
+import { parseListen } from './args.js';
 
 export interface MetricsServer {
   /** `http://host:port/metrics` */
@@ -42,11 +42,4 @@ export async function serveMetrics(spec: string, defaultHost: string, register: 
         server.closeAllConnections();
       }),
   };
-}
-
-function parseListen(spec: string, defaultHost: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]:|([^:]+):)?(\d+)$/.exec(spec.trim());
-  const port = Number(m?.[3]);
-  if (!m || !Number.isInteger(port) || port > 65_535) throw new UsageError(`--metrics-port expects PORT or HOST:PORT, got "${spec}"`);
-  return { host: m[1] ?? m[2] ?? defaultHost, port };
 }

@@ -1,6 +1,8 @@
 import { writeFile } from 'node:fs/promises';
-import { Simulation, DEFAULT_DEVICES, DEFAULT_PARTITION, simulationSpecs, writeRunChart, type SimulationOptions } from '../simulator/index.js';
-import { num, str, type Command } from './args.js';
+import os from 'node:os';
+import path from 'node:path';
+import { Simulation, DEFAULT_DEVICES, DEFAULT_PARTITION, chartPath, simulationSpecs, writeRunChart, type RunReport, type SimulationOptions } from '../simulator/index.js';
+import { UsageError, num, str, writableFile, type Command } from './args.js';
 import { resumedLine, roundLine, settingsLine } from './format.js';
 import { ProgressBar } from './progress.js';
 import { onShutdown } from './signals.js';
@@ -43,6 +45,10 @@ export const simulateCommand: Command = {
       workers: num(flags, 'workers'),
     });
     const o = simulation.options;
+    const file = str(flags, 'report');
+    // The report's own path was checked with the flags; its chart goes beside it.
+    const chartProblem = file === undefined ? undefined : writableFile(chartPath(file));
+    if (chartProblem !== undefined) throw new UsageError(`--report's chart ${chartProblem}`);
     const specs = simulationSpecs(o);
     console.log(`fedmq simulate: ${settingsLine({
       devices: o.devices, ...federationSettings(o), partition: specs.partition, attack: specs.attack, profiles: specs.profiles,
@@ -97,15 +103,29 @@ export const simulateCommand: Command = {
       }
       if (o.profiles !== undefined) console.log(`simulated fleet time: ${((report.final.simWallMs ?? 0) / 1000).toFixed(1)} s (${Object.entries(report.fleet?.profiles ?? {}).map(([k, v]) => `${v} ${k}`).join(', ')})`);
       if (report.fleet) console.log(`fleet: ${report.fleet.connected}/${report.fleet.devices} devices connected${report.fleet.attackers > 0 ? `, ${report.fleet.attackers} malicious` : ""}, peak RSS ${report.fleet.peakRssMb} MB`);
-      const file = str(flags, 'report');
-      if (file !== undefined) {
-        await writeFile(file, JSON.stringify(report, null, 2) + '\n');
-        console.log(`report: ${file}`);
-        console.log(`chart: ${await writeRunChart(report, file)}`);
-      }
-      return 0;
+      return file === undefined ? 0 : await saveReport(report, file);
     } finally {
       unhook();
     }
   },
 };
+
+/**
+ * Writes the report and its chart. The folder was checked at start; should the write fail all
+ * the same (disk full, folder removed), the report goes to the temporary folder instead of
+ * being lost with the run, and the exit code says it.
+ */
+async function saveReport(report: RunReport, file: string): Promise<number> {
+  const json = JSON.stringify(report, null, 2) + '\n';
+  try {
+    await writeFile(file, json);
+  } catch (error) {
+    const rescue = path.join(os.tmpdir(), `fedmq-report-${process.pid}-${Date.now()}.json`);
+    await writeFile(rescue, json);
+    console.error(`cannot write the report to ${file} (${(error as Error).message}); written to ${rescue} instead`);
+    return 1;
+  }
+  console.log(`report: ${file}`);
+  console.log(`chart: ${await writeRunChart(report, file)}`);
+  return 0;
+}

@@ -66,6 +66,7 @@ export function parseSimulationOptions(partial: SimulationSettings = {}): Simula
   if (coordinator.minParticipants > devices) {
     throw new OptionsError('minParticipants', `is ${coordinator.minParticipants} but the fleet has ${devices} devices`);
   }
+  assertReachableQuorum(coordinator, devices);
   // With a fraction below 1, most devices idle each round: they need no copy of the model.
   const follow = given.follow ?? (coordinator.fraction < 1 ? 'when-selected' : 'always');
   if (!FOLLOW_MODES.includes(follow)) throw new OptionsError('follow', `must be ${FOLLOW_MODES.join(' or ')}, got ${follow}`);
@@ -78,6 +79,21 @@ export function parseSimulationOptions(partial: SimulationSettings = {}): Simula
     throw new OptionsError('msPerExample', `must be a positive number, got ${msPerExample}`);
   }
   return { ...coordinator, devices, partition, backend, brokerUrl: given.brokerUrl, follow, attack, profiles, msPerExample, workers };
+}
+
+/**
+ * A sync round makes a new global only from max(quorum, the strategy's own minimum, e.g. Krum's
+ * 2f + 3) accepted updates, and a round never has more participants than the fleet's devices,
+ * nor more than its selection chooses with every device online: a need above that keeps the
+ * initial model for the whole run. (Async mode's bound, the buffer, is the coordinator's check.)
+ */
+function assertReachableQuorum(o: CoordinatorOptions, devices: number): void {
+  if (o.mode !== 'sync') return;
+  const chosen = Math.min(devices, Math.ceil(o.overselect * Math.max(o.minParticipants, Math.ceil(o.fraction * devices)) - 1e-9));
+  const fleet = chosen < devices ? `a round chooses at most ${chosen} of the fleet's ${devices} devices (fraction ${o.fraction}, min-participants ${o.minParticipants})` : `the fleet has ${devices} devices`;
+  if (o.quorum > chosen) throw new OptionsError('quorum', `is ${o.quorum} but ${fleet}: no round could change the global`);
+  const least = o.strategy.minUpdates ?? 1;
+  if (least > chosen) throw new OptionsError('strategy', `${o.strategy.name} needs ${least} accepted updates per round but ${fleet}: no round could change the global`);
 }
 
 /** The options as plain JSON (every object back to its spec): what a run report records. */

@@ -1,0 +1,121 @@
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { MAX_BATCH_SIZE, MAX_EPOCHS, MAX_LR, MAX_ROUND_MS } from '../protocol/index.js';
+import { CLI } from './processes.js';
+
+/**
+ * Every command refuses a flag that cannot work at start, in one line naming the flag (then the
+ * `--help` hint), exit code 2, before it prints a settings line, listens, connects or trains.
+ * A case that is not refused runs (or retries a broker that is not there) until the timeout.
+ */
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'fedmq-cli-flags-'));
+const aFile = path.join(tmp, 'a-file');
+writeFileSync(aFile, 'x');
+// The report's chart (run.html) would land on a folder.
+mkdirSync(path.join(tmp, 'run.html'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+const NOWHERE = 'mqtt://127.0.0.1:1';
+const AGENT = ['agent', '--broker', NOWHERE, '--id', 'pi-01', '--data', 'mnist:iid:0/3'];
+const AGGREGATOR = ['aggregator', '--broker', NOWHERE];
+const BROKER = ['broker', '--host', '127.0.0.1', '--port', '0'];
+
+/** [command line, what the error line must say]. */
+const CASES: [string[], RegExp][] = [
+  // Negative numbers: Node's parseArgs took them for flags ("argument is ambiguous", four lines).
+  [['simulate', '--devices', '-3'], /--devices: must be an integer in \[1, 100000\], got -3/],
+  [['simulate', '--rounds', '-1'], /--rounds: .*got -1/],
+  [['simulate', '--lr', '-0.5'], /--lr: .*got -0.5/],
+  [['simulate', '--seed', '-1'], /--seed expects an integer/],
+  [['simulate', '--workers', '-2'], /--workers: .*got -2/],
+  [['simulate', '--ms-per-example', '-1'], /--ms-per-example: /],
+  [['simulate', '--round-timeout', '-5'], /--round-timeout expects seconds/],
+  [['simulate', '--target-accuracy', '-1'], /--target-accuracy: /],
+  // Beyond what the protocol lets a round ask: every device would refuse every round.
+  [['simulate', '--batch-size', '1e12'], /--batch-size: .*got 1000000000000/],
+  [['simulate', '--batch-size', String(MAX_BATCH_SIZE + 1)], /--batch-size: /],
+  [['simulate', '--epochs', String(MAX_EPOCHS + 1)], /--epochs: /],
+  [['simulate', '--lr', String(MAX_LR * 2)], /--lr: /],
+  [['simulate', '--round-timeout', String(MAX_ROUND_MS / 1000 + 1)], /--round-timeout \(roundTimeoutMs\): /],
+  [['simulate', '--strategy', 'fedprox:1000'], /--strategy: .*mu/],
+  // A quorum the fleet can never meet.
+  [['simulate', '--devices', '3', '--strategy', 'krum:99'], /--strategy: krum:99 needs 201 .* 3 devices/],
+  [['simulate', '--devices', '3', '--quorum', '50'], /--quorum: is 50 but the fleet has 3 devices/],
+  [['simulate', '--devices', '10', '--fraction', '0.2', '--quorum', '3'], /--quorum: .*at most 2 of the fleet's 10/],
+  [['simulate', '--mode', 'async', '--buffer', '2', '--quorum', '3'], /--quorum: .*buffer/],
+  // Files written at the end or during the run: checked at start.
+  [['simulate', '--report', path.join(tmp, 'missing', 'run.json')], /--report .*does not exist/],
+  [['simulate', '--report', path.join(aFile, 'run.json')], /--report .*is not a folder/],
+  [['simulate', '--report', tmp], /--report .*is a folder/],
+  [['simulate', '--report', path.join(tmp, 'run.json')], /--report's chart .*run\.html" is a folder/],
+  [['simulate', '--checkpoint', path.join(aFile, 'x', 'g.ckpt')], /--checkpoint .*is a file, not a folder/],
+  [['simulate', '--checkpoint', tmp], /--checkpoint .*is not a file/],
+  // Zero, NaN, huge, malformed, unknown, missing or doubled.
+  [['simulate', '--devices', '0'], /--devices: /],
+  [['simulate', '--devices', 'NaN'], /--devices expects a number/],
+  [['simulate', '--devices', '1e9'], /--devices: /],
+  [['simulate', '--rounds', 'Infinity'], /--rounds expects a number/],
+  [['simulate', '--fraction', '0'], /--fraction: /],
+  [['simulate', '--overselect', '100'], /--overselect: /],
+  [['simulate', '--buffer', '0'], /--buffer: /],
+  [['simulate', '--seed', '4294967296'], /--seed expects an integer/],
+  [['simulate', '--follow', 'sometimes'], /--follow must be always \| when-selected/],
+  [['simulate', '--broker', 'localhost'], /--broker expects a URL/],
+  [['simulate', '--broker', 'http://127.0.0.1:1883'], /--broker expects mqtt:\/\//],
+  [['simulate', '--devices'], /--devices needs a value/],
+  [['simulate', '--fleet', '--devices', '3'], /--fleet needs a value/],
+  [['simulate', '--devices', '3', '--devices', '4'], /--devices is given twice/],
+  [['simulate', '--bogus'], /unknown option "--bogus"/],
+  [['simulate', 'extra'], /unexpected argument "extra"/],
+  // aggregator: options refused before it loads data or reaches the broker.
+  [[...AGGREGATOR, '--rounds', '0'], /--rounds: /],
+  [[...AGGREGATOR, '--batch-size', '1e12'], /--batch-size: /],
+  [[...AGGREGATOR, '--min-devices', '0'], /--min-devices: /],
+  [[...AGGREGATOR, '--wait-devices', '-1'], /--wait-devices expects seconds/],
+  [[...AGGREGATOR, '--metrics-port', '70000'], /--metrics-port expects PORT/],
+  [[...AGGREGATOR, '--eval', 'nonsense'], /--eval 'nonsense'/],
+  [[...AGGREGATOR, '--report', path.join(tmp, 'missing', 'r.json')], /--report .*does not exist/],
+  [['aggregator', '--broker', 'not a url'], /--broker expects a URL/],
+  // broker: refused before it listens.
+  [[...BROKER, '--stats-interval', 'abc'], /--stats-interval expects seconds/],
+  [[...BROKER, '--stats-interval', '1e7'], /--stats-interval expects seconds/],
+  [[...BROKER, '--metrics-port', '99999'], /--metrics-port expects PORT/],
+  [['broker', '--port', '-1'], /--port expects an integer in \[0, 65535\]/],
+  [['broker', '--port', '70000'], /--port expects an integer/],
+  [['broker', '--ws-port', '1.5'], /--ws-port expects an integer/],
+  // agent: refused before it connects.
+  [[...AGENT, '--follow', 'sometimes'], /--follow must be/],
+  [[...AGENT, '--seed', '-1'], /--seed expects an integer/],
+  [['agent', '--broker', 'nowhere', '--id', 'pi-01', '--data', 'mnist:iid:0/3'], /--broker expects a URL/],
+  // monitor.
+  [['monitor', '--web', '-1'], /--web expects an integer/],
+  [['monitor', '--web', '70000', '--ws-url', 'ws://127.0.0.1:1'], /--web expects an integer/],
+  [['monitor', '--broker', 'notaurl'], /--broker expects a URL/],
+  [['monitor', '--broker', NOWHERE, '--json=yes'], /--json takes no value/],
+];
+
+function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { timeout: 20_000, killSignal: 'SIGKILL' }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe('fedmq refuses bad flags at start, in one line naming the flag', () => {
+  it.concurrent.each(CASES.map(([args, expected]) => ({ line: args.join(' '), args, expected })))('$line', async ({ args, expected }) => {
+    // Execute
+    const { code, stdout, stderr } = await run(args);
+
+    // Assert: exit 2, nothing started (no settings or listening line), the error then the help hint.
+    const lines = stderr.trimEnd().split('\n');
+    expect({ code, stdout, lines: lines.length }, stderr).toEqual({ code: 2, stdout: '', lines: 2 });
+    expect(lines[0]).toMatch(new RegExp(`^fedmq ${args[0]}: `));
+    expect(lines[0]).toMatch(expected);
+    expect(lines[1]).toBe(`Run 'fedmq ${args[0]} --help' for options.`);
+  });
+});
