@@ -145,7 +145,7 @@ describe('an agent sent rounds and tasks it must not follow', () => {
     await waitFor('the refusal', () => events.warning.length > 0, 5_000);
     await sleep(500);
     // Assert
-    expect(events.warning[0]!.message).toMatch(/task.*zstd-magic/);
+    expect(events.warning[0]!.message).toMatch(/unknown codec "zstd-magic"/);
     expect(events.trainingStarted).toEqual([]);
     expect(aggregator.updates).toEqual([]);
   });
@@ -159,6 +159,6 @@ describe('an agent sent rounds and tasks it must not follow', () => {
     await aggregator.startRound(roundFor([DEVICE], 1, T0 + 5_000));
     // Assert
     await aggregator.updateFor(DEVICE, 1, 10_000);
-    expect(events.warning.map((e) => e.message.slice(0, 22))).toEqual(['refused task message: ', 'refused global message', 'refused round message:']);
+    expect(events.warning.map((e) => e.message)).toEqual([expect.stringMatching(/"task"/), expect.stringMatching(/"global"/), expect.stringMatching(/"round"/)]);
   });
 });

@@ -98,8 +98,10 @@ export class RawAggregator {
 }
 
 /** A real agent on a real mqtt.js device connection, with every event it emitted recorded. */
-export async function startAgent(url: string, deviceId: string, data: TrainingData, deps: AgentDeps = {}): Promise<{ agent: DeviceAgent; client: MqttClient; events: Recorded }> {
-  const client = await connectDevice({ url, deviceId, fleet: 'test' });
+export async function startAgent(
+  url: string, deviceId: string, data: TrainingData, deps: AgentDeps = {}, connect = (): Promise<MqttClient> => connectDevice({ url, deviceId, fleet: 'test' }),
+): Promise<{ agent: DeviceAgent; client: MqttClient; events: Recorded }> {
+  const client = await connect();
   const agent = new DeviceAgent(client, { deviceId, fleet: 'test', data }, deps);
   const events = record(agent);
   await agent.start();
