@@ -1,9 +1,12 @@
 /**
  * Datasets for fedmq: MNIST from IDX files, partitioners that split a dataset across
- * simulated clients (iid, shards, dirichlet), and local CSV / NDJSON files for real devices.
+ * simulated clients (iid, shards, dirichlet), and local CSV / NDJSON files for real devices:
+ * the legacy `label,x0,x1,...` reader (`loadLocalFile`) and the named-column device data path
+ * (`loadDeviceData`: labels, feature columns, windows, held-out split, natural `by:COLUMN`
+ * splits, federated feature statistics). See datasets/README.md.
  */
 export { subset, labelHistogram, type Dataset } from './dataset.js';
-export { DataFileError, IdxFormatError } from './errors.js';
+export { DataFileError, DataRowError, IdxFormatError } from './errors.js';
 export {
   IDX_IMAGES_MAGIC,
   IDX_LABELS_MAGIC,
@@ -32,3 +35,49 @@ export {
   type DataSource,
   type DataSourceOptions,
 } from './dataSource.js';
+export {
+  parseDeviceDataOptions,
+  defaultDeviceDataOptions,
+  DEFAULT_LABEL_COLUMN,
+  DEFAULT_WINDOW,
+  DEFAULT_STRIDE,
+  DEFAULT_DELIMITER,
+  DEFAULT_HOLDOUT,
+  DEFAULT_HOLDOUT_SEED,
+  MAX_CLASSES,
+  MAX_WINDOW,
+  type DeviceDataOptions,
+  type DeviceDataConfig,
+  type TargetKind,
+  type DataFormat,
+  type HoldoutBy,
+} from './deviceDataOptions.js';
+export {
+  loadDeviceData,
+  withExamples,
+  gatherExamples,
+  toDataset,
+  type DeviceData,
+  type DeviceTarget,
+  type Readings,
+  type Sequence,
+} from './deviceData.js';
+export { parseStrictNumber, sortIds } from './fields.js';
+export { splitHoldout, readingsOf, type HoldoutSplit } from './holdout.js';
+export {
+  featureMoments,
+  combineMoments,
+  featureStatistics,
+  standardize,
+  type FeatureMoments,
+  type FeatureStatistics,
+} from './featureStats.js';
+export {
+  parseNaturalPartition,
+  formatNaturalPartition,
+  isNaturalPartition,
+  splitByGroup,
+  NATURAL_PARTITION_USAGE,
+  type NaturalPartition,
+  type GroupData,
+} from './naturalSplit.js';
