@@ -123,16 +123,19 @@ export class Authenticator {
     const credential = this.credentials.get(name);
     const digest = createHash('sha256').update(password).digest('hex');
     if (credential && this.passed.get(credential.name) === digest) return credential;
-    const { maxFailuresPerSource, maxFailuresPerUsername } = this.limits;
-    if (this.failures.count(`ip ${source}`) >= maxFailuresPerSource) {
-      throw refuse(LoginRefuseReason.Throttled, 5, `${maxFailuresPerSource} failed logins from ${source} within ${this.limits.failureWindowMs} ms`);
-    }
-    if (this.failures.count(`user ${name}`) >= maxFailuresPerUsername) {
-      throw refuse(LoginRefuseReason.Throttled, 5, `${maxFailuresPerUsername} failed logins for this username within ${this.limits.failureWindowMs} ms`);
-    }
+    const { maxFailuresPerSource, maxFailuresPerUsername, failureWindowMs } = this.limits;
+    const throttled = (): string | undefined => {
+      if (this.failures.count(`ip ${source}`) >= maxFailuresPerSource) return `${maxFailuresPerSource} failed logins from ${source} within ${failureWindowMs} ms`;
+      if (this.failures.count(`user ${name}`) >= maxFailuresPerUsername) return `${maxFailuresPerUsername} failed logins for this username within ${failureWindowMs} ms`;
+      return undefined;
+    };
+    const before = throttled();
+    if (before !== undefined) throw refuse(LoginRefuseReason.Throttled, 5, before);
     const hash = credential?.hash ?? (await (this.dummy ??= hashPassword(randomBytes(16).toString('base64'))));
-    const ok = await this.queue.run(source, () => verifyPassword(password.toString('utf8'), hash));
+    // Asked again when its turn comes: failures may have piled up while it waited.
+    const ok = await this.queue.run(source, async () => (throttled() === undefined ? verifyPassword(password.toString('utf8'), hash) : 'throttled' as const));
     if (ok === undefined) throw refuse(LoginRefuseReason.Busy, 3, 'too many password checks waiting');
+    if (ok === 'throttled') throw refuse(LoginRefuseReason.Throttled, 5, throttled() ?? 'too many failed logins');
     if (!ok || !credential) {
       this.failures.add(`ip ${source}`);
       this.failures.add(`user ${name}`);
@@ -174,20 +177,28 @@ class FailureLog {
  */
 class CheckQueue {
   private running = 0;
-  private readonly waiting: { source: string; start: () => void }[] = [];
+  private readonly waiting: { source: string; start: () => void; drop: () => void }[] = [];
   private readonly perSource = new Map<string, { pending: number; running: number }>();
 
   constructor(private readonly limits: ParsedLoginLimits, private readonly suspect: (source: string) => boolean) {}
 
-  /** `task`'s result, or undefined at once when the queue or the source's share is full. */
+  /**
+   * `task`'s result once its turn came, or undefined at once when the source's share is full.
+   * When the whole queue is full, a newcomer takes the place of the last waiting check of the
+   * worst-placed source (one with failures, else the one with most checks), if that source is
+   * worse placed than its own; the check it replaces gets undefined.
+   */
   run<T>(source: string, task: () => Promise<T>): Promise<T | undefined> {
     const mine = this.perSource.get(source) ?? { pending: 0, running: 0 };
-    if (mine.pending >= this.limits.maxChecksPerSource || this.waiting.length >= this.limits.maxQueuedChecks) {
-      return Promise.resolve(undefined);
-    }
+    if (mine.pending >= this.limits.maxChecksPerSource) return Promise.resolve(undefined);
+    if (this.waiting.length >= this.limits.maxQueuedChecks && !this.evictFor(source)) return Promise.resolve(undefined);
     mine.pending += 1;
     this.perSource.set(source, mine);
-    return new Promise<T>((resolve, reject) => {
+    return new Promise<T | undefined>((resolve, reject) => {
+      const done = (): void => {
+        mine.pending -= 1;
+        if (mine.pending === 0) this.perSource.delete(source);
+      };
       this.waiting.push({
         source,
         start: () => {
@@ -196,14 +207,39 @@ class CheckQueue {
           task().then(resolve, reject).finally(() => {
             this.running -= 1;
             mine.running -= 1;
-            mine.pending -= 1;
-            if (mine.pending === 0) this.perSource.delete(source);
+            done();
             this.pump();
           });
+        },
+        drop: () => {
+          done();
+          resolve(undefined);
         },
       });
       this.pump();
     });
+  }
+
+  /** How badly placed `source` is: sources with failures last, then by checks pending. */
+  private rank(source: string): number {
+    return (this.suspect(source) ? 1_000_000 : 0) + (this.perSource.get(source)?.pending ?? 0);
+  }
+
+  /** Drops the last waiting check of the worst-placed source if it ranks below `source`'s next one. */
+  private evictFor(source: string): boolean {
+    let worst = -1;
+    let worstRank = this.rank(source) + 1;
+    for (let i = this.waiting.length - 1; i >= 0; i--) {
+      const rank = this.rank(this.waiting[i]!.source);
+      if (rank > worstRank) {
+        worst = i;
+        worstRank = rank;
+      }
+    }
+    if (worst < 0) return false;
+    const [dropped] = this.waiting.splice(worst, 1);
+    dropped!.drop();
+    return true;
   }
 
   private pump(): void {
