@@ -3,6 +3,7 @@ import { connectAggregator, coordinatorSpecs, createCoordinator, createEvaluator
 import { loadDataSource, loadMnist, parseDataSource } from '../datasets/index.js';
 import { initBackend } from '../learning/index.js';
 import { buildReport, reportRound, type ReportRound } from '../simulator/index.js';
+import { printable } from '../monitor/index.js';
 import { OptionsError } from '../protocol/index.js';
 import { UsageError, num, seconds, str, type Command } from './args.js';
 import { resumedLine, roundLine, settingsLine } from './format.js';
@@ -53,8 +54,9 @@ export const aggregatorCommand: Command = {
     coordinator.on('roundStarted', (m) => console.log(o.mode === 'async'
       ? `dispatch ${m.round}: ${m.participants.length} device(s) sent off from global ${m.globalVersion}`
       : `round ${m.round}: ${m.participants.length} participants, deadline in ${Math.round((m.deadline - Date.now()) / 1000)} s`));
-    coordinator.on('updateRejected', (r) => console.log(`  rejected update from ${r.deviceId}: ${r.reason} (${r.detail})`));
-    coordinator.on('invalidMessage', ({ topic, error }) => console.log(`  invalid message on ${topic}: ${error.message}`));
+    // Topics, ids and error details come from the broker's clients: printed escaped.
+    coordinator.on('updateRejected', (r) => console.log(printable(`  rejected update from ${r.deviceId}: ${r.reason} (${r.detail})`)));
+    coordinator.on('invalidMessage', ({ topic, error }) => console.log(printable(`  invalid message on ${topic}: ${error.message}`)));
     const rounds: ReportRound[] = [];
     coordinator.on('roundClosed', (r) => {
       rounds.push(reportRound(r));

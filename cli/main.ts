@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
+import { printable } from '../monitor/index.js';
 import { FedmqError, OptionsError } from '../protocol/index.js';
 import { UsageError, helpText, parseFlags, type Command } from './args.js';
 import { agentCommand } from './agent.js';
@@ -75,7 +76,8 @@ async function main(argv: string[]): Promise<number> {
     // Our errors and system errors (ECONNREFUSED...) explain themselves; anything else is a bug: show where.
     const err = e as Error & { code?: unknown };
     const known = err instanceof FedmqError || err.code !== undefined;
-    process.stderr.write(`fedmq ${command.name}: ${known ? err.message : (err.stack ?? String(err))}\n`);
+    // An error may quote what a remote client sent: printed escaped.
+    process.stderr.write(`fedmq ${command.name}: ${(known ? err.message : (err.stack ?? String(err))).split('\n').map(printable).join('\n')}\n`);
     return 1;
   }
 }

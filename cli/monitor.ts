@@ -2,6 +2,7 @@ import { DEFAULT_FLEET } from '../protocol/index.js';
 import {
   DEFAULT_DASHBOARD_HOST,
   frameSignature,
+  printableJson,
   renderTerminal,
   startDashboard,
   topicLine,
@@ -50,7 +51,7 @@ export const monitorCommand: Command = {
     });
     if (topics) return untilShutdown(watch, () => undefined);
     if (json) {
-      const timer = setInterval(() => print(JSON.stringify(watch.state.snapshot(Date.now()))), TICK_MS);
+      const timer = setInterval(() => print(printableJson(watch.state.snapshot(Date.now()))), TICK_MS);
       return untilShutdown(watch, () => clearInterval(timer));
     }
     return process.stdout.isTTY ? liveView(watch) : plainView(watch);

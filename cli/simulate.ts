@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Simulation, DEFAULT_DEVICES, DEFAULT_PARTITION, chartPath, simulationSpecs, writeRunChart, type RunReport, type SimulationOptions } from '../simulator/index.js';
+import { printable } from '../monitor/index.js';
 import { UsageError, num, str, writableFile, type Command } from './args.js';
 import { resumedLine, roundLine, settingsLine } from './format.js';
 import { ProgressBar } from './progress.js';
@@ -75,11 +76,12 @@ export const simulateCommand: Command = {
     });
     simulation.on('updateRejected', (r) => {
       bar.clear();
-      console.log(`  rejected update from ${r.deviceId} in round ${r.round}: ${r.reason} (${r.detail})`);
+      // With --broker, any client of that broker may publish: its strings are printed escaped.
+      console.log(printable(`  rejected update from ${r.deviceId} in round ${r.round}: ${r.reason} (${r.detail})`));
     });
     simulation.on('deviceWarning', ({ deviceId, error }) => {
       bar.clear();
-      console.error(`  warning from ${deviceId}: ${error.message}`);
+      console.error(printable(`  warning from ${deviceId}: ${error.message}`));
     });
     simulation.on('roundClosed', (r, entry) => {
       bar.clear();

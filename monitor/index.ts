@@ -18,6 +18,7 @@ export { TopicLog, MAX_TOPICS, type TopicEntry } from './topicLog.js';
 export { inspectPayload, topicLine, l2, type InspectOptions, type Inspected } from './inspect.js';
 export { renderTerminal, frameSignature, type TerminalOptions } from './terminal.js';
 export { formatBytes, formatDuration, sparkline } from './format.js';
+export { printable, printableDeep, printableJson } from './printable.js';
 export { watchFleet, RECONNECT_PERIOD_MS, type FleetWatch, type WatchOptions } from './source.js';
 export {
   startDashboard,

@@ -1,5 +1,6 @@
 import { Decoder } from 'cbor-x';
 import { parseCodec } from '../protocol/index.js';
+import { printable, printableJson } from './printable.js';
 
 /** What a payload turned out to be, and a JSON-ready rendering of it. */
 export interface Inspected {
@@ -54,18 +55,22 @@ export function inspectPayload(topic: string, payload: Uint8Array, options: Insp
   }
 }
 
-/** One message as `fedmq monitor --topics` prints it: a readable line, or an NDJSON object with `json`. */
+/**
+ * One message as `fedmq monitor --topics` prints it: a readable line, or an NDJSON object with
+ * `json`. Topic and payload come from the network: neither line holds a control character
+ * (escaped as `\x1b` in the readable line, as `\u001b` in JSON, which parses back to the same strings).
+ */
 export function topicLine(
   message: { topic: string; payload: Uint8Array; retained: boolean; at: number },
   options: InspectOptions & { json?: boolean } = {},
 ): string {
   const { value, format } = inspectPayload(message.topic, message.payload, options);
   if (options.json) {
-    return JSON.stringify({ ts: message.at, topic: message.topic, retained: message.retained, bytes: message.payload.byteLength, format, payload: value });
+    return printableJson({ ts: message.at, topic: message.topic, retained: message.retained, bytes: message.payload.byteLength, format, payload: value });
   }
   const time = new Date(message.at).toISOString().slice(11, 23);
-  const body = format === 'text' ? JSON.stringify(value).slice(1, -1) : JSON.stringify(value);
-  return `${time} ${message.topic}${message.retained ? ' [retained]' : ''} (${message.payload.byteLength} B) ${body}`;
+  const body = format === 'text' ? printableJson(value).slice(1, -1) : printableJson(value);
+  return `${time} ${printable(message.topic)}${message.retained ? ' [retained]' : ''} (${message.payload.byteLength} B) ${body}`;
 }
 
 type Obj = Record<string, unknown>;

@@ -1,4 +1,5 @@
 import { formatBytes, formatDuration, formatRate, progressBar, sparkline } from './format.js';
+import { printableDeep } from './printable.js';
 import type { MonitorSnapshot } from './state.js';
 import { TOPIC_FAMILIES } from './traffic.js';
 
@@ -14,8 +15,13 @@ export interface TerminalOptions {
 const ANSI = { bold: '\x1b[1m', dim: '\x1b[2m', green: '\x1b[32m', yellow: '\x1b[33m', red: '\x1b[31m', cyan: '\x1b[36m', reset: '\x1b[0m' };
 type Style = keyof typeof ANSI;
 
-/** Lines of the terminal view of one snapshot; a pure function, so it can be tested and piped. */
-export function renderTerminal(s: MonitorSnapshot, options: TerminalOptions = {}): string[] {
+/**
+ * Lines of the terminal view of one snapshot; a pure function, so it can be tested and piped.
+ * Every string of the snapshot came from the network: control characters in it are shown as
+ * escapes (`\x1b`), so the only ones written are the view's own colours.
+ */
+export function renderTerminal(snapshot: MonitorSnapshot, options: TerminalOptions = {}): string[] {
+  const s = printableDeep(snapshot);
   const width = options.width ?? 100;
   const paint = (style: Style, text: string): string => (options.color ? `${ANSI[style]}${text}${ANSI.reset}` : text);
   const lines: string[] = [];
