@@ -9,3 +9,4 @@ export { type TrainingData } from './batches.js';
 export { LocalModel, DEFAULT_EVAL_BATCH_SIZE, type EvalResult, type TrainOptions, type TrainResult } from './localModel.js';
 export { ModelBusyError, ModelDisposedError, TrainingDataError, TrainingStoppedError, WeightsLengthError } from './errors.js';
 export { tensorCount } from './memory.js';
+export * from './task/index.js';
