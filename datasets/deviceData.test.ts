@@ -210,7 +210,7 @@ describe('loadDeviceData: bad rows', () => {
     ['invalid JSON', '{"a": 1,\n', /bad\.ndjson:1: invalid JSON/, {}, 'bad.ndjson'],
     ['an unterminated quote', 'a,label\n"1,0\n', /bad\.csv:2: a quoted field does not end on its line/],
     ['a header only', 'a,label\n', /no readings/],
-  ] as const)('refuses %s', async (_case, text, message, options: DeviceDataOptions = {}, name = 'bad.csv') => {
+  ] as [string, string, RegExp, DeviceDataOptions?, string?][])('refuses %s', async (_case, text, message, options = {}, name = 'bad.csv') => {
     const error = await load(name, text, options).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DataFileError);
     expect((error as Error).message).toMatch(message);
