@@ -7,9 +7,13 @@ export {
   DEFAULT_MAX_PAYLOAD_BYTES,
   DEFAULT_PACKET_TIMEOUT_MS,
   DEFAULT_PORT,
+  DEFAULT_LOGIN_LIMITS,
   defaultBrokerOptions,
   parseBrokerOptions,
+  parseLoginLimits,
   type BrokerOptions,
+  type LoginLimits,
+  type ParsedLoginLimits,
   type ParsedBrokerOptions,
 } from './options.js';
 export type { BrokerStats } from './stats.js';
