@@ -6,7 +6,7 @@
  * bench/results/influence/ and reused when its settings are the same (so an interrupted bench
  * resumes). Also prints how often the bound clipped, and the longest update of a round over
  * the median of recent ones (the bound is 4x that median).
- * Usage: npm run build && node dist/bench/influence.js [--rounds 80] [--codecs a,b] [--workers 2] [--fresh]
+ * Usage: npm run build && node dist/bench/influence.js [--rounds 80] [--codecs a,b] [--workers 2] [--baseline run|codecs] [--fresh]
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -59,31 +59,52 @@ async function run(codec: string, influence: Influence): Promise<Saved> {
   return saved;
 }
 
+/**
+ * The run without the bound. `--baseline codecs`: the codecs bench's saved report of the same
+ * task and codec (bench/results/codecs/, made before the option existed, so without the bound),
+ * when its flags match; runs are deterministic (the same seed gives the same accuracies, round
+ * by round), so it is the run this bench would make with `influence: 'off'`.
+ */
+function codecsBaseline(codec: string): Saved | null {
+  const file = path.join('bench', 'results', 'codecs', `${codec.replace(/[^A-Za-z0-9.]+/g, '_')}.json`);
+  if (!existsSync(file) || !existsSync(`${file}.args`)) return null;
+  const flags = JSON.parse(readFileSync(`${file}.args`, 'utf8')) as Record<string, string>;
+  const same = Object.entries({ ...task, rounds: flags.rounds, codec }).every(([k, v]) => flags[k] === v) && Number(flags.rounds) >= Number(task.rounds);
+  if (!same) return null;
+  console.log(`baseline (off): ${file}`);
+  return { report: JSON.parse(readFileSync(file, 'utf8')) as RunReport, influence: [] };
+}
+
+const useCodecs = flag('baseline', 'run') === 'codecs';
+const rounds = Number(task.rounds);
 console.log(`influence: ${Object.entries(task).map(([k, v]) => `${k}=${v}`).join(' ')}, codecs ${codecs.join(', ')}`);
 const rows = [];
 for (const codec of codecs) {
-  const off = await run(codec, 'off');
   const on = await run(codec, 'adaptive');
-  const rounds = on.influence.filter((x): x is NonNullable<typeof x> => x !== null && x !== undefined && x.bound !== null && x.longest !== null);
+  const baseline = useCodecs ? codecsBaseline(codec) : null;
+  const off = baseline ?? (await run(codec, 'off'));
+  const accuracy = (saved: Saved): number[] => saved.report.rounds.slice(0, rounds).map((r) => r.accuracy);
+  const [a, b] = [accuracy(off), accuracy(on)];
+  const bounded = on.influence.filter((x): x is NonNullable<typeof x> => x !== null && x !== undefined && x.bound !== null && x.longest !== null);
   // The bound is MULTIPLIER x the median: longest / median = MULTIPLIER x longest / bound.
-  const ratios = rounds.map((x) => (DEFAULT_INFLUENCE_MULTIPLIER * x.longest!) / x.bound!);
+  const ratios = bounded.map((x) => (DEFAULT_INFLUENCE_MULTIPLIER * x.longest!) / x.bound!);
   const updates = on.report.rounds.reduce((s, r) => s + r.accepted, 0);
-  const clipped = rounds.reduce((s, x) => s + x.clipped, 0);
-  for (const [influence, saved] of [['off', off], ['adaptive', on]] as const) {
-    rows.push({
-      codec, influence,
-      'final acc': saved.report.final.accuracy,
-      'vs off (pt)': 100 * (saved.report.final.accuracy - off.report.final.accuracy),
-      'best acc': Math.max(...saved.report.rounds.map((r) => r.accuracy)),
-      'rounds to 95%': roundsTo(saved.report, 0.95),
-      'clipped updates': influence === 'off' ? '-' : `${clipped}/${updates}`,
-      'max longest/median': influence === 'off' ? '-' : Math.max(...ratios),
-      'decode+agg ms': saved.report.rounds.reduce((s, r) => s + r.aggregateMs, 0) / saved.report.rounds.reduce((s, r) => s + r.accepted, 0),
-    });
-  }
+  rows.push({
+    codec,
+    rounds,
+    'off acc': a[rounds - 1]!,
+    'adaptive acc': b[rounds - 1]!,
+    'diff (pt)': 100 * (b[rounds - 1]! - a[rounds - 1]!),
+    'max |diff| any round (pt)': 100 * Math.max(...a.map((x, i) => Math.abs(x - b[i]!))),
+    'off to 95%': roundsTo(off.report, 0.95),
+    'adaptive to 95%': roundsTo(on.report, 0.95),
+    clipped: `${bounded.reduce((s, x) => s + x.clipped, 0)}/${updates}`,
+    'max longest/median': Math.max(...ratios),
+    'off source': baseline ? 'codecs bench' : 'run',
+  });
 }
 printTable(rows);
 console.log(`\nadaptive: each update longer than ${DEFAULT_INFLUENCE_MULTIPLIER}x the median norm of recently accepted updates is scaled down to it;`);
-console.log('max longest/median: the longest update of any round over the median the bound was taken from (the bound is the multiplier).');
+console.log('max longest/median: the longest update of any round over the median its bound was taken from (the bound is the multiplier).');
 const out = await writeResults('influence', { task, multiplier: DEFAULT_INFLUENCE_MULTIPLIER, rows }, flag('out', '') || undefined);
 console.log(`wrote ${out}`);

@@ -31,9 +31,9 @@ async function declare(client: MqttClient, deviceId: string, samples: number): P
 function int8BeyondFloat32(): Uint8Array {
   const bytes = int8Codec().encode(new Float32Array(PARAMS).fill(1), new Rng(0));
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  // Layout after the 12-byte header: chunk size (u32), then one f32 scale per chunk.
-  const chunks = Math.ceil(PARAMS / view.getUint32(12, true));
-  for (let c = 0; c < chunks; c++) view.setFloat32(16 + 4 * c, FLT_MAX, true);
+  // Layout after the 8-byte header: chunk size (u32), then one f32 scale per chunk.
+  const chunks = Math.ceil(PARAMS / view.getUint32(8, true));
+  for (let c = 0; c < chunks; c++) view.setFloat32(12 + 4 * c, FLT_MAX, true);
   return bytes;
 }
 
