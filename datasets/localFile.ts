@@ -22,6 +22,10 @@ export function localFileFormat(path: string): LocalFileFormat | null {
  * Values may be 0..255 intensities or already in [0, 1]: if any value in the file exceeds 1,
  * all are divided by 255. Rows must agree on the feature count; labels are integers 0..255;
  * numClasses is max(10, largest label + 1). Problems throw `DataFileError` naming the line.
+ *
+ * This is the legacy image-style format kept for `--data file.csv`. Its /255 rescaling is
+ * wrong for sensor data (21.5 degrees becomes 0.08); `loadDeviceData` reads named columns
+ * and never rescales (see datasets/README.md).
  */
 export async function loadLocalFile(path: string): Promise<Dataset> {
   let format = localFileFormat(path);
