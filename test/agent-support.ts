@@ -28,9 +28,11 @@ export function mlpTask(over: Partial<TaskMessage> = {}): TaskMessage {
 
 /** The mlp's seed-0 initial weights as a retained f32 global of `version`. */
 export function mlpGlobal(version = 0): GlobalMessage {
-  const { bytes, sha256 } = encodeGlobal(initialWeights('mlp', 0), parseCodec('f32'), new Rng(0));
-  return build.global({ version, round: 0, codec: 'f32', weights: bytes, sha256 });
+  initial ??= encodeGlobal(initialWeights('mlp', 0), parseCodec('f32'), new Rng(0));
+  return build.global({ version, round: 0, codec: 'f32', weights: initial.bytes, sha256: initial.sha256 });
 }
+
+let initial: { bytes: Uint8Array; sha256: string } | undefined;
 
 export function roundFor(deviceIds: string[], round: number, deadline: number, over: Partial<RoundMessage> = {}): RoundMessage {
   return build.round({
