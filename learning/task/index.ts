@@ -3,3 +3,4 @@ export { TaskModel, DEFAULT_TASK_EVAL_BATCH_SIZE, type TaskEvalResult, type Task
 export { taskInitialWeights } from './initialWeights.js';
 export { checkTaskData, type TaskData } from './taskData.js';
 export { metricsFromSums, type EvalSums } from './objective.js';
+export { importKerasModel, loadKerasModelFile, type ImportedModel, type KerasImportOptions } from './kerasImport.js';
