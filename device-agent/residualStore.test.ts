@@ -98,3 +98,27 @@ describe('file residual store', () => {
     expect((await store.load('dev-1', 100, SPEC)).residual).toEqual(new Float32Array(100));
   });
 });
+
+describe('file residual store whose directory cannot be written', () => {
+  it('keeps the residual in memory, warns once, and writes it to disk once the directory can be written', async () => {
+    // Prepare: the directory would be under a regular file (ENOTDIR; a read-only mode does not stop root).
+    await writeFile(path.join(dir, 'file'), 'not a directory');
+    const warnings: Error[] = [];
+    const store = new FileResidualStore(path.join(dir, 'file', 'state'), { onWarning: (e) => warnings.push(e) });
+    const first = trainedFeedback(100);
+    const second = trainedFeedback(100);
+    second.encode(parseCodec(SPEC), new Float32Array(100).fill(1), new Rng(1));
+    // Execute / Assert: saves and loads go on in memory, with one warning.
+    expect((await store.load('dev-1', 100, SPEC)).residual).toEqual(new Float32Array(100));
+    await store.save('dev-1', SPEC, first);
+    await store.save('dev-1', SPEC, second);
+    expect((await store.load('dev-1', 100, SPEC)).residual).toEqual(second.residual);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]!.name).toBe('ResidualStorageError');
+    // The directory becomes usable: the next save reaches the disk, where a new store finds it.
+    await rm(path.join(dir, 'file'));
+    await store.save('dev-1', SPEC, first);
+    expect((await new FileResidualStore(path.join(dir, 'file', 'state')).load('dev-1', 100, SPEC)).residual).toEqual(first.residual);
+    expect(warnings).toHaveLength(1);
+  });
+});

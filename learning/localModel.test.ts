@@ -9,6 +9,7 @@ import {
   ModelDisposedError,
   tensorCount,
   TrainingDataError,
+  TrainingStoppedError,
   WeightsLengthError,
 } from './index.js';
 import { bandsData } from './testSupport.js';
@@ -23,6 +24,24 @@ describe('a local model', () => {
     // Assert
     expect(['tensorflow', 'wasm', 'cpu']).toContain(currentBackend());
     expect(again).toBe(currentBackend());
+    model.dispose();
+  });
+
+  it('stops between batches once its stop signal aborts, and can train again afterwards', async () => {
+    // Prepare: 1,000 epochs of 200 examples, far more than the 200 ms it is given.
+    const model = await LocalModel.create('mlp');
+    const data = bandsData(200, 1);
+    const stop = new AbortController();
+    const started = performance.now();
+    setTimeout(() => stop.abort(), 200);
+    // Execute
+    const stopped = await model.train(data, { ...OPTIONS, epochs: 1_000 }, stop.signal).catch((e: unknown) => e);
+    // Assert: stopped within a batch or two of the abort, and the model is free again.
+    expect(stopped).toBeInstanceOf(TrainingStoppedError);
+    expect((stopped as TrainingStoppedError).steps).toBeGreaterThan(0);
+    expect(performance.now() - started).toBeLessThan(1_000);
+    await expect(model.train(data, OPTIONS, stop.signal)).rejects.toBeInstanceOf(TrainingStoppedError);
+    expect((await model.train(data, OPTIONS)).steps).toBe(20);
     model.dispose();
   });
 
