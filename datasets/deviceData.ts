@@ -205,9 +205,11 @@ class Builder {
     this.line = line;
     const row = this.beginRow();
     const offset = row * columns.features.length;
-    columns.features.forEach((i, k) => {
-      this.values[offset + k] = this.number(...field(i), 'a feature');
-    });
+    const { features, header } = columns;
+    for (let k = 0; k < features.length; k++) {
+      const i = features[k] as number;
+      this.values[offset + k] = this.number(fields[i] as string, header[i] as string, i + 1, 'a feature');
+    }
     this.endRow(row, line, field(columns.label), columns.group < 0 ? null : field(columns.group), columns.time < 0 ? null : field(columns.time));
   }
 
