@@ -75,6 +75,12 @@ function codecsBaseline(codec: string): Saved | null {
   return { report: JSON.parse(readFileSync(file, 'utf8')) as RunReport, influence: [] };
 }
 
+/** Aggregator time per accepted update over the compared rounds (decoding, the bound, the strategy). */
+function aggregateMsPerUpdate(saved: Saved): number {
+  const rounds = saved.report.rounds.slice(0, Number(task.rounds));
+  return rounds.reduce((s, r) => s + r.aggregateMs, 0) / rounds.reduce((s, r) => s + r.accepted, 0);
+}
+
 const useCodecs = flag('baseline', 'run') === 'codecs';
 const rounds = Number(task.rounds);
 console.log(`influence: ${Object.entries(task).map(([k, v]) => `${k}=${v}`).join(' ')}, codecs ${codecs.join(', ')}`);
@@ -100,6 +106,8 @@ for (const codec of codecs) {
     'adaptive to 95%': roundsTo(on.report, 0.95),
     clipped: `${bounded.reduce((s, x) => s + x.clipped, 0)}/${updates}`,
     'max longest/median': Math.max(...ratios),
+    'agg ms/update off': aggregateMsPerUpdate(off),
+    'agg ms/update adaptive': aggregateMsPerUpdate(on),
     'off source': baseline ? 'codecs bench' : 'run',
   });
 }

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import mqtt, { type MqttClient } from 'mqtt';
 import { build, decodeMessage, encodeMessage, type RoundMessage } from '../protocol/index.js';
 import { startBroker, type BrokerHandle } from '../broker/index.js';
-import { Coordinator, connectAggregator, type RoundReport } from '../aggregator/index.js';
+import { connectAggregator, createCoordinator, type RoundReport } from '../aggregator/index.js';
 import { f32Delta, publishUpdate, smallEvaluator, topics, updatePayload } from './helpers.js';
 
 /** A device as a plain client (no last will: a broker that dies publishes none), online, listening to task, global and round. */
@@ -26,7 +26,8 @@ describe('an aggregator whose broker restarts without persistence', () => {
     for (const step of teardown.splice(0).reverse()) await step();
   });
 
-  it('subscribes again and republishes the task, the current global and the open round, in that order', async () => {
+  // Async mode: one update per global, so its second dispatch is open when the broker goes down.
+  it.each([{ mode: 'sync' as const }, { mode: 'async' as const, buffer: 1 }])('subscribes again and republishes the task, the current global and the open round, in that order ($mode)', async (mode) => {
     // Prepare: a broker on a port it can come back on, an aggregator client that reconnects by
     // itself (every second), and a device that finishes round 1.
     let broker: BrokerHandle = await startBroker({ host: '127.0.0.1', port: 0 });
@@ -36,7 +37,7 @@ describe('an aggregator whose broker restarts without persistence', () => {
     teardown.push(() => control.endAsync(true));
     const evaluator = await smallEvaluator();
     teardown.push(async () => evaluator.dispose());
-    const coordinator = new Coordinator({ fleet: 'test', rounds: 2, minDevices: 1, codec: 'f32', roundTimeoutMs: 60_000 }, { client: control, evaluate: evaluator });
+    const coordinator = createCoordinator({ fleet: 'test', rounds: 2, minDevices: 1, codec: 'f32', roundTimeoutMs: 60_000, ...mode }, { client: control, evaluate: evaluator });
     const republished: unknown[] = [];
     coordinator.on('republished', (info) => republished.push(info));
     const first = await device(broker.url);
