@@ -15,19 +15,28 @@ export interface Clock {
   sleepUntil(at: number, signal?: AbortSignal): Promise<void>;
 }
 
-/** Wall time: `Date.now()` and timers. */
+/** The longest single timer a JS runtime keeps (2^31 - 1 ms); a longer one fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Wall time: `Date.now()` and timers (a wait past ~24.8 days is slept in several). */
 export const systemClock: Clock = {
   now: () => Date.now(),
   sleepUntil(at, signal) {
     return new Promise((resolve) => {
       if (signal?.aborted) return resolve();
+      let timer: ReturnType<typeof setTimeout> | undefined;
       const done = (): void => {
         clearTimeout(timer);
         signal?.removeEventListener('abort', done);
         resolve();
       };
-      const timer = setTimeout(done, Math.max(0, at - Date.now()));
+      const arm = (): void => {
+        const left = at - Date.now();
+        if (left <= 0) return done();
+        timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
+      };
       signal?.addEventListener('abort', done, { once: true });
+      arm();
     });
   },
 };
