@@ -1,5 +1,5 @@
-import { DEFAULT_HOST, DEFAULT_PORT, ROLES, credentialHooks, loadCredentials, registerBrokerMetrics, startBroker } from '../broker/index.js';
-import { num, str, type Command } from './args.js';
+import { DEFAULT_HOST, DEFAULT_MAX_CONNECTIONS, DEFAULT_PACKET_TIMEOUT_MS, DEFAULT_PORT, ROLES, credentialHooks, loadCredentials, registerBrokerMetrics, startBroker } from '../broker/index.js';
+import { num, seconds, str, type Command } from './args.js';
 import { formatBytes } from './format.js';
 import { serveMetrics } from './metrics-server.js';
 import { onShutdown } from './signals.js';
@@ -14,13 +14,20 @@ export const brokerCommand: Command = {
     'ws-port': { type: 'string', placeholder: 'N', description: 'MQTT-over-WebSocket port (off unless given)' },
     'metrics-port': { type: 'string', placeholder: '[HOST:]PORT', description: 'serve Prometheus metrics at http://HOST:PORT/metrics (host: --host)' },
     'stats-interval': { type: 'string', placeholder: 'SECONDS', description: 'print traffic counters this often (0 = never)', default: '0' },
+    'max-connections': { type: 'string', placeholder: 'N', description: 'connections open at once (TCP and WebSocket); more are closed on arrival', default: String(DEFAULT_MAX_CONNECTIONS) },
+    'packet-timeout': { type: 'string', placeholder: 'SECONDS', description: 'close a connection whose MQTT packet is not complete this long after its first byte', default: String(DEFAULT_PACKET_TIMEOUT_MS / 1000) },
     auth: { type: 'string', placeholder: 'FILE', description: "require logins from FILE's ROLE NAME HASH lines (fedmq passwd writes them); roles: device, aggregator, monitor" },
   },
 
   async run(flags) {
     const authFile = str(flags, 'auth');
     const credentials = authFile === undefined ? undefined : await loadCredentials(authFile);
-    const broker = await startBroker({ host: str(flags, 'host'), port: num(flags, 'port'), wsPort: num(flags, 'ws-port'), ...(credentials && { hooks: credentialHooks(credentials) }) });
+    const broker = await startBroker({
+      host: str(flags, 'host'), port: num(flags, 'port'), wsPort: num(flags, 'ws-port'),
+      maxConnections: num(flags, 'max-connections'),
+      packetTimeoutMs: seconds(flags, 'packet-timeout'),
+      ...(credentials && { hooks: credentialHooks(credentials) }),
+    });
     // The exact line tests and scripts wait for.
     console.log(`broker listening on ${broker.url}${broker.wsUrl ? ` and ${broker.wsUrl}` : ''}`);
     if (credentials) {
@@ -37,7 +44,7 @@ export const brokerCommand: Command = {
     const every = num(flags, 'stats-interval') ?? 0;
     const timer = every > 0 ? setInterval(() => {
       const s = broker.stats();
-      console.log(`stats: clients ${s.clients}  in ${s.messagesIn} msgs / ${formatBytes(s.bytesIn)}  out ${s.messagesOut} msgs / ${formatBytes(s.bytesOut)}  rejected ${s.publishesRejected}`);
+      console.log(`stats: clients ${s.clients}  in ${s.messagesIn} msgs / ${formatBytes(s.bytesIn)}  out ${s.messagesOut} msgs / ${formatBytes(s.bytesOut)}  rejected ${s.publishesRejected}  refused: connections ${s.connectionsRefused} logins ${s.loginsRefused} subscriptions ${s.subscriptionsRefused}`);
     }, every * 1000) : undefined;
     await new Promise<void>((resolve) => {
       onShutdown((signal) => {
