@@ -118,12 +118,15 @@ export function str(flags: Flags, name: string): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
+/** A decimal number as people write one: no hex, binary, blanks or digit separators (which `Number` would take). */
+const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
 /** A numeric flag, or undefined when absent; a non-number is a UsageError. */
 export function num(flags: Flags, name: string): number | undefined {
   const v = str(flags, name);
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${name} expects a number, got "${v}"`);
+  if (!DECIMAL.test(v) || !Number.isFinite(n)) throw new UsageError(`--${name} expects a number, got "${v}"`);
   return n;
 }
 
@@ -138,12 +141,12 @@ type Check = (value: string) => string | undefined;
 
 const integerIn = (min: number, max: number): Check => (v) => {
   const n = Number(v);
-  return v.trim() !== '' && Number.isInteger(n) && n >= min && n <= max ? undefined : `expects an integer in [${min}, ${max}], got "${v}"`;
+  return DECIMAL.test(v) && Number.isInteger(n) && n >= min && n <= max ? undefined : `expects an integer in [${min}, ${max}], got "${v}"`;
 };
 
 const secondsIn = (min: number, { exclusive = false, max = Infinity } = {}): Check => (v) => {
   const n = Number(v);
-  const ok = v.trim() !== '' && Number.isFinite(n) && (exclusive ? n > min : n >= min) && n <= max;
+  const ok = DECIMAL.test(v) && Number.isFinite(n) && (exclusive ? n > min : n >= min) && n <= max;
   const range = `${exclusive ? '(' : '['}${min}, ${max === Infinity ? 'inf)' : `${max}]`}`;
   return ok ? undefined : `expects seconds in ${range}, got "${v}"`;
 };

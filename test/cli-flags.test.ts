@@ -58,6 +58,8 @@ const CASES: [string[], RegExp][] = [
   [['simulate', '--devices', 'NaN'], /--devices expects a number/],
   [['simulate', '--devices', '1e9'], /--devices: /],
   [['simulate', '--rounds', 'Infinity'], /--rounds expects a number/],
+  [['simulate', '--rounds', '0x10'], /--rounds expects a number/],
+  [['broker', '--port', ' 1883'], /--port expects an integer/],
   [['simulate', '--fraction', '0'], /--fraction: /],
   [['simulate', '--overselect', '100'], /--overselect: /],
   [['simulate', '--buffer', '0'], /--buffer: /],
