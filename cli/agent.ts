@@ -6,6 +6,7 @@ import { initBackend, type BackendName } from '../learning/index.js';
 import { UsageError, num, str, type Command } from './args.js';
 import { login, loginFlags } from './shared-flags.js';
 import { formatBytes } from './format.js';
+import { printable } from '../monitor/index.js';
 import { onShutdown } from './signals.js';
 
 export const agentCommand: Command = {
@@ -50,11 +51,12 @@ export const agentCommand: Command = {
     const stateDir = str(flags, 'state-dir') ?? path.join(os.homedir(), '.fedmq');
     const follow = (str(flags, 'follow') ?? 'always') as FollowMode;
     if (!FOLLOW_MODES.includes(follow)) throw new UsageError(`--follow must be ${FOLLOW_MODES.join(' or ')}`);
-    const agent = new DeviceAgent(client, { deviceId, fleet, data, follow }, { residuals: new FileResidualStore(stateDir, { onWarning: (e) => console.error(`warning: ${e.message}`) }) });
+    const agent = new DeviceAgent(client, { deviceId, fleet, data, follow }, { residuals: new FileResidualStore(stateDir, { onWarning: (e) => console.error(`warning: ${printable(e.message)}`) }) });
     agent.on('trainingStarted', (r) => console.log(`round ${r.round}: training (E=${r.epochs}, B=${r.batchSize}, lr=${r.lr})`));
     agent.on('updatePublished', (u) => console.log(`round ${u.round}: published ${formatBytes(u.bytes)} update, train loss ${u.loss.toFixed(4)} acc ${u.accuracy.toFixed(4)}, ${(u.trainMs / 1000).toFixed(1)} s`));
     agent.on('roundSkipped', (s) => { if (s.reason !== 'not-selected') console.log(`round ${s.round}: skipped (${s.reason})`); });
-    agent.on('warning', (e) => console.error(`warning: ${e.message}`));
+    // Messages may quote what arrived from the network: printed escaped.
+    agent.on('warning', (e) => console.error(`warning: ${printable(e.message)}`));
     await agent.start();
 
     await new Promise<void>((resolve) => onShutdown((signal) => {
