@@ -2,7 +2,7 @@ import mqtt from 'mqtt';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Authenticator, hashPassword, parseCredentials, type Credentials } from '../broker/credentials.js';
 import { credentialHooks } from '../broker/hooks/index.js';
-import { Fixture, raw, type RawClient } from '../broker/testSupport.js';
+import { Fixture, raw } from '../broker/testSupport.js';
 
 const fixture = new Fixture();
 afterEach(() => fixture.cleanup());
