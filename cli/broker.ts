@@ -1,6 +1,7 @@
 import { DEFAULT_HOST, DEFAULT_MAX_CONNECTIONS, DEFAULT_PACKET_TIMEOUT_MS, DEFAULT_PORT, ROLES, credentialHooks, loadCredentials, registerBrokerMetrics, startBroker } from '../broker/index.js';
 import { num, seconds, str, type Command } from './args.js';
 import { formatBytes } from './format.js';
+import { printable } from '../monitor/index.js';
 import { serveMetrics } from './metrics-server.js';
 import { onShutdown } from './signals.js';
 
@@ -39,8 +40,9 @@ export const brokerCommand: Command = {
     const metricsPort = str(flags, 'metrics-port');
     const metrics = metricsPort === undefined ? undefined : await serveMetrics(metricsPort, str(flags, 'host') ?? DEFAULT_HOST, (r) => registerBrokerMetrics(broker, r));
     if (metrics) console.log(`metrics on ${metrics.url}`);
-    broker.aedes.on('client', (c) => console.log(`client connected: ${c.id}`));
-    broker.aedes.on('clientDisconnect', (c) => console.log(`client disconnected: ${c.id}`));
+    // Client ids come from the network: printed escaped.
+    broker.aedes.on('client', (c) => console.log(`client connected: ${printable(c.id)}`));
+    broker.aedes.on('clientDisconnect', (c) => console.log(`client disconnected: ${printable(c.id)}`));
     const every = num(flags, 'stats-interval') ?? 0;
     const timer = every > 0 ? setInterval(() => {
       const s = broker.stats();
