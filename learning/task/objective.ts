@@ -53,33 +53,34 @@ export function lossSum(task: Task, out: tf.Tensor2D, t: Targets): tf.Scalar {
   }
 }
 
-/** The statistics of one batch as a [8] tensor in `SUM_KEYS` order, from its summed loss and logits. */
+/** How many of `SUM_KEYS` a task's batches produce: the rest are 0 for its output kind. */
+const sumWidth = (task: Task): number => (task.output.kind === 'classes' ? 2 : task.output.kind === 'binary' ? 6 : 8);
+
+/** The statistics of one batch in `SUM_KEYS` order (as many as `sumWidth`), from its summed loss and logits. */
 export function batchSums(task: Task, batchLoss: tf.Scalar, out: tf.Tensor2D, t: Targets): tf.Tensor1D {
-  const zero = tf.scalar(0);
-  const s: tf.Scalar[] = new Array<tf.Scalar>(SUM_KEYS.length).fill(zero);
-  s[0] = batchLoss;
   const count = (b: tf.Tensor): tf.Scalar => tf.sum(tf.cast(b, 'float32'));
-  if (task.output.kind === 'classes') {
-    s[1] = count(tf.equal(tf.argMax(out, 1), t.labels as tf.Tensor1D));
-  } else if (task.output.kind === 'binary') {
+  if (task.output.kind === 'classes') return tf.stack([batchLoss, count(tf.equal(tf.argMax(out, 1), t.labels as tf.Tensor1D))]) as tf.Tensor1D;
+  if (task.output.kind === 'binary') {
     const predicted = tf.greater(out, 0);
     const actual = tf.greater(t.y, 0.5);
-    s[2] = count(tf.logicalAnd(predicted, actual));
-    s[3] = count(tf.logicalAnd(predicted, tf.logicalNot(actual)));
-    s[4] = count(tf.logicalAnd(tf.logicalNot(predicted), actual));
-    s[5] = count(tf.logicalAnd(tf.logicalNot(predicted), tf.logicalNot(actual)));
-    s[1] = tf.add(s[2], s[5]);
-  } else {
-    const d = tf.sub(out, t.y);
-    s[6] = tf.sum(tf.square(d));
-    s[7] = tf.sum(tf.abs(d));
+    const tp = count(tf.logicalAnd(predicted, actual));
+    const tn = count(tf.logicalAnd(tf.logicalNot(predicted), tf.logicalNot(actual)));
+    const fp = count(tf.logicalAnd(predicted, tf.logicalNot(actual)));
+    const fn = count(tf.logicalAnd(tf.logicalNot(predicted), actual));
+    return tf.stack([batchLoss, tf.add(tp, tn), tp, fp, fn, tn]) as tf.Tensor1D;
   }
-  return tf.stack(s) as tf.Tensor1D;
+  const d = tf.sub(out, t.y);
+  const zero = tf.scalar(0);
+  return tf.stack([batchLoss, zero, zero, zero, zero, zero, tf.sum(tf.square(d)), tf.sum(tf.abs(d))]) as tf.Tensor1D;
 }
 
 /** Sums on the device, read back once per epoch or evaluation (a read forces a sync). */
 export class SumAccumulator {
-  private readonly sums = tf.variable(tf.zeros([SUM_KEYS.length]), false);
+  private readonly sums: tf.Variable;
+
+  constructor(task: Task) {
+    this.sums = tf.variable(tf.zeros([sumWidth(task)]), false);
+  }
 
   reset(): void {
     tf.tidy(() => this.sums.assign(tf.zerosLike(this.sums)));
@@ -91,7 +92,7 @@ export class SumAccumulator {
 
   async read(): Promise<EvalSums> {
     const v = await this.sums.data();
-    return Object.fromEntries(SUM_KEYS.map((k, i) => [k, v[i] ?? NaN])) as unknown as EvalSums;
+    return Object.fromEntries(SUM_KEYS.map((k, i) => [k, v[i] ?? 0])) as unknown as EvalSums;
   }
 
   dispose(): void {

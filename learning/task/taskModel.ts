@@ -5,6 +5,7 @@ import { taskLayout, type MetricName, type Task } from '../../protocol/task.js';
 import { initBackend } from '../backend.js';
 import { ModelBusyError, ModelDisposedError, TrainingStoppedError } from '../errors.js';
 import { denseBackward, denseForward } from '../layerOps.js';
+import { crossEntropySum } from '../metrics.js';
 import { batchSums, lossSum, metricsFromSums, SumAccumulator, type EvalSums, type Targets } from './objective.js';
 import { LocalOptimizer } from './optimizers.js';
 import { checkTaskData, inputSize, TaskBatchBuffer, type TaskData } from './taskData.js';
@@ -47,7 +48,7 @@ const YIELD_EVERY_MS = 50;
 export class TaskModel {
   readonly paramCount: number;
   private readonly net: TaskNetwork;
-  private readonly sums = new SumAccumulator();
+  private readonly sums: SumAccumulator;
   private readonly denseOnly: boolean;
   private busy = false;
   private disposed = false;
@@ -63,6 +64,7 @@ export class TaskModel {
     weights: Float32Array,
   ) {
     this.paramCount = taskLayout(task).paramCount;
+    this.sums = new SumAccumulator(task);
     this.net = new TaskNetwork(task, weights);
     this.denseOnly = this.net.options.customGradients && this.net.isDenseOnly() && task.loss === 'categoricalCrossentropy';
   }
@@ -211,7 +213,7 @@ export class TaskModel {
     for (let i = 0; i < layers; i++) acts.push(denseForward(acts[i] as tf.Tensor2D, p[2 * i] as tf.Tensor2D, p[2 * i + 1] as tf.Tensor1D, act(i), this.net.options));
     const logits = acts[layers] as tf.Tensor2D;
     const logProbs = tf.logSoftmax(logits);
-    if (record) this.sums.add(batchSums(this.task, lossSum(this.task, logits, t), logits, t));
+    if (record) this.sums.add(batchSums(this.task, crossEntropySum(logProbs, t.y), logits, t));
     let dy = tf.mul(tf.sub(tf.exp(logProbs), t.y), scale / x.shape[0]) as tf.Tensor2D;
     const grads = new Array<tf.Tensor>(p.length);
     for (let i = layers - 1; i >= 0; i--) {
