@@ -267,3 +267,41 @@ describe('the convolution with hand-written gradients', () => {
     for (const i of [0, 13, 40, 83]) expect(numeric(x, 0, i)).toBeCloseTo(dx?.dataSync()[i] as number, 3);
   });
 });
+
+describe('the GRU with resetAfter (Keras 2\'s default, which tfjs cannot load)', () => {
+  it('computes what Keras computes, written out in plain JS', async () => {
+    // Prepare
+    const [steps, features, units] = [4, 2, 3];
+    const task = parseTask({
+      input: { shape: [steps, features] },
+      output: { kind: 'regression', outputs: 2 },
+      model: { layers: [{ kind: 'gru', units, resetAfter: true }, { kind: 'dense', units: 2 }] },
+    });
+    const rng = Rng.derive(1, 'test.gru');
+    const weights = taskInitialWeights(task, 1).map(() => 0.5 * rng.normal());
+    const x = Float32Array.from({ length: steps * features }, () => rng.normal());
+    // Keras: z, r, h gates; bias [2, 3u] = input bias, recurrent bias; hh = tanh(xh + r * (h Uh + brh)).
+    let o = 0;
+    const take = (n: number): Float32Array => weights.subarray(o, (o += n));
+    const [w, u, b, dw, db] = [take(features * 3 * units), take(units * 3 * units), take(2 * 3 * units), take(units * 2), take(2)];
+    const sigmoid = (v: number): number => 1 / (1 + Math.exp(-v));
+    let h = new Array<number>(units).fill(0);
+    for (let t = 0; t < steps; t++) {
+      const xw = Array.from({ length: 3 * units }, (_, j) => (b[j] as number) + Array.from({ length: features }, (_, f) => (x[t * features + f] as number) * (w[f * 3 * units + j] as number)).reduce((p, q) => p + q));
+      const hu = Array.from({ length: 3 * units }, (_, j) => (b[3 * units + j] as number) + h.reduce((s, hk, k) => s + hk * (u[k * 3 * units + j] as number), 0));
+      h = h.map((hk, k) => {
+        const z = sigmoid((xw[k] as number) + (hu[k] as number));
+        const r = sigmoid((xw[units + k] as number) + (hu[units + k] as number));
+        const hh = Math.tanh((xw[2 * units + k] as number) + r * (hu[2 * units + k] as number));
+        return z * hk + (1 - z) * hh;
+      });
+    }
+    const expected = Float32Array.from([0, 1], (j) => (db[j] as number) + h.reduce((s, hk, k) => s + hk * (dw[k * 2 + j] as number), 0));
+    const model = await TaskModel.create(task, weights);
+    // Execute
+    const got = model.predict(x, 1);
+    // Assert
+    expect(maxAbsDiff(got, expected)).toBeLessThan(1e-5);
+    model.dispose();
+  });
+});
