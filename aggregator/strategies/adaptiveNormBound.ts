@@ -1,9 +1,7 @@
-import { DecodeError, DecodeReason, OptionsError, Rng, f32Codec } from '../../protocol/index.js';
+import { DecodeError, DecodeReason, OptionsError, type Codec } from '../../protocol/index.js';
 import { l2Norm } from './aggregate.js';
 import type { FitResult, RoundAggregation, Strategy, StrategyState } from './strategy.js';
 
-/** f32 encoding draws nothing; the codec interface wants a generator all the same. */
-const UNUSED_RNG = new Rng(0);
 /** The state array that holds the accepted norms, under the inner strategy's names. */
 const NORMS = 'influence.norms';
 
@@ -40,18 +38,18 @@ export interface InfluenceRound {
 
 /**
  * Bounds each update's influence by default: every decoded update longer (L2) than
- * `multiplier` x the median norm of recently accepted updates is scaled down to that length,
- * then handed to the inner strategy as a lossless float32 encoding (as `normbound:C` does,
- * with C adapted to the fleet: Andrew et al. 2021, "Differentially Private Learning with
+ * `multiplier` x the median norm of recently accepted updates is scaled down to that length
+ * before the inner strategy sees it (as `normbound:C` does, with C adapted to the fleet: Andrew et al. 2021, "Differentially Private Learning with
  * Adaptive Clipping", track a quantile of the unclipped norms; this takes the median of a
  * window of them and a margin above it). A device in a minority cannot move the median, so
  * it cannot move the global by more than its share of `multiplier` honest updates.
  *
- * Warm-up: until `warmup` norms of applied rounds are known, a round's updates are kept
- * decoded until `finish` and the bound is taken over the past norms and that round's own, so
- * the very first round is bounded too (memory: n decoded float32 deltas, 4 n P bytes, in those
- * rounds only). After it, each update is bounded as it arrives (the inner strategy's memory,
- * plus one decoded delta and its re-encoding, 8 P bytes, during each `add`).
+ * Warm-up: until `warmup` norms of applied rounds are known, a round's updates are held (as
+ * they came, encoded) until `finish` and the bound is taken over the past norms and that
+ * round's own, so the very first round is bounded too. After it, each update is bounded as it
+ * arrives. Memory: the inner strategy's, plus one decoded delta (4 P bytes) during each `add`
+ * to measure its norm. An update within the bound reaches the inner strategy unchanged; one
+ * beyond it under its own codec with the decoded values scaled (nothing is re-encoded).
  *
  * The window of norms is state (`saveState`), so a round whose result is thrown away can be
  * undone with the rest of the strategy's state.
@@ -101,31 +99,29 @@ export class AdaptiveNormBound implements Strategy {
     const inner = this.inner.beginRound(round, global);
     const fixed = this.bound;
     const seen: number[] = [];
-    const pending: { result: FitResult; delta: Float32Array; norm: number }[] = [];
+    const pending: { result: FitResult; norm: number }[] = [];
     let clipped = 0;
-    const feed = (result: FitResult, delta: Float32Array, norm: number, bound: number): void => {
-      if (norm > bound) {
-        const factor = bound / norm;
-        for (let i = 0; i < delta.length; i++) delta[i]! *= factor;
-        clipped++;
-      }
-      inner.add({ ...result, codec: f32Codec, delta: f32Codec.encode(delta, UNUSED_RNG) });
+    // Within the bound the update goes on as it came (the inner strategy decodes it as it would
+    // have); beyond, under its own codec scaled down to the bound: nothing is re-encoded.
+    const feed = (result: FitResult, norm: number, bound: number): void => {
+      if (norm <= bound) return inner.add(result);
+      clipped++;
+      inner.add({ ...result, codec: scaledCodec(result.codec, bound / norm) });
     };
     return {
       add(result: FitResult): void {
         // Decoding validates: a malformed update throws DecodeError before anything is kept.
-        const delta = result.codec.decode(result.delta, global.length);
-        const norm = l2Norm(delta);
+        const norm = l2Norm(result.codec.decode(result.delta, global.length));
         // A valid encoding can still decode past float32 (a scale near its maximum times 127).
         if (!Number.isFinite(norm)) throw new DecodeError(DecodeReason.NonFinite, 'the update decodes to values that are not finite');
-        if (fixed === null) pending.push({ result, delta, norm });
-        else feed(result, delta, norm, fixed);
+        if (fixed === null) pending.push({ result, norm });
+        else feed(result, norm, fixed);
         seen.push(norm);
       },
       finish: (failures: string[]): Float32Array | null => {
         const bound = fixed ?? (seen.length > 0 ? this.options.multiplier * median([...this.norms, ...seen]) : null);
         pending.sort((a, b) => (a.result.deviceId < b.result.deviceId ? -1 : a.result.deviceId > b.result.deviceId ? 1 : 0));
-        for (const p of pending.splice(0)) feed(p.result, p.delta, p.norm, bound!);
+        for (const p of pending.splice(0)) feed(p.result, p.norm, bound!);
         const next = inner.finish(failures);
         this.last = { bound, clipped, longest: seen.length > 0 ? seen.reduce((a, b) => Math.max(a, b)) : null };
         // Only a round that makes a global teaches the bound.
@@ -134,6 +130,22 @@ export class AdaptiveNormBound implements Strategy {
       },
     };
   }
+}
+
+/** `codec` whose decoded values are multiplied by `factor`. */
+function scaledCodec(codec: Codec, factor: number): Codec {
+  return {
+    spec: codec.spec,
+    description: codec.description,
+    encode: (delta, rng) => codec.encode(delta, rng),
+    decode(bytes, length) {
+      const out = codec.decode(bytes, length);
+      for (let i = 0; i < out.length; i++) out[i]! *= factor;
+      return out;
+    },
+    accumulate: (bytes, length, target, weight) => codec.accumulate(bytes, length, target, weight * factor),
+    maxEncodedBytes: (length) => codec.maxEncodedBytes(length),
+  };
 }
 
 /** The median of a non-empty list (the mean of the middle two for an even count). */
