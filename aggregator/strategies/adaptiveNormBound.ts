@@ -6,10 +6,13 @@ import type { FitResult, RoundAggregation, Strategy, StrategyState } from './str
 const NORMS = 'influence.norms';
 
 /**
- * An update may be at most this many times as long (L2) as the median accepted update. Honest
- * updates of a round differ in length by far less (measured on the codecs bench task, 20
- * non-IID devices, 80 rounds: the longest honest update of a round was at most 2.1x the median
- * of the recent ones; bench/influence.ts), so clean runs are not clipped.
+ * An update may be at most this many times as long (L2) as the median accepted update.
+ * Measured on the codecs bench task (bench/influence.ts: 20 devices, shards:2, the 2NN, 80
+ * rounds): the longest honest update of a round was at most 3.78x the median of recent ones
+ * under f32 (1.64x under the default codec, whose top-k flattens lengths), so no clean update
+ * was clipped (0 of 1,600 under either) and every round's accuracy was the same as without
+ * the bound. The margin over 3.78 is small: a task with more uneven devices may see its
+ * longest honest updates scaled down to 4x the median (bounded, not refused).
  */
 export const DEFAULT_INFLUENCE_MULTIPLIER = 4;
 /** Accepted norms the median is taken over: the most recent ones. */
