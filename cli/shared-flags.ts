@@ -27,6 +27,7 @@ export const federationFlags: FlagSpecs = {
   backend: { type: 'string', placeholder: 'NAME', description: 'auto | tensorflow | wasm | cpu', default: 'auto' },
   report: { type: 'string', placeholder: 'FILE', description: 'write the run report (JSON) here' },
   checkpoint: { type: 'string', placeholder: 'FILE', description: 'save the global after every round; resume from it when it exists' },
+  influence: { type: 'string', placeholder: 'MODE', description: "adaptive (scale an update longer than 4x the median accepted length down to it) | off", default: d.influence },
 };
 
 export function federationOptions(flags: Flags): CoordinatorSettings & { backend?: BackendName | 'auto' } {
@@ -49,6 +50,7 @@ export function federationOptions(flags: Flags): CoordinatorSettings & { backend
     strategy: str(flags, 'strategy'),
     seed: num(flags, 'seed'),
     checkpoint: str(flags, 'checkpoint'),
+    influence: str(flags, 'influence') as CoordinatorOptions['influence'] | undefined,
     backend: str(flags, 'backend') as BackendName | 'auto' | undefined,
   };
 }
