@@ -1,4 +1,4 @@
-import { DecodeError, RejectReason, admitCodec, admitSender, admitToRound, decodeMessage, type Codec, type RoundMessage, type UpdateMessage } from '../protocol/index.js';
+import { DecodeError, RejectReason, admitCodec, admitSender, admitToRound, decodeMessage, scaledCodec, type Codec, type RoundMessage, type UpdateMessage } from '../protocol/index.js';
 import type { RoundReport } from './contract.js';
 import type { RoundAggregation, Stateful, StrategyState } from './strategies/index.js';
 
@@ -44,21 +44,6 @@ export function foldUpdate(aggregation: RoundAggregation, codec: Codec, update: 
   return null;
 }
 
-/** `codec` whose decoded values are multiplied by `scale` (a stale update's discount). */
-function scaledCodec(codec: Codec, scale: number): Codec {
-  return {
-    spec: codec.spec,
-    description: codec.description,
-    encode: (delta, rng) => codec.encode(delta, rng),
-    decode(bytes, length) {
-      const out = codec.decode(bytes, length);
-      for (let i = 0; i < out.length; i++) out[i]! *= scale;
-      return out;
-    },
-    accumulate: (bytes, length, target, weight) => codec.accumulate(bytes, length, target, weight * scale),
-    maxEncodedBytes: (length) => codec.maxEncodedBytes(length),
-  };
-}
 
 export type UpdateVerdict =
   | { accepted: true; update: UpdateMessage }

@@ -1,4 +1,4 @@
-import { DecodeError, DecodeReason, OptionsError, type Codec } from '../../protocol/index.js';
+import { DecodeError, DecodeReason, OptionsError, scaledCodec } from '../../protocol/index.js';
 import { l2Norm } from './aggregate.js';
 import type { FitResult, RoundAggregation, Strategy, StrategyState } from './strategy.js';
 
@@ -135,21 +135,6 @@ export class AdaptiveNormBound implements Strategy {
   }
 }
 
-/** `codec` whose decoded values are multiplied by `factor`. */
-function scaledCodec(codec: Codec, factor: number): Codec {
-  return {
-    spec: codec.spec,
-    description: codec.description,
-    encode: (delta, rng) => codec.encode(delta, rng),
-    decode(bytes, length) {
-      const out = codec.decode(bytes, length);
-      for (let i = 0; i < out.length; i++) out[i]! *= factor;
-      return out;
-    },
-    accumulate: (bytes, length, target, weight) => codec.accumulate(bytes, length, target, weight * factor),
-    maxEncodedBytes: (length) => codec.maxEncodedBytes(length),
-  };
-}
 
 /** The median of a non-empty list (the mean of the middle two for an even count). */
 function median(values: readonly number[]): number {

@@ -9,3 +9,4 @@ export { topkCodec, topKIndices, keptCount } from './topk.js';
 export { deflateCodec, DEFAULT_DEFLATE_LEVEL } from './deflate.js';
 export { ErrorFeedback, withErrorFeedback } from './errorFeedback.js';
 export { parseCodec, CODEC_SPECS, DEFAULT_TOPK_VALUE } from './registry.js';
+export { scaledCodec } from './scaled.js';
