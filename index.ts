@@ -15,8 +15,8 @@ export type { CoordinatorOptions, CoordinatorSettings, CoordinatorDeps, Coordina
 export { parseStrategy, STRATEGY_SPECS, DEFAULT_STRATEGY, type Strategy, type StrategyState, type RoundAggregation, type FitResult } from './aggregator/index.js';
 
 // The device.
-export { DeviceAgent, connectDevice, LocalTrainer, FileResidualStore, MemoryResidualStore } from './device-agent/index.js';
-export type { AgentOptions, AgentDeps, AgentEvents, Trainer, TrainJob, TrainOutcome, DeviceConnectOptions } from './device-agent/index.js';
+export { DeviceAgent, connectDevice, LocalTrainer, FileResidualStore, MemoryResidualStore, MessageRefusedError, ResidualStorageError } from './device-agent/index.js';
+export type { AgentOptions, AgentDeps, AgentEvents, Trainer, TrainJob, TrainOutcome, DeviceConnectOptions, FileResidualStoreOptions } from './device-agent/index.js';
 
 // The broker.
 export { startBroker, parseBrokerOptions, defaultBrokerOptions, credentialHooks, loadCredentials, hashPassword } from './broker/index.js';
@@ -54,4 +54,4 @@ export {
 
 // Data and models.
 export { loadMnist, partition, parsePartition, loadLocalFile, type Dataset, type PartitionSpec } from './datasets/index.js';
-export { initBackend, modelInfo, MODEL_NAMES, type BackendName, type ModelName } from './learning/index.js';
+export { initBackend, modelInfo, MODEL_NAMES, TrainingStoppedError, type BackendName, type ModelName } from './learning/index.js';
