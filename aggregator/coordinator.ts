@@ -54,6 +54,8 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
   private collection: RoundCollection | null = null;
   /** Aborts the current wait: a message arrived, or stop(). */
   private waking: AbortController | null = null;
+  /** Something happened while the coordinator was not waiting (publishing, evaluating): its next wait ends at once. */
+  private woken = false;
   protected stopped = false;
   /** Number of the last round message sent. */
   protected announced = 0;
@@ -340,6 +342,11 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
 
   /** Sleeps until `at` on the clock, or until something the coordinator waits on happens (`wake`). */
   protected async sleepUntil(at: number): Promise<void> {
+    if (this.woken) {
+      // A wake that came while the coordinator was busy is not lost: it looks again first.
+      this.woken = false;
+      return;
+    }
     const waking = new AbortController();
     this.waking = waking;
     try {
@@ -351,7 +358,8 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
 
   /** Ends the current wait: a message arrived, or stop(). */
   protected wake(): void {
-    this.waking?.abort();
+    if (this.waking) this.waking.abort();
+    else this.woken = true;
   }
 
   private handle(topic: string, payload: Buffer): void {
