@@ -50,20 +50,18 @@ describe('+deflate', () => {
   });
 
   it('stops a decompression bomb as soon as it inflates past the claimed size', () => {
-    // Prepare: 16 MB of zeros deflate to ~16 KB; the claim is the largest the inner codec allows.
+    // Prepare: 16 MB of zeros deflate to ~16 KB; the claim is the largest the inner codec
+    // allows. The stream's last part is then corrupted: a decoder that read the whole bomb
+    // would fail there (malformed), one that stops past the claim never reaches it (too-large).
     const bomb = deflateSync(new Uint8Array(16 << 20), { level: 1 });
     expect(bomb.length).toBeLessThan(100_000);
+    for (let i = bomb.length - 200; i < bomb.length; i++) bomb[i] = (i * 131 + 7) & 0xff;
+    expect(() => inflateSync(bomb)).toThrow();
     const bytes = message(bomb, int8Codec().maxEncodedBytes(N));
-    // Execute: the rejection, and for scale, inflating the whole bomb in one go.
-    let started = performance.now();
+    // Execute
     const reason = rejection(bytes);
-    const rejectMs = performance.now() - started;
-    started = performance.now();
-    expect(inflateSync(bomb).length).toBe(16 << 20);
-    const wholeMs = performance.now() - started;
-    // Assert: it stops after the first 4 KB of stream (at most ~4 MB out), a fraction of the whole.
+    // Assert
     expect(reason).toMatch(/^too-large: .*more than the 5012 bytes/);
-    expect(rejectMs).toBeLessThan(wholeMs / 2);
   });
 
   it('rejects a stream that inflates to fewer bytes than claimed, a corrupt one and a truncated one', () => {
