@@ -2,7 +2,7 @@ import mqtt from 'mqtt';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Authenticator, hashPassword, parseCredentials, verifyPassword, type Credentials } from './credentials.js';
 import { credentialHooks, reachesOthersUpdates } from './hooks/index.js';
-import { closedByBroker, Fixture, inbox, nextMessage } from './testSupport.js';
+import { closedByBroker, Fixture, inbox, nextMessage, testCredentials } from './testSupport.js';
 
 const fixture = new Fixture();
 afterEach(() => fixture.cleanup());
@@ -62,12 +62,7 @@ describe('which subscriptions reach another device’s updates', () => {
 describe('a broker with --auth', () => {
   let credentials: Credentials;
   beforeAll(async () => {
-    credentials = parseCredentials([
-      `device pi-01 ${await hashPassword('pi-01-pw')}`,
-      `device pi-02 ${await hashPassword('pi-02-pw')}`,
-      `aggregator hub ${await hashPassword('hub-pw')}`,
-      `monitor grafana ${await hashPassword('mon-pw')}`,
-    ].join('\n'));
+    credentials = await testCredentials();
   });
   const start = () => fixture.broker({ hooks: credentialHooks(credentials) });
   const connectError = async (url: string, options: mqtt.IClientOptions): Promise<number | undefined> => {

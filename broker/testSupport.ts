@@ -3,6 +3,7 @@ import { connect, type Socket } from 'node:net';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { startBroker, type BrokerHandle } from './broker.js';
 import type { BrokerOptions } from './options.js';
+import { hashPassword, parseCredentials, type Credentials, type Role } from './credentials.js';
 
 export interface Received {
   topic: string;
@@ -216,4 +217,18 @@ export class RawClient {
     }
     for (const wake of this.waiters.splice(0)) wake();
   }
+}
+
+/** The logins of the `--auth` tests, as `[role, name, password]`. */
+export const TEST_LOGINS: readonly (readonly [Role, string, string])[] = [
+  ['device', 'pi-01', 'pi-01-pw'],
+  ['device', 'pi-02', 'pi-02-pw'],
+  ['aggregator', 'hub', 'hub-pw'],
+  ['monitor', 'grafana', 'mon-pw'],
+];
+
+/** A credentials file's contents for `logins`, hashed as `fedmq passwd` hashes them. */
+export async function testCredentials(logins: readonly (readonly [Role, string, string])[] = TEST_LOGINS): Promise<Credentials> {
+  const lines = await Promise.all(logins.map(async ([role, name, password]) => `${role} ${name} ${await hashPassword(password)}`));
+  return parseCredentials(lines.join('\n'));
 }

@@ -1,11 +1,10 @@
 import { Encoder } from 'cbor-x';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { BrokerHandle } from '../broker/index.js';
+import { describe, expect, it } from 'vitest';
 import { MessageRefusedError } from '../device-agent/index.js';
 import { isModelName, modelInfo } from '../learning/index.js';
 import { ManualClock, Rng, decodeGlobal, decodeMessage, encodeMessage, parseCodec, parseDownlink, type RoundMessage } from '../protocol/index.js';
 import { MAX_BATCH_SIZE, MAX_EPOCHS, MAX_LR, MAX_MU, MAX_ROUND_MS } from '../protocol/wire.js';
-import { mnistSlice, testBroker } from './helpers.js';
+import { brokerFixture, mnistSlice } from './helpers.js';
 import { MLP_PARAMS, RawAggregator, mlpGlobal, mlpTask, roundFor, startAgent, waitFor } from './agent-support.js';
 
 const DEVICE = 'dev-fuzz';
@@ -139,21 +138,15 @@ function acceptable(kind: Kind, payload: Uint8Array): boolean {
 }
 
 describe('an agent under a stream of fuzzed messages', () => {
-  const cleanup: (() => Promise<unknown>)[] = [];
-  let broker: BrokerHandle | undefined;
-  afterEach(async () => {
-    for (const step of cleanup.splice(0).reverse()) await step();
-    await broker?.close();
-    broker = undefined;
-  });
+  const fixture = brokerFixture();
 
   it('survives 10,000 fuzzed task, global and round messages, refuses exactly the invalid ones, trains on none of them, and trains on the next valid round', async () => {
     // Prepare: a real broker, a raw aggregator, a real agent on 20 examples that holds the task and global.
-    broker = await testBroker();
+    const broker = await fixture.start();
     const aggregator = await RawAggregator.connect(broker.url);
-    cleanup.push(() => aggregator.end());
+    fixture.cleanup(() => aggregator.end());
     const { agent, client, events } = await startAgent(broker.url, DEVICE, await mnistSlice(20, 'train'), { clock: new ManualClock(T0) });
-    cleanup.push(() => client.endAsync(true), () => agent.stop());
+    fixture.cleanup(() => client.endAsync(true), () => agent.stop());
     await aggregator.publish('task', mlpTask());
     await aggregator.publish('global', mlpGlobal());
     const fuzzer = new Fuzzer(20_251);

@@ -1,28 +1,21 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ManualClock, build, encodeMessage } from '../protocol/index.js';
-import type { BrokerHandle } from '../broker/index.js';
-import { mnistSlice, testBroker } from './helpers.js';
+import { brokerFixture, mnistSlice } from './helpers.js';
 import { RawAggregator, mlpGlobal, mlpTask, roundFor, sleep, startAgent, waitFor } from './agent-support.js';
 
 const DEVICE = 'dev-a';
 const T0 = 1_700_000_000_000;
 
 describe('an agent sent rounds and tasks it must not follow', () => {
-  const cleanup: (() => Promise<unknown>)[] = [];
-  let broker: BrokerHandle | undefined;
-  afterEach(async () => {
-    for (const step of cleanup.splice(0).reverse()) await step();
-    await broker?.close();
-    broker = undefined;
-  });
+  const fixture = brokerFixture();
 
   /** A broker, a raw aggregator, and a real agent on 600 MNIST examples reading `clock`. */
   async function setUp(clock = new ManualClock(T0)): Promise<{ aggregator: RawAggregator; events: Awaited<ReturnType<typeof startAgent>>['events']; clock: ManualClock }> {
-    broker = await testBroker();
+    const broker = await fixture.start();
     const aggregator = await RawAggregator.connect(broker.url);
-    cleanup.push(() => aggregator.end());
+    fixture.cleanup(() => aggregator.end());
     const { agent, client, events } = await startAgent(broker.url, DEVICE, await mnistSlice(600, 'train'), { clock });
-    cleanup.push(() => client.endAsync(), () => agent.stop());
+    fixture.cleanup(() => client.endAsync(), () => agent.stop());
     return { aggregator, events, clock };
   }
 

@@ -1,21 +1,16 @@
 import mqtt from 'mqtt';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { hashPassword, parseCredentials, type Credentials } from '../broker/credentials.js';
+import type { Credentials } from '../broker/credentials.js';
 import { credentialHooks } from '../broker/hooks/index.js';
 import type { BrokerOptions } from '../broker/options.js';
-import { closedByBroker, Fixture, inbox, nextMessage } from '../broker/testSupport.js';
+import { closedByBroker, Fixture, inbox, nextMessage, testCredentials } from '../broker/testSupport.js';
 
 const fixture = new Fixture();
 afterEach(() => fixture.cleanup());
 
 let credentials: Credentials;
 beforeAll(async () => {
-  credentials = parseCredentials([
-    `device pi-01 ${await hashPassword('pi-01-pw')}`,
-    `device pi-02 ${await hashPassword('pi-02-pw')}`,
-    `aggregator hub ${await hashPassword('hub-pw')}`,
-    `monitor grafana ${await hashPassword('mon-pw')}`,
-  ].join('\n'));
+  credentials = await testCredentials();
 });
 
 const start = (options: BrokerOptions = {}) => fixture.broker({ ...options, hooks: credentialHooks(credentials) });

@@ -1,18 +1,15 @@
 import mqtt from 'mqtt';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Authenticator, hashPassword, parseCredentials, type Credentials } from '../broker/credentials.js';
+import { Authenticator, type Credentials } from '../broker/credentials.js';
 import { credentialHooks } from '../broker/hooks/index.js';
-import { Fixture, raw } from '../broker/testSupport.js';
+import { Fixture, TEST_LOGINS, raw, testCredentials } from '../broker/testSupport.js';
 
 const fixture = new Fixture();
 afterEach(() => fixture.cleanup());
 
 let credentials: Credentials;
 beforeAll(async () => {
-  credentials = parseCredentials([
-    `device pi-01 ${await hashPassword('pi-01-pw')}`,
-    `device pi-02 ${await hashPassword('pi-02-pw')}`,
-  ].join('\n'));
+  credentials = await testCredentials(TEST_LOGINS.filter(([role]) => role === 'device'));
 });
 
 describe('with --auth, a flood of wrong passwords does not starve an honest login', () => {

@@ -32,6 +32,25 @@ export function aggregatorFixture(): {
   start(): Promise<{ broker: BrokerHandle; control: MqttClient; evaluator: Evaluator & { dispose(): void } }>;
   cleanup(...steps: (() => Promise<unknown>)[]): void;
 } {
+  const fixture = brokerFixture();
+  return {
+    async start() {
+      const broker = await fixture.start();
+      const control = await connectAggregator({ url: broker.url, fleet: 'test' });
+      fixture.cleanup(() => control.endAsync());
+      const evaluator = await smallEvaluator();
+      fixture.cleanup(async () => evaluator.dispose());
+      return { broker, control, evaluator };
+    },
+    cleanup: fixture.cleanup,
+  };
+}
+
+/**
+ * A broker on a free port per test, and the steps to undo after it: run in reverse order
+ * after each test, the broker closed last.
+ */
+export function brokerFixture(): { start(): Promise<BrokerHandle>; cleanup(...steps: (() => Promise<unknown>)[]): void } {
   const steps: (() => Promise<unknown>)[] = [];
   let broker: BrokerHandle | undefined;
   afterEach(async () => {
@@ -42,11 +61,7 @@ export function aggregatorFixture(): {
   return {
     async start() {
       broker = await testBroker();
-      const control = await connectAggregator({ url: broker.url, fleet: 'test' });
-      steps.push(() => control.endAsync());
-      const evaluator = await smallEvaluator();
-      steps.push(async () => evaluator.dispose());
-      return { broker, control, evaluator };
+      return broker;
     },
     cleanup(...more) {
       steps.push(...more);
