@@ -58,6 +58,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<BrokerHa
   const guardLimits = {
     maxRemainingLength: maxPacketBytes,
     timeoutMs: parsed.packetTimeoutMs,
+    clock: parsed.clock,
     budget: new IncompleteBytesBudget(parsed.maxIncompleteBytesTotal),
     onRefuse: stats.countRefusedConnection,
   };

@@ -1,4 +1,5 @@
 import { OptionsError } from '../protocol/errors.js';
+import { systemClock, type Clock } from '../protocol/clock.js';
 import { defaultBrokerHooks, type BrokerHooks } from './hooks/index.js';
 
 export const DEFAULT_HOST = '0.0.0.0';
@@ -34,6 +35,8 @@ export interface BrokerOptions {
    * help, as a client may ask for none. 16 MiB takes 13 s at 10 Mbit/s. @default 30000
    */
   packetTimeoutMs?: number;
+  /** Where `packetTimeoutMs` is measured; tests pass a `ManualClock`. @default systemClock */
+  clock?: Clock;
   /**
    * Bytes that incomplete packets of all clients together may hold in the broker; the client
    * whose bytes would cross it is disconnected (`incomplete-bytes`). One client holds at most
@@ -61,6 +64,7 @@ export interface ParsedBrokerOptions {
   readonly maxPayloadBytes: number;
   readonly maxConnections: number;
   readonly packetTimeoutMs: number;
+  readonly clock: Clock;
   readonly maxIncompleteBytesTotal: number;
   readonly maxRetainedBytesPerClient: number;
   readonly hooks: Readonly<BrokerHooks>;
@@ -74,6 +78,7 @@ export function defaultBrokerOptions(): ParsedBrokerOptions {
     maxPayloadBytes: DEFAULT_MAX_PAYLOAD_BYTES,
     maxConnections: DEFAULT_MAX_CONNECTIONS,
     packetTimeoutMs: DEFAULT_PACKET_TIMEOUT_MS,
+    clock: systemClock,
     maxIncompleteBytesTotal: DEFAULT_MAX_INCOMPLETE_BYTES_TOTAL,
     maxRetainedBytesPerClient: DEFAULT_RETAINED_PAYLOADS_PER_CLIENT * DEFAULT_MAX_PAYLOAD_BYTES,
     hooks: defaultBrokerHooks(),
@@ -113,7 +118,7 @@ export function parseBrokerOptions(options: BrokerOptions = {}): ParsedBrokerOpt
     options.maxRetainedBytesPerClient ?? DEFAULT_RETAINED_PAYLOADS_PER_CLIENT * maxPayloadBytes,
   );
   return {
-    host, port, wsPort, maxPayloadBytes, maxConnections, packetTimeoutMs, maxIncompleteBytesTotal, maxRetainedBytesPerClient,
+    host, port, wsPort, maxPayloadBytes, maxConnections, packetTimeoutMs, clock: options.clock ?? defaults.clock, maxIncompleteBytesTotal, maxRetainedBytesPerClient,
     hooks: parseHooks(options.hooks ?? {}, defaults.hooks),
   };
 }

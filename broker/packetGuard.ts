@@ -1,5 +1,6 @@
 import { Duplex, Transform, pipeline, type TransformCallback } from 'node:stream';
 import { invalidFilter } from './hooks/mqttRules.js';
+import type { Clock } from '../protocol/index.js';
 import {
   ConnectionRefusedError,
   IncompleteBytesLimitError,
@@ -47,6 +48,8 @@ export interface PacketGuardLimits {
   readonly maxRemainingLength: number;
   /** A packet must be complete this long after its first byte. */
   readonly timeoutMs: number;
+  /** Where that time is measured. */
+  readonly clock: Clock;
   /** Shared by every connection of the broker. */
   readonly budget: IncompleteBytesBudget;
   /** Told of every connection the guard cuts, before Aedes hears of it. */
@@ -118,7 +121,8 @@ class PacketGuard extends Transform {
   /** Bytes of the current, incomplete packet received so far, taken from the budget. */
   private held = 0;
   private startedAt = 0;
-  private timer: NodeJS.Timeout | undefined;
+  /** Ends the current packet's timeout wait. */
+  private timer: AbortController | undefined;
   private timerPacket = -1;
   /** Body bytes kept to check strings: PUBLISH up to the end of its topic, (UN)SUBSCRIBE whole. */
   private kept: Buffer[] = [];
@@ -153,7 +157,7 @@ class PacketGuard extends Transform {
         i += 1;
         consumed = 1;
         this.held = 0;
-        this.startedAt = performance.now();
+        this.startedAt = this.limits.clock.now();
         this.state = State.Length;
         this.length = 0;
         this.multiplier = 1;
@@ -238,16 +242,18 @@ class PacketGuard extends Transform {
     if (this.timerPacket === this.packets) return;
     this.disarmTimer();
     this.timerPacket = this.packets;
-    const left = Math.max(0, this.limits.timeoutMs - (performance.now() - this.startedAt));
-    this.timer = setTimeout(() => {
+    const timer = new AbortController();
+    this.timer = timer;
+    void this.limits.clock.sleepUntil(this.startedAt + this.limits.timeoutMs, timer.signal).then(() => {
+      if (timer.signal.aborted) return;
       const error = new PacketTimeoutError(this.limits.timeoutMs, this.held);
       this.limits.onRefuse(error);
       this.destroy(error);
-    }, left);
+    });
   }
 
   private disarmTimer(): void {
-    clearTimeout(this.timer);
+    this.timer?.abort();
     this.timer = undefined;
     this.timerPacket = -1;
   }

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../protocol/index.js';
 import { MAX_CONNECT_REMAINING_LENGTH } from '../broker/packetGuard.js';
 import { Fixture, nextMessage, raw } from '../broker/testSupport.js';
 
@@ -23,23 +24,31 @@ async function stillServes(url: string): Promise<void> {
 
 describe('the broker bounds what stalled and idle connections hold', () => {
   it('closes a connection whose PUBLISH does not complete within packetTimeoutMs, keepalive 0 or not', async () => {
-    // Prepare
-    const broker = await fixture.broker({ packetTimeoutMs: 400 });
+    // Prepare: the broker's time is a clock the test moves.
+    const clock = new ManualClock(0);
+    const broker = await fixture.broker({ packetTimeoutMs: 400, clock });
     const staller = await fixture.raw(broker.port);
     staller.send(raw.connect({ clientId: 'staller', keepalive: 0 }));
     await staller.until((r) => r.connack.length === 1);
 
-    // Execute: 1 MiB announced, 64 KiB sent, then nothing.
+    // Execute: 1 MiB announced, 64 KiB sent, then nothing while the broker's clock passes
+    // 399 ms, then 800 (past the timeout even if the bytes reached the broker only at 399).
     staller.send(raw.partialPublish(MiB, 64 * 1024));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    clock.advanceTo(399);
+    const early = await closesWithin(staller.closed, 300);
+    clock.advanceTo(800);
 
     // Assert
+    expect(early).toBe(false);
     expect(await closesWithin(staller.closed, 3_000)).toBe(true);
     expect(broker.stats().connectionsRefusedByReason).toEqual({ 'packet-timeout': 1 });
     await stillServes(broker.url);
   });
 
   it('keeps a slow but steady packet that completes within the timeout', async () => {
-    const broker = await fixture.broker({ packetTimeoutMs: 1_500 });
+    const clock = new ManualClock(0);
+    const broker = await fixture.broker({ packetTimeoutMs: 1_500, clock });
     const receiver = await fixture.client(broker.url);
     await receiver.subscribeAsync('big');
     const received = nextMessage(receiver, 'big');
@@ -49,7 +58,9 @@ describe('the broker bounds what stalled and idle connections hold', () => {
     const whole = raw.publish('big', Buffer.alloc(100_000, 7));
     for (let at = 0; at < whole.length; at += 25_000) {
       sender.send(whole.subarray(at, at + 25_000));
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      // 200 ms between chunks on the broker's clock: 600 ms in all, within the 1,500 ms allowed.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      clock.advance(200);
     }
     expect((await received).payload.length).toBe(100_000);
     expect(sender.isClosed).toBe(false);
