@@ -26,7 +26,8 @@ const SEED = 1;
 const backend = await initBackend(backendFlag);
 const { train } = await loadMnist();
 const ds = subset(train, Array.from({ length: examples }, (_, i) => i));
-const data: TaskData = { x: ds.x, y: ds.y, count: ds.count };
+// Uint8Array labels: data for both paths.
+const data = { x: ds.x, y: ds.y, count: ds.count } satisfies TaskData;
 const loadAverage = os.loadavg()[0] as number;
 console.log(
   `task-speed: ${examples} MNIST examples, B=${BATCH}, lr ${LR}, E in {${epochList.join(', ')}}, median of ${repeats}; backend ${backend}, node ${process.version}, ${os.availableParallelism()} cores, load average ${loadAverage.toFixed(2)}`,

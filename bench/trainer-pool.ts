@@ -8,7 +8,8 @@ import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { loadMnist, subset } from '../datasets/index.js';
 import { LocalTrainer, type Trainer, type TrainJob, type TrainOutcome } from '../device-agent/index.js';
-import { currentBackend, initialWeights } from '../learning/index.js';
+import { currentBackend, taskInitialWeights } from '../learning/index.js';
+import { builtinTask } from '../protocol/index.js';
 import { TrainerPool } from '../simulator/index.js';
 import { flag, printTable, writeResults } from './table.js';
 
@@ -18,9 +19,10 @@ const repeats = Number(flag('repeats', '2'));
 const MB = 1024 * 1024;
 
 const { train } = await loadMnist();
+const task = builtinTask('2nn');
 const jobs: TrainJob[] = Array.from({ length: jobCount }, (_, i) => ({
-  model: '2nn',
-  global: initialWeights('2nn', 0),
+  task,
+  global: taskInitialWeights(task, 0),
   data: subset(train, Array.from({ length: examples }, (_, k) => (i * examples + k) % train.count)),
   options: { epochs: 1, batchSize: 10, lr: 0.05, seed: i },
 }));
@@ -101,7 +103,7 @@ const rows: Record<string, string | number>[] = configs.map((c) => ({
   'wall s': best(c),
   'jobs/s': jobCount / best(c),
   'speed-up': best(local) / best(c),
-  // Time inside LocalModel.train, as the trainer reports it: the rest of a job's wall time is overhead.
+  // Time inside TaskModel.train, as the trainer reports it: the rest of a job's wall time is overhead.
   'train ms/job': c.outcomes.reduce((sum, o) => sum + o.ms, 0) / jobCount,
   'bit-identical': c.outcomes.every((o, i) => same(o.weights, local.outcomes[i]!.weights)) ? 'yes' : 'NO',
 }));

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { OptionsError, Rng } from '../protocol/index.js';
+import { builtinTask, OptionsError, parseTask, Rng, type Task } from '../protocol/index.js';
 import { loadMnist, subset } from '../datasets/index.js';
-import { LocalModel, initialWeights, type TrainingData } from '../learning/index.js';
-import { LocalTrainer, type Trainer, type TrainJob } from '../device-agent/index.js';
-import { ATTACK_SPECS, attackTrainer, chooseAttackers, parseAttack } from './attacks.js';
+import { taskInitialWeights, type TaskData } from '../learning/index.js';
+import { LocalTrainer, type EvalJob, type Trainer, type TrainJob } from '../device-agent/trainer.js';
+import { ATTACK_SPECS, attackTrainer, chooseAttackers, flipLabels, parseAttack } from './attacks.js';
 
 const P = 1000;
 
@@ -13,11 +13,16 @@ const P = 1000;
  */
 class FixedDeltaTrainer implements Trainer {
   readonly jobs: TrainJob[] = [];
+  readonly evalJobs: EvalJob[] = [];
   disposed = false;
   constructor(readonly delta: Float32Array) {}
   async train(job: TrainJob) {
     this.jobs.push(job);
-    return { weights: job.global.map((g, i) => g + this.delta[i]!), loss: 0.5, accuracy: 0.75, ms: 42 };
+    return { weights: job.global.map((g, i) => g + this.delta[i]!), loss: 0.5, metrics: { accuracy: 0.75 }, ms: 42 };
+  }
+  async evaluate(job: EvalJob) {
+    this.evalJobs.push(job);
+    return { count: job.data.count, loss: 0.25, metrics: { accuracy: 0.5 }, sums: { loss: 0.75, correct: 1.5, tp: 0, fp: 0, fn: 0, tn: 0, squaredError: 0, absoluteError: 0 } };
   }
   dispose(): void {
     this.disposed = true;
@@ -29,10 +34,13 @@ function vector(seed: number, scale = 1): Float32Array {
   return Float32Array.from({ length: P }, () => rng.normal() * scale);
 }
 
-function job(global: Float32Array, seed = 1): TrainJob {
-  const data: TrainingData = { x: new Float32Array(3 * 784), y: new Uint8Array([0, 3, 9]), count: 3 };
-  return { model: 'mlp', global, data, options: { epochs: 1, batchSize: 2, lr: 0.1, seed } };
+function job(global: Float32Array, seed = 1, task: Task = builtinTask('mlp'), y: TaskData['y'] = new Uint8Array([0, 3, 9])): TrainJob {
+  const data: TaskData = { x: new Float32Array(3 * 784), y, count: 3 };
+  return { task, global, data, options: { epochs: 1, batchSize: 2, lr: 0.1, seed } };
 }
+
+const flat = (output: object, units: number, activation: string): Task =>
+  parseTask({ name: 'flat', input: { shape: [784] }, output, model: { layers: [{ kind: 'dense', units, activation }] } });
 
 function sentDelta(weights: Float32Array, global: Float32Array): Float64Array {
   return Float64Array.from(weights, (w, i) => w - global[i]!);
@@ -144,11 +152,58 @@ describe('an attacking trainer', () => {
     expect(sentDelta(out.weights, global).every((v, i) => Math.abs(v - honest[i]!) < 1e-6)).toBe(true);
   });
 
+  it('labelflip flips the labels of any task with labels, in their array type: C - 1 - y for C classes, 0 <-> 1 for binary', async () => {
+    // Prepare
+    const classes = flat({ kind: 'classes', classes: 4 }, 4, 'softmax');
+    const binary = flat({ kind: 'binary' }, 1, 'sigmoid');
+    const inner = new FixedDeltaTrainer(honest);
+    const trainer = attackTrainer(inner, parseAttack('labelflip:0.2'), 0);
+    // Execute
+    await trainer.train(job(global, 1, classes, new Int32Array([0, 3, 1])));
+    await trainer.train(job(global, 1, binary, new Float32Array([1, 0, 1])));
+    await trainer.train(job(global, 1, builtinTask('mlp'), new Uint16Array([9, 0, 5])));
+    // Assert
+    expect(inner.jobs.map((jb) => [jb.data.y.constructor.name, Array.from(jb.data.y)])).toEqual([
+      ['Int32Array', [3, 0, 2]],
+      ['Float32Array', [0, 1, 0]],
+      ['Uint16Array', [0, 9, 4]],
+    ]);
+  });
+
+  it('labelflip refuses a regression task with a clear error, and trains nothing', async () => {
+    // Prepare
+    const regression = flat({ kind: 'regression', outputs: 1 }, 1, 'linear');
+    const inner = new FixedDeltaTrainer(honest);
+    // Execute
+    const error = await attackTrainer(inner, parseAttack('labelflip:0.2'), 0)
+      .train(job(global, 1, regression, new Float32Array([0.5, 1.5, -2])))
+      .catch((e: unknown) => e);
+    // Assert
+    expect(error).toBeInstanceOf(OptionsError);
+    expect((error as Error).message).toMatch(/labelflip needs a classification task; task "flat" is a regression/);
+    expect(inner.jobs).toHaveLength(0);
+    expect(() => flipLabels(regression, new Float32Array(1))).toThrow(OptionsError);
+  });
+
+  it('evaluates with the inner trainer, untouched, for every attack', async () => {
+    for (const spec of ['signflip:0.2', 'scale:0.2', 'noise:0.2', 'labelflip:0.2', 'zero:0.2']) {
+      // Prepare
+      const inner = new FixedDeltaTrainer(honest);
+      const evalJob: EvalJob = { task: builtinTask('mlp'), weights: global, data: job(global).data };
+      // Execute
+      const result = await attackTrainer(inner, parseAttack(spec), 0).evaluate(evalJob);
+      // Assert
+      expect(result.loss, spec).toBe(0.25);
+      expect(inner.evalJobs, spec).toEqual([evalJob]);
+      expect(inner.evalJobs[0]!.data, spec).toBe(evalJob.data);
+    }
+  });
+
   it('reports the inner metrics and timing, and disposes the inner trainer', async () => {
     const inner = new FixedDeltaTrainer(honest);
     const trainer = attackTrainer(inner, parseAttack('signflip:0.5'), 0);
     const out = await trainer.train(job(global));
-    expect([out.loss, out.accuracy, out.ms]).toEqual([0.5, 0.75, 42]);
+    expect([out.loss, out.metrics, out.ms]).toEqual([0.5, { accuracy: 0.75 }, 42]);
     trainer.dispose();
     expect(inner.disposed).toBe(true);
   });
@@ -157,20 +212,18 @@ describe('an attacking trainer', () => {
     // Prepare: 500 training digits, evaluated on themselves with true and flipped labels.
     const { train } = await loadMnist();
     const slice = subset(train, Array.from({ length: 500 }, (_, i) => i));
-    const data: TrainingData = { x: slice.x, y: slice.y, count: slice.count };
+    const data: TaskData = { x: slice.x, y: slice.y, count: slice.count };
     const labels = data.y.slice();
+    const mlp = builtinTask('mlp');
     const trainer = attackTrainer(new LocalTrainer(), parseAttack('labelflip:1'), 0);
-    // Execute
-    const out = await trainer.train({ model: 'mlp', global: initialWeights('mlp', 0), data, options: { epochs: 5, batchSize: 20, lr: 0.1, seed: 1 } });
-    const model = await LocalModel.create('mlp');
-    model.setWeights(out.weights);
-    const onTrue = await model.evaluate(data);
-    const onFlipped = await model.evaluate({ ...data, y: data.y.map((y) => 9 - y) });
+    // Execute: evaluate goes through the attacker untouched, on the data as given.
+    const out = await trainer.train({ task: mlp, global: taskInitialWeights(mlp, 0), data, options: { epochs: 5, batchSize: 20, lr: 0.1, seed: 1 } });
+    const onTrue = await trainer.evaluate({ task: mlp, weights: out.weights, data });
+    const onFlipped = await trainer.evaluate({ task: mlp, weights: out.weights, data: { ...data, y: data.y.map((y) => 9 - y) } });
     // Assert
-    expect(onFlipped.accuracy).toBeGreaterThan(0.8);
-    expect(onTrue.accuracy).toBeLessThan(0.2);
+    expect(onFlipped.metrics.accuracy).toBeGreaterThan(0.8);
+    expect(onTrue.metrics.accuracy).toBeLessThan(0.2);
     expect(data.y).toEqual(labels);
-    model.dispose();
     trainer.dispose();
   });
 });

@@ -1,6 +1,5 @@
-import { OptionsError, Rng } from '../protocol/index.js';
-import { MNIST_CLASSES } from '../datasets/index.js';
-import type { TrainingData } from '../learning/index.js';
+import { OptionsError, Rng, type Task } from '../protocol/index.js';
+import type { TaskData } from '../learning/index.js';
 import type { Trainer, TrainJob, TrainOutcome } from '../device-agent/index.js';
 
 /**
@@ -78,29 +77,47 @@ export function chooseAttackers(deviceIds: readonly string[], fraction: number, 
  * - signflip: global - k h; scale: global + factor h; zero: the global itself (a free rider);
  * - noise: global + a Gaussian vector of L2 norm PARAM (fresh per job, drawn from `seed` and
  *   the job's own seed);
- * - labelflip: honest training on a copy of the data with labels y -> 9 - y.
- * Every attack still runs `inner`, so its timing and train metrics look honest. `dispose`
- * disposes `inner`: do not call it on wrappers around a trainer others still share.
+ * - labelflip: honest training on a copy of the data with its labels flipped (`flipLabels`:
+ *   y -> C - 1 - y for C classes, 0 <-> 1 for a binary task; a regression task has no labels
+ *   and its training rejects with `OptionsError`).
+ * Every attack still runs `inner`, so its timing and train metrics look honest; `evaluate`
+ * is `inner`'s, untouched. `dispose` disposes `inner`: do not call it on wrappers around a
+ * trainer others still share.
  */
 export function attackTrainer(inner: Trainer, attack: Attack, seed: number): Trainer {
-  const flipped = new WeakMap<TrainingData, TrainingData>();
-  const flip = (data: TrainingData): TrainingData => {
+  const flipped = new WeakMap<TaskData, TaskData>();
+  const flip = (task: Task, data: TaskData): TaskData => {
     let copy = flipped.get(data);
     if (copy === undefined) {
       // A copy: the simulation's datasets are shared, never mutated.
-      copy = { ...data, y: data.y.map((y) => MNIST_CLASSES - 1 - y) };
+      copy = { ...data, y: flipLabels(task, data.y) };
       flipped.set(data, copy);
     }
     return copy;
   };
   return {
     async train(job: TrainJob): Promise<TrainOutcome> {
-      if (attack.kind === 'labelflip') return inner.train({ ...job, data: flip(job.data) });
+      if (attack.kind === 'labelflip') return inner.train({ ...job, data: flip(job.task, job.data) });
       const outcome = await inner.train(job);
       return { ...outcome, weights: poison(attack, job, outcome.weights, seed) };
     },
+    evaluate: (job) => inner.evaluate(job),
     dispose: () => inner.dispose(),
   };
+}
+
+/**
+ * A copy of `y` (same array type) with every label flipped: y -> C - 1 - y for a task of C
+ * classes, 0 <-> 1 for a binary task. Throws `OptionsError('attack', ...)` for a regression
+ * task, whose targets are not labels.
+ */
+export function flipLabels(task: Task, y: TaskData['y']): TaskData['y'] {
+  const out = task.output;
+  if (out.kind === 'regression') {
+    throw new OptionsError('attack', `labelflip needs a classification task; task "${task.name}" is a regression (its targets are not labels)`);
+  }
+  const top = out.kind === 'classes' ? out.classes - 1 : 1;
+  return y.map((v) => top - v);
 }
 
 /** The weights a malicious device sends in place of `honest`. */

@@ -162,6 +162,7 @@ export function timedTrainer(inner: Trainer, onTrained: (ms: number, job: TrainJ
       onTrained(outcome.ms, job);
       return outcome;
     },
+    evaluate: (job) => inner.evaluate(job),
     dispose: () => undefined,
   };
 }

@@ -2,15 +2,15 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { FedmqError, OptionsError } from '../protocol/index.js';
-import type { BackendName, ModelName, TrainOptions } from '../learning/index.js';
-import type { Trainer, TrainJob, TrainOutcome } from '../device-agent/index.js';
+import { FedmqError, OptionsError, type Task } from '../protocol/index.js';
+import { TrainingStoppedError, type BackendName, type TaskData, type TaskEvalResult, type TaskTrainOptions } from '../learning/index.js';
+import { taskKey, type EvalJob, type Trainer, type TrainJob, type TrainOutcome } from '../device-agent/trainer.js';
 
 const BACKENDS: readonly (BackendName | 'auto')[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
 export const DEFAULT_POOL_BACKEND = 'auto';
 
 export interface TrainerPoolOptions {
-  /** Worker threads, each with its own tfjs and one model per architecture. @default os.availableParallelism() */
+  /** Worker threads, each with its own tfjs and the model of the task it last ran. @default os.availableParallelism() */
   workers: number;
   /** tfjs backend every worker loads; auto tries tensorflow (tfjs-node), then wasm, then cpu. @default 'auto' */
   backend: BackendName | 'auto';
@@ -84,23 +84,31 @@ export interface WorkerConfig {
   backend: BackendName | 'auto';
 }
 
-/** Pool to worker. */
-export type PoolRequest = {
-  type: 'train';
+/** A job's typed arrays: the global to train from or the weights to evaluate, and the data. */
+interface JobArrays {
   id: number;
-  model: ModelName;
-  global: Float32Array;
+  /** `taskKey(task)` of the job's task. */
+  key: string;
+  /**
+   * The task itself, sent only when the worker does not hold it yet (its last job had another
+   * key, or failed): a worker keeps one task and its model, as `LocalTrainer` does.
+   */
+  task?: Task;
+  weights: Float32Array;
   x: Float32Array;
-  y: Uint8Array;
+  y: TaskData['y'];
   count: number;
-  options: TrainOptions;
-};
+}
+
+/** Pool to worker. */
+export type PoolRequest = (JobArrays & { type: 'train'; options: TaskTrainOptions }) | (JobArrays & { type: 'evaluate' });
 
 /** Worker to pool. */
 export type PoolReply =
   | { type: 'ready'; backend: BackendName }
   | { type: 'init-failed'; name: string; message: string }
-  | { type: 'trained'; id: number; weights: Float32Array; loss: number; accuracy: number; ms: number; spare: Spare }
+  | { type: 'trained'; id: number; outcome: TrainOutcome; spare: Spare }
+  | { type: 'evaluated'; id: number; result: TaskEvalResult; spare: Spare }
   | { type: 'failed'; id: number; name: string; message: string; spare: Spare };
 
 /**
@@ -110,15 +118,22 @@ export type PoolReply =
  * aggregator (bench/trainer-pool.ts measures both).
  */
 export interface Spare {
-  global: ArrayBuffer;
+  weights: ArrayBuffer;
   x: ArrayBuffer;
   y: ArrayBuffer;
 }
 
+type Done = Extract<PoolReply, { type: 'trained' | 'evaluated' }>;
+
 interface Pending {
   id: number;
-  job: TrainJob;
-  resolve: (outcome: TrainOutcome) => void;
+  type: PoolRequest['type'];
+  task: Task;
+  weights: Float32Array;
+  data: TaskData;
+  options: TaskTrainOptions | null;
+  signal: AbortSignal | undefined;
+  resolve: (reply: Done) => void;
   reject: (error: Error) => void;
 }
 
@@ -131,13 +146,17 @@ interface Slot {
   stopping: boolean;
   error: Error | null;
   spare: Spare | null;
+  /** `taskKey` of the task the worker holds (sent with an earlier job), or null. */
+  taskKey: string | null;
 }
 
 /**
- * Trains on a pool of `worker_threads`, each with its own tfjs, shared by any number of
- * devices: a job goes to an idle worker, else waits in FIFO order. Results are bit-identical to
- * `LocalTrainer`'s on the same backend (same code, same seeds, one job per model at a time). Idle workers do not
- * keep the process alive.
+ * Trains and evaluates on a pool of `worker_threads`, each with its own tfjs, shared by any
+ * number of devices: a job (train or evaluate) goes to an idle worker, else waits in FIFO
+ * order. Each worker runs a `LocalTrainer`, so results are bit-identical to `LocalTrainer`'s on
+ * the same backend (same code, same seeds, one job per model at a time). A train job whose
+ * signal has aborted by the time a worker is free rejects with `TrainingStoppedError` without
+ * running; a running job is not stopped. Idle workers do not keep the process alive.
  */
 export class TrainerPool implements Trainer {
   readonly options: TrainerPoolOptions;
@@ -169,10 +188,18 @@ export class TrainerPool implements Trainer {
   }
 
   train(job: TrainJob): Promise<TrainOutcome> {
+    return this.enqueue('train', job.task, job.global, job.data, job.options, job.signal).then((reply) => (reply as Extract<Done, { type: 'trained' }>).outcome);
+  }
+
+  evaluate(job: EvalJob): Promise<TaskEvalResult> {
+    return this.enqueue('evaluate', job.task, job.weights, job.data, null, undefined).then((reply) => (reply as Extract<Done, { type: 'evaluated' }>).result);
+  }
+
+  private enqueue(type: Pending['type'], task: Task, weights: Float32Array, data: TaskData, options: TaskTrainOptions | null, signal: AbortSignal | undefined): Promise<Done> {
     if (this.disposed) return Promise.reject(new TrainerPoolDisposedError());
     if (this.broken) return Promise.reject(this.broken);
-    return new Promise<TrainOutcome>((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, job, resolve, reject });
+    return new Promise<Done>((resolve, reject) => {
+      this.queue.push({ id: this.nextId++, type, task, weights, data, options, signal, resolve, reject });
       this.dispatch();
     });
   }
@@ -196,7 +223,7 @@ export class TrainerPool implements Trainer {
     let settle!: { resolve: (b: BackendName) => void; reject: (e: Error) => void };
     const ready = new Promise<BackendName>((resolve, reject) => (settle = { resolve, reject }));
     ready.catch(() => undefined);
-    const slot: Slot = { worker, job: null, ready, started: false, stopping: false, error: null, spare: null };
+    const slot: Slot = { worker, job: null, ready, started: false, stopping: false, error: null, spare: null, taskKey: null };
     worker.on('message', (reply: PoolReply) => {
       if (reply.type === 'ready' || reply.type === 'init-failed') {
         slot.started = true;
@@ -211,8 +238,13 @@ export class TrainerPool implements Trainer {
       slot.job = null;
       slot.spare = reply.spare ?? null;
       worker.unref();
-      if (reply.type === 'trained') pending.resolve({ weights: reply.weights, loss: reply.loss, accuracy: reply.accuracy, ms: reply.ms });
-      else pending.reject(new TrainerJobError(reply.name, reply.message));
+      if (reply.type === 'failed') {
+        // The worker may have dropped its task (a model that failed to build): send it again.
+        slot.taskKey = null;
+        pending.reject(new TrainerJobError(reply.name, reply.message));
+      } else {
+        pending.resolve(reply);
+      }
       this.dispatch();
     });
     worker.on('error', (error) => (slot.error = error));
@@ -243,16 +275,24 @@ export class TrainerPool implements Trainer {
       const slot = this.slots.find((s) => s.job === null && !s.stopping);
       if (slot === undefined) return;
       const pending = this.queue.shift() as Pending;
-      const { job } = pending;
+      if (pending.type === 'train' && pending.signal?.aborted) {
+        // Its deadline passed while it waited: as LocalTrainer does, refuse it before any step.
+        pending.reject(new TrainingStoppedError(0));
+        continue;
+      }
       try {
+        const key = taskKey(pending.task);
         // Copies, so the caller keeps its arrays (the agent needs the global for its delta),
         // into the worker's spare buffers when it has them; transferred, not cloned again.
-        const global = copyInto(Float32Array, slot.spare?.global, job.global);
-        const x = copyInto(Float32Array, slot.spare?.x, job.data.x);
-        const y = copyInto(Uint8Array, slot.spare?.y, job.data.y);
+        const weights = copyInto(Float32Array, slot.spare?.weights, pending.weights);
+        const x = copyInto(Float32Array, slot.spare?.x, pending.data.x);
+        const y = copyInto(pending.data.y.constructor as TypedArrayKind<TaskData['y']>, slot.spare?.y, pending.data.y);
         slot.spare = null;
-        const request: PoolRequest = { type: 'train', id: pending.id, model: job.model, global, x, y, count: job.data.count, options: job.options };
-        slot.worker.postMessage(request, [global.buffer as ArrayBuffer, x.buffer as ArrayBuffer, y.buffer as ArrayBuffer]);
+        const arrays: JobArrays = { id: pending.id, key, weights, x, y, count: pending.data.count };
+        if (slot.taskKey !== key) arrays.task = pending.task;
+        const request: PoolRequest = pending.type === 'train' ? { ...arrays, type: 'train', options: pending.options as TaskTrainOptions } : { ...arrays, type: 'evaluate' };
+        slot.worker.postMessage(request, [weights.buffer as ArrayBuffer, x.buffer as ArrayBuffer, y.buffer as ArrayBuffer]);
+        slot.taskKey = key;
       } catch (error) {
         pending.reject(error instanceof Error ? error : new Error(String(error)));
         continue;
@@ -267,12 +307,10 @@ export class TrainerPool implements Trainer {
   }
 }
 
+type TypedArrayKind<T> = { new (buffer: ArrayBuffer, offset: number, length: number): T; BYTES_PER_ELEMENT: number };
+
 /** A copy of `source` in `spare` when it is large enough, else in a new buffer. */
-function copyInto<T extends Float32Array | Uint8Array>(
-  Kind: { new (buffer: ArrayBuffer, offset: number, length: number): T; BYTES_PER_ELEMENT: number },
-  spare: ArrayBuffer | undefined,
-  source: ArrayLike<number>,
-): T {
+function copyInto<T extends Float32Array | TaskData['y']>(Kind: TypedArrayKind<T>, spare: ArrayBuffer | undefined, source: ArrayLike<number>): T {
   const bytes = source.length * Kind.BYTES_PER_ELEMENT;
   const copy = new Kind(spare !== undefined && spare.byteLength >= bytes ? spare : new ArrayBuffer(bytes), 0, source.length);
   copy.set(source);

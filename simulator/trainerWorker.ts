@@ -1,19 +1,24 @@
 /**
- * One thread of a `TrainerPool`: its own tfjs (backend chosen once, from `workerData`) and one
- * `LocalModel` per architecture, trained on the jobs the pool posts. Started by the pool from
- * the compiled `dist/simulator/trainerWorker.js`; not meant to be imported.
+ * One thread of a `TrainerPool`: its own tfjs (backend chosen once, from `workerData`) and a
+ * `LocalTrainer` (one `TaskModel`, for the task it last ran), running the jobs the pool posts.
+ * Started by the pool from the compiled `dist/simulator/trainerWorker.js`; not meant to be imported.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { initBackend, LocalModel, type BackendName, type ModelName } from '../learning/index.js';
-import type { PoolRequest, PoolReply, Spare, WorkerConfig } from './trainerPool.js';
+import { LocalTrainer } from '../device-agent/trainer.js';
+import { initBackend, type BackendName } from '../learning/index.js';
+import type { Task } from '../protocol/index.js';
+import type { PoolReply, PoolRequest, Spare, WorkerConfig } from './trainerPool.js';
 
 if (parentPort === null) throw new Error('trainerWorker.js runs as a worker thread of TrainerPool');
 const port = parentPort;
 const config = workerData as WorkerConfig;
-const models = new Map<ModelName, Promise<LocalModel>>();
+// The very trainer a device runs on its main thread, so results are bit-identical to it.
+const trainer = new LocalTrainer();
+/** The task the pool sent last; later jobs of the same task carry only its key. */
+let current: { key: string; task: Task } | null = null;
 
 // Every job waits for this: a backend that failed to load fails the job, never falls back
-// silently (`LocalModel.create` alone would pick 'auto').
+// silently (`TaskModel.create` alone would pick 'auto').
 const backend: Promise<BackendName> = initBackend(config.backend);
 backend.then(
   (name) => post({ type: 'ready', backend: name }),
@@ -21,34 +26,29 @@ backend.then(
 );
 
 port.on('message', (request: PoolRequest) => {
-  if (request.type !== 'train') return;
+  if (request.type !== 'train' && request.type !== 'evaluate') return;
   // The pool sends a job only to an idle worker, so jobs here never overlap. The job's
-  // buffers go back as spares once training is done with them (setWeights copies).
-  const spare: Spare = { global: request.global.buffer as ArrayBuffer, x: request.x.buffer as ArrayBuffer, y: request.y.buffer as ArrayBuffer };
-  const spareList = [spare.global, spare.x, spare.y];
+  // buffers go back as spares once the job is done with them (setWeights copies).
+  const spare: Spare = { weights: request.weights.buffer as ArrayBuffer, x: request.x.buffer as ArrayBuffer, y: request.y.buffer as ArrayBuffer };
+  const spareList = [spare.weights, spare.x, spare.y];
   void run(request, spare).then(
-    (reply) => post(reply, [reply.weights.buffer as ArrayBuffer, ...spareList]),
+    (reply) => post(reply, reply.type === 'trained' ? [reply.outcome.weights.buffer as ArrayBuffer, ...spareList] : spareList),
     (error: unknown) => post({ type: 'failed', id: request.id, ...describe(error), spare }, spareList),
   );
 });
 
-/** What `LocalTrainer` does on the main thread, step for step, so results are bit-identical. */
-async function run(request: Extract<PoolRequest, { type: 'train' }>, spare: Spare): Promise<Extract<PoolReply, { type: 'trained' }>> {
+async function run(request: PoolRequest, spare: Spare): Promise<Extract<PoolReply, { type: 'trained' | 'evaluated' }>> {
+  if (request.task !== undefined) current = { key: request.key, task: request.task };
+  if (current === null || current.key !== request.key) throw new Error('trainer worker: a job arrived for a task the pool never sent');
   await backend;
-  const m = await model(request.model);
-  m.setWeights(request.global);
-  const result = await m.train({ x: request.x, y: request.y, count: request.count }, request.options);
-  return { type: 'trained', id: request.id, weights: m.getWeights(), loss: result.loss, accuracy: result.accuracy, ms: result.ms, spare };
-}
-
-function model(name: ModelName): Promise<LocalModel> {
-  const existing = models.get(name);
-  if (existing) return existing;
-  const created = LocalModel.create(name);
-  models.set(name, created);
-  // A model that failed to build (unknown name) is not cached, so the next job reports it again.
-  created.catch(() => models.delete(name));
-  return created;
+  const { task } = current;
+  const data = { x: request.x, y: request.y, count: request.count };
+  if (request.type === 'train') {
+    const outcome = await trainer.train({ task, global: request.weights, data, options: request.options });
+    return { type: 'trained', id: request.id, outcome, spare };
+  }
+  const result = await trainer.evaluate({ task, weights: request.weights, data });
+  return { type: 'evaluated', id: request.id, result, spare };
 }
 
 function post(reply: PoolReply, transfer: ArrayBuffer[] = []): void {

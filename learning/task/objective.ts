@@ -119,3 +119,10 @@ export function metricsFromSums(task: Task, sums: EvalSums, count: number): { lo
   };
   return { loss: ratio(sums.loss, count), metrics: Object.fromEntries(task.metrics.map((m) => [m, all[m]])) };
 }
+
+/** The metrics a model reported, without the ones it could not compute (undefined, NaN, infinite). */
+export function definedMetrics(metrics: Partial<Record<string, number>>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, value] of Object.entries(metrics)) if (value !== undefined && Number.isFinite(value)) out[name] = value;
+  return out;
+}
