@@ -94,7 +94,7 @@ export class BufferedCoordinator extends Coordinator {
     this.buffer = this.newBuffer(step + 1);
     for (const [deviceId, payload] of this.overflow.splice(0)) this.receiveUpdate(deviceId, payload);
 
-    const evaluation = await this.evaluateAndPublish(release);
+    const evaluation = await this.evaluateAndPublish(release, step);
     const s = buffer.staleness;
     const report: RoundReport = {
       round: step, ...evaluation, participants: buffer.dispatched, ...buffer.counts(), bytesDown: buffer.downBytes,

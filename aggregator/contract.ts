@@ -10,8 +10,8 @@ import type { InfluenceRound, Strategy } from './strategies/index.js';
  * reports, and what it needs to run.
  */
 
-/** Accuracy and loss of a global model on held-out data. */
-export type Evaluator = (weights: Float32Array) => Promise<{ accuracy: number; loss: number }>;
+/** Mean loss and the task's metrics (by name: accuracy, f1, meanSquaredError, ...) of a global model on held-out data. */
+export type Evaluator = (weights: Float32Array) => Promise<{ loss: number; metrics: Record<string, number> }>;
 
 /** What one closed round did; the simulator's run report is a list of these. */
 export interface RoundReport extends Omit<MetricsMessage, 'v' | 'type'> {
@@ -34,7 +34,15 @@ export interface RoundReport extends Omit<MetricsMessage, 'v' | 'type'> {
 export type CoordinatorEvents = {
   /** Waiting for devices before round 1; fired on every change of the online count. */
   waiting: [online: number, needed: number];
+  /** A training round (sync) or dispatch (async) was announced. */
   roundStarted: [round: RoundMessage];
+  /**
+   * A round message of another kind was announced: `statistics` (before round 1, when the task
+   * standardises with the fleet's statistics) or `evaluate` (after a round's new global).
+   */
+  phaseStarted: [round: RoundMessage];
+  /** The fleet's feature statistics arrived (from `devices` devices) and the task was published again with them. */
+  statisticsGathered: [info: { devices: number; count: number; mean: number[]; std: number[] }];
   updateAccepted: [info: { round: number; deviceId: string; bytes: number }];
   updateRejected: [info: { round: number; deviceId: string; reason: RejectReason; detail: string }];
   roundClosed: [report: RoundReport];

@@ -12,16 +12,20 @@ import {
   parseTopic,
   systemClock,
   type Clock,
+  type FederatedMetrics,
   type FleetTopics,
   type RoundMessage,
+  type Task,
+  taskLayout,
 } from '../protocol/index.js';
-import { initialWeights, modelInfo } from '../learning/index.js';
+import { taskInitialWeights } from '../learning/index.js';
 import { GlobalBroadcaster, type GlobalRelease } from './broadcast.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { parseCoordinatorOptions, type CoordinatorOptions, type CoordinatorSettings } from './options.js';
 import { DeviceRegistry } from './registry.js';
 import type { CoordinatorDeps, CoordinatorEvents, Evaluator, RoundReport } from './contract.js';
 import { RoundCollection, type Closing, type UpdateVerdict } from './round.js';
+import { PhaseCollection, fleetEvaluation, fleetStatistics } from './phase.js';
 import { selectParticipants, type Criterion } from './selection.js';
 import { AdaptiveNormBound, type Strategy } from './strategies/index.js';
 
@@ -45,7 +49,14 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
   protected readonly aggregator: Strategy;
   /** The influence bound around `strategy`, null when `influence` is off. */
   protected readonly influence: AdaptiveNormBound | null;
-  protected readonly evaluate: Evaluator;
+  /** Central evaluation, when the options ask for it. */
+  protected readonly evaluate: Evaluator | null;
+  /** The task as published: a `fleet` standardisation becomes numbers once the statistics are in. */
+  protected task: Task;
+  /** The open `evaluate` or `statistics` round, if any. */
+  private phase: PhaseCollection | null = null;
+  /** The last federated evaluation, by the global version it evaluated. */
+  private lastFederated: FederatedMetrics | null = null;
   protected readonly criterion: Criterion | undefined;
   /** The one clock: deadlines are set and checked on it, and every wait ends on it. */
   protected readonly clock: Clock;
@@ -76,14 +87,16 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
     this.strategy = deps.strategy ?? this.options.strategy;
     this.influence = this.options.influence === 'adaptive' ? new AdaptiveNormBound(this.strategy) : null;
     this.aggregator = this.influence ?? this.strategy;
-    this.evaluate = deps.evaluate;
+    if (this.options.evaluate.includes('central') && !deps.evaluate) throw new TypeError('central evaluation needs an evaluator (deps.evaluate)');
+    this.evaluate = this.options.evaluate.includes('central') ? deps.evaluate ?? null : null;
     this.criterion = deps.criterion;
     this.clock = deps.clock ?? systemClock;
-    const info = modelInfo(this.options.model);
+    this.task = this.options.task;
+    const paramCount = taskLayout(this.task).paramCount;
     this.broadcaster = new GlobalBroadcaster(this.options.downlink, this.options.seed);
-    this.global = deps.initialWeights ?? initialWeights(this.options.model, this.options.seed);
-    if (this.global.length !== info.paramCount) {
-      throw new RangeError(`initial weights have ${this.global.length} values, ${info.name} has ${info.paramCount}`);
+    this.global = deps.initialWeights ?? taskInitialWeights(this.task, this.options.seed);
+    if (this.global.length !== paramCount) {
+      throw new RangeError(`initial weights have ${this.global.length} values, task ${this.task.name} has ${paramCount}`);
     }
   }
 
@@ -100,21 +113,17 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
   /** Runs every round and resolves with their reports; `stop()` ends it early. */
   async run(): Promise<RoundReport[]> {
     const o = this.options;
-    const info = modelInfo(o.model);
     this.client.on('message', this.onMessage);
     // The client connects again by itself (the broker restarted, the network dropped): from then
     // on, the broker may have lost the subscriptions and the retained task, global and round.
     this.client.on('connect', this.onConnect);
     try {
       await this.client.subscribeAsync(this.subscriptions, { qos: 1 });
-      await this.publish(this.topics.task, encodeMessage(build.task({
-        model: o.model, inputShape: info.inputShape, numClasses: info.numClasses, paramCount: info.paramCount,
-        codec: o.codec.spec, downlink: this.broadcaster.downlink.spec, defaults: { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr },
-        mode: o.mode, ...(o.mode === 'async' && { buffer: o.buffer }),
-      })));
+      await this.publishTask();
       const first = await this.resume();
       await this.publishGlobal(this.release(this.global, first - 1));
       await this.waitForDevices();
+      if (this.task.preprocessing?.standardize === 'fleet' && !this.stopped) await this.gatherStatistics(first);
       const reports: RoundReport[] = [];
       for (let round = first; round <= o.rounds && !this.stopped; round++) {
         const report = await this.runRound(round);
@@ -123,7 +132,7 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
         // A round cut short by stop() that changed nothing is run again after a restart.
         if (o.checkpoint !== undefined && (report.closedBy !== 'stopped' || report.aggregated)) {
           await saveCheckpoint(o.checkpoint, {
-            model: o.model, round, version: this.broadcaster.currentVersion, announced: this.announced, weights: this.global,
+            model: this.task.name, round, version: this.broadcaster.currentVersion, announced: this.announced, weights: this.global,
             strategy: { name: this.strategy.name, state: this.strategy.saveState() },
           });
         }
@@ -183,7 +192,7 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
   /** Takes up the checkpoint, if there is one; returns the first round to run. */
   private async resume(): Promise<number> {
     const o = this.options;
-    const saved = o.checkpoint === undefined ? null : await loadCheckpoint(o.checkpoint, o.model, this.global.length);
+    const saved = o.checkpoint === undefined ? null : await loadCheckpoint(o.checkpoint, this.task.name, this.global.length);
     if (!saved) return 1;
     this.global = saved.weights;
     this.broadcaster.resumeAt(saved.version);
@@ -242,7 +251,7 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
     // Participants downloaded the current global (or its delta) and the round message.
     const downPerDevice = this.broadcaster.downloadBytes + roundBytes;
     const closing = this.closed(round, collection.close(this.quorum, this.aggregator));
-    const evaluation = await this.evaluateAndPublish(closing.next ? this.release(closing.next, round) : null);
+    const evaluation = await this.evaluateAndPublish(closing.next ? this.release(closing.next, round) : null, round);
     const report: RoundReport = {
       round, ...evaluation, participants: participants.length, ...collection.counts(),
       bytesDown: downPerDevice * participants.length,
@@ -330,14 +339,92 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
 
   /**
    * Evaluates the global devices will hold (a lossy downlink makes it differ from what was
-   * aggregated), then publishes it when there is a new one.
+   * aggregated): centrally before it is published, and on the fleet's held-out data after (an
+   * `evaluate` round). `accuracy` and `loss` are central evaluation's when there is one, else the
+   * fleet's; NaN when nothing measured them (a regression task has no accuracy).
    */
-  protected async evaluateAndPublish(release: GlobalRelease | null): Promise<{ accuracy: number; loss: number; evalMs: number }> {
+  protected async evaluateAndPublish(release: GlobalRelease | null, round: number): Promise<Pick<RoundReport, 'accuracy' | 'loss' | 'evalMs' | 'central' | 'federated'>> {
     const started = performance.now();
-    const { accuracy, loss } = await this.evaluate(this.global);
+    const central = this.evaluate ? await this.evaluate(this.global) : null;
     const evalMs = performance.now() - started;
     if (release) await this.publishGlobal(release);
-    return { accuracy, loss, evalMs };
+    const federated = this.options.evaluate.includes('federated') && !this.stopped ? await this.evaluateOnFleet(round) : null;
+    const main = central ?? (federated && { loss: federated.loss, metrics: federated.metrics });
+    return {
+      accuracy: main?.metrics.accuracy ?? NaN, loss: main?.loss ?? NaN, evalMs,
+      ...(central && { central: central.metrics }), ...(federated && { federated }),
+    };
+  }
+
+  /**
+   * An `evaluate` round: the online devices evaluate the current global on their held-out data
+   * and the aggregator pools their sums. Once per global version (a round that kept the global
+   * reports the evaluation it already has). Null when no device had held-out data.
+   */
+  private async evaluateOnFleet(round: number): Promise<FederatedMetrics | null> {
+    const version = this.broadcaster.currentVersion;
+    if (this.lastFederated?.globalVersion === version) return this.lastFederated;
+    const replies = await this.runPhase('evaluate', round, version);
+    if (!replies) return null;
+    const result = fleetEvaluation(this.task, version, replies.replies.values());
+    this.lastFederated = result;
+    return result;
+  }
+
+  /**
+   * Before round `round`: asks the online devices for per-feature moments of their training
+   * data, and publishes the task again with the fleet's mean and std in place of `fleet`.
+   * Without any answer the task stays as it was and the run cannot train: it stops.
+   */
+  private async gatherStatistics(round: number): Promise<void> {
+    const features = this.task.input.shape[this.task.input.shape.length - 1] as number;
+    const replies = await this.runPhase('statistics', round, this.broadcaster.currentVersion);
+    const stats = replies && fleetStatistics(features, replies.replies.values());
+    if (!stats) {
+      if (!this.stopped) throw new Error(`no device sent feature statistics for the task's ${features} features: the task standardises with the fleet's statistics and cannot train without them`);
+      return;
+    }
+    this.task = { ...this.task, preprocessing: { ...this.task.preprocessing, standardize: { mean: stats.mean, std: stats.std } } };
+    await this.publishTask();
+    this.emit('statisticsGathered', stats);
+  }
+
+  /** Announces an `evaluate` or `statistics` round to the online devices and collects their replies until all answered, left, or the deadline. */
+  private async runPhase(kind: 'evaluate' | 'statistics', round: number, globalVersion: number): Promise<PhaseCollection | null> {
+    const participants = this.registry.online();
+    if (participants.length === 0) return null;
+    const o = this.options;
+    const now = this.clock.now();
+    const message = build.round({
+      kind, round, globalVersion, participants, deadline: now + o.roundTimeoutMs, issuedAt: now,
+      codec: o.codec.spec, seed: Rng.derive(o.seed, kind, round).nextUint32(), epochs: o.epochs, batchSize: o.batchSize, lr: o.lr,
+    }) as RoundMessage & { kind: typeof kind };
+    const phase = new PhaseCollection(message);
+    this.phase = phase;
+    this.lastRound = Buffer.from(encodeMessage(message));
+    this.emit('phaseStarted', message);
+    try {
+      await this.publish(this.topics.round, this.lastRound);
+      for (;;) {
+        if (this.stopped) break;
+        const outstanding = phase.outstanding();
+        if (outstanding.length === 0 || outstanding.every((id) => phase.departed.has(id) || !this.registry.isOnline(id))) break;
+        if (this.clock.now() >= message.deadline) break;
+        await this.sleepUntil(message.deadline);
+      }
+    } finally {
+      this.phase = null;
+    }
+    return phase;
+  }
+
+  private async publishTask(): Promise<void> {
+    const o = this.options;
+    await this.publish(this.topics.task, encodeMessage(build.task({
+      model: this.task.name, task: this.task, paramCount: this.global.length,
+      codec: o.codec.spec, downlink: this.broadcaster.downlink.spec, defaults: { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr },
+      mode: o.mode, ...(o.mode === 'async' && { buffer: o.buffer }),
+    })));
   }
 
   /** Sleeps until `at` on the clock, or until something the coordinator waits on happens (`wake`). */
@@ -366,6 +453,11 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
     const parsed = parseTopic(topic);
     if (!parsed || parsed.fleet !== this.options.fleet) return;
     if (parsed.kind === 'update') {
+      // An evaluation or statistics reply goes to the open phase; an update to the round's collection.
+      if (this.phase && this.phase.receive(parsed.deviceId, payload).kind !== 'not-mine') {
+        this.wake();
+        return;
+      }
       this.receiveUpdate(parsed.deviceId, payload);
       this.wake();
     } else if (parsed.kind === 'status') {
@@ -403,6 +495,7 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
   protected deviceOffline(deviceId: string): void {
     const c = this.collection;
     if (c?.open && c.message.participants.includes(deviceId)) c.departed.add(deviceId);
+    if (this.phase?.message.participants.includes(deviceId)) this.phase.departed.add(deviceId);
   }
 
   protected release(weights: Float32Array, round: number): GlobalRelease {

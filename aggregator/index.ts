@@ -25,3 +25,6 @@ export { RoundCollection } from './round.js';
 export { selectParticipants, type Criterion, type SelectionOptions } from './selection.js';
 export * from './strategies/index.js';
 export { registerAggregatorMetrics, ROUND_DURATION_BUCKETS } from './metrics.js';
+export { loadTaskSource, type TaskSource } from './taskSource.js';
+export { PhaseCollection, fleetEvaluation, fleetStatistics } from './phase.js';
+export { EVALUATIONS, type Evaluation } from './options.js';

@@ -2,7 +2,7 @@ import {
   DEFAULT_FLEET, MAX_BATCH_SIZE, MAX_BUFFER, MAX_EPOCHS, MAX_LR, MAX_MU, MAX_ROUND_MS, MAX_SPEC_LENGTH, OptionsError, assertValidId, parseCodec, parseDownlink,
   type Codec, type Downlink, type TrainConfig,
 } from '../protocol/index.js';
-import { isModelName, type ModelName } from '../learning/index.js';
+import { BUILTIN_TASK_NAMES, builtinTask, isBuiltinTask, isBuiltinTaskName, type BuiltinTaskName, type Task } from '../protocol/index.js';
 import { DEFAULT_STRATEGY, parseStrategy, type Strategy } from './strategies/index.js';
 
 export const DEFAULT_ROUNDS = 5;
@@ -13,7 +13,10 @@ export const DEFAULT_LR = 0.05;
 /** The codecs bench's best trade-off (README, Benchmarks): 180x smaller than f32, 0.3 pt behind it after 80 non-IID rounds. */
 export const DEFAULT_CODEC = 'topk:0.01+int8+ef';
 export const DEFAULT_DOWNLINK = 'f32';
-export const DEFAULT_MODEL: ModelName = 'mlp';
+export const DEFAULT_MODEL: BuiltinTaskName = 'mlp';
+/** Where a global is evaluated: on a file the aggregator holds, and/or on the devices' held-out data. */
+export const EVALUATIONS = ['central', 'federated'] as const;
+export type Evaluation = (typeof EVALUATIONS)[number];
 export const DEFAULT_ROUND_TIMEOUT_MS = 120_000;
 export const DEFAULT_WAIT_FOR_DEVICES_MS = 300_000;
 export const DEFAULT_BUFFER = 10;
@@ -27,8 +30,18 @@ export type Mode = (typeof MODES)[number];
 export interface CoordinatorOptions extends TrainConfig {
   /** Fleet id, the third topic level. @default 'default' */
   fleet: string;
-  /** Model architecture by zoo name. @default 'mlp' */
-  model: ModelName;
+  /**
+   * What the fleet learns (protocol/task.ts): given as a task, or as a built-in's name
+   * (`model: 'mlp' | '2nn' | 'cnn'`). @default builtinTask('mlp')
+   */
+  task: Task;
+  /**
+   * Where each new global is evaluated. `central`: on the aggregator's own data (MNIST's test
+   * set for a built-in task, an evaluation file otherwise). `federated`: an `evaluate` round
+   * asks the online devices to evaluate it on their held-out data (sync mode only).
+   * @default ['central'] for a built-in task, ['federated'] for a user's task
+   */
+  evaluate: Evaluation[];
   /**
    * `sync`: rounds, each waiting for its participants (or the deadline). `async`: FedBuff
    * (Nguyen et al. 2022): devices train all the time, each update is discounted by its
@@ -80,11 +93,11 @@ export interface CoordinatorOptions extends TrainConfig {
   checkpoint: string | undefined;
   /** Seed of model initialisation, selection and devices' shuffles. @default 0 */
   seed: number;
-  /** Local epochs E. @default 1 */
+  /** Local epochs E. @default the task's (1 for the built-in tasks) */
   epochs: number;
-  /** Local batch size B. @default 20 */
+  /** Local batch size B. @default the task's (20 for the built-in tasks) */
   batchSize: number;
-  /** Local SGD learning rate. @default 0.05 */
+  /** Local learning rate. @default the task's optimizer's (0.05 for the built-in tasks) */
   lr: number;
 }
 
@@ -93,6 +106,8 @@ export interface CoordinatorOptions extends TrainConfig {
  * strategy may be given as spec strings (`'int8'`) or as objects already resolved.
  */
 export type CoordinatorSettings = Partial<Omit<CoordinatorOptions, 'codec' | 'downlink' | 'strategy'>> & {
+  /** A built-in task by name; `task` wins when both are given. */
+  model?: string;
   codec?: string | Codec;
   downlink?: string | Downlink;
   strategy?: string | Strategy;
@@ -101,7 +116,8 @@ export type CoordinatorSettings = Partial<Omit<CoordinatorOptions, 'codec' | 'do
 export function defaultCoordinatorOptions(): CoordinatorOptions {
   return {
     fleet: DEFAULT_FLEET,
-    model: DEFAULT_MODEL,
+    task: builtinTask(DEFAULT_MODEL),
+    evaluate: ['central'],
     mode: 'sync',
     buffer: DEFAULT_BUFFER,
     rounds: DEFAULT_ROUNDS,
@@ -134,9 +150,18 @@ function integer(name: string, v: number, min: number, max = Number.MAX_SAFE_INT
  * `OptionsError` naming the bad option. Objects already resolved pass through unchanged.
  */
 export function parseCoordinatorOptions(partial: CoordinatorSettings = {}): CoordinatorOptions {
-  const { codec, downlink, strategy, ...rest } = stripUndefined(partial);
+  const { codec, downlink, strategy, model, task: givenTask, ...rest } = stripUndefined(partial);
+  if (givenTask === undefined && model !== undefined && !isBuiltinTaskName(model)) {
+    throw new OptionsError('model', `unknown model "${String(model)}"; known: ${BUILTIN_TASK_NAMES.join(', ')} (or give a task)`);
+  }
+  const task = givenTask ?? builtinTask(model !== undefined && isBuiltinTaskName(model) ? model : DEFAULT_MODEL);
   const o: CoordinatorOptions = {
     ...defaultCoordinatorOptions(),
+    task,
+    evaluate: isBuiltinTask(task) ? ['central'] : ['federated'],
+    epochs: task.training.epochs,
+    batchSize: task.training.batchSize,
+    lr: task.optimizer.lr,
     ...rest,
     ...(codec !== undefined && { codec: resolveSpec(codec, parseCodec) }),
     ...(downlink !== undefined && { downlink: resolveSpec(downlink, parseDownlink) }),
@@ -144,7 +169,12 @@ export function parseCoordinatorOptions(partial: CoordinatorSettings = {}): Coor
   };
   if (partial.minDevices === undefined) o.minDevices = o.minParticipants;
   assertValidId('fleet', o.fleet);
-  if (!isModelName(o.model)) throw new OptionsError('model', `unknown model "${String(o.model)}"; known: mlp, 2nn, cnn`);
+  if (!Array.isArray(o.evaluate) || o.evaluate.some((e) => !EVALUATIONS.includes(e)) || new Set(o.evaluate).size !== o.evaluate.length) {
+    throw new OptionsError('evaluate', `must list ${EVALUATIONS.join(' and/or ')} at most once each, got ${String(o.evaluate)}`);
+  }
+  if (o.mode === 'async' && o.evaluate.includes('federated')) {
+    throw new OptionsError('evaluate', 'federated evaluation runs between sync rounds; async mode evaluates centrally (--evaluate central)');
+  }
   if (!MODES.includes(o.mode)) throw new OptionsError('mode', `must be ${MODES.join(' or ')}, got ${String(o.mode)}`);
   if (!INFLUENCE_MODES.includes(o.influence)) throw new OptionsError('influence', `must be ${INFLUENCE_MODES.join(' or ')}, got ${String(o.influence)}`);
   // Task and round bounds are the wire's own (protocol/wire.ts): a device refuses a message outside them.
@@ -183,9 +213,9 @@ export function resolveSpec<T extends object>(value: string | T, parse: (spec: s
   return typeof value === 'string' ? parse(value) : value;
 }
 
-/** The options as plain JSON for reports and settings lines: objects back to their specs. */
-export function coordinatorSpecs(o: CoordinatorOptions): Omit<CoordinatorOptions, 'codec' | 'downlink' | 'strategy'> & { codec: string; downlink: string; strategy: string } {
-  return { ...o, codec: o.codec.spec, downlink: o.downlink.spec, strategy: o.strategy.name };
+/** The options as plain JSON for reports and settings lines: objects back to their specs, `model` the task's name. */
+export function coordinatorSpecs(o: CoordinatorOptions): Omit<CoordinatorOptions, 'codec' | 'downlink' | 'strategy'> & { model: string; codec: string; downlink: string; strategy: string } {
+  return { ...o, model: o.task.name, codec: o.codec.spec, downlink: o.downlink.spec, strategy: o.strategy.name };
 }
 
 export function stripUndefined<T extends object>(o: T): Partial<T> {

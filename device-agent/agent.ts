@@ -19,18 +19,22 @@ import {
   type TaskMessage,
 } from '../protocol/index.js';
 import { MAX_ROUND_MS } from '../protocol/wire.js';
-import { MODEL_NAMES, TrainingStoppedError, currentBackend, isModelName, modelInfo, type TrainingData } from '../learning/index.js';
+import { TrainingStoppedError, currentBackend } from '../learning/index.js';
+import type { DeviceExamples } from '../datasets/index.js';
 import { MessageRefusedError } from './errors.js';
 import { GlobalCopy, type FollowMode } from './globalCopy.js';
 import { MemoryResidualStore, type ResidualStore } from './residualStore.js';
-import { LocalTrainer, type Trainer, type TrainOutcome } from './trainer.js';
+import { LocalTrainer, numbers, type Trainer, type TrainOutcome } from './trainer.js';
 
 export interface AgentOptions {
   deviceId: string;
   /** @default 'default' */
   fleet?: string;
-  /** This device's examples; they never leave it. */
-  data: TrainingData;
+  /**
+   * This device's examples; they never leave it. It trains on `train`, evaluates globals on
+   * `holdout` when a round asks, and answers a statistics round with `moments()`.
+   */
+  data: DeviceExamples;
   /** When to download the global. @default 'always' */
   follow?: FollowMode;
 }
@@ -70,14 +74,18 @@ export interface FinishedWork {
  * Why the agent did not report for a round: `missed-deadline` when training was stopped at the
  * deadline (or ended after it), `superseded` when a newer round chose the device while it trained.
  */
-export type SkipReason = 'not-selected' | 'past-deadline' | 'model-mismatch' | 'codec-mismatch' | 'dropped-out' | 'missed-deadline' | 'superseded';
+export type SkipReason = 'not-selected' | 'past-deadline' | 'awaiting-statistics' | 'codec-mismatch' | 'dropped-out' | 'missed-deadline' | 'superseded';
 
 export type AgentEvents = {
   /** Told whenever the device publishes its status. */
   status: [state: DeviceState];
   roundSkipped: [info: { round: number; reason: SkipReason }];
   trainingStarted: [round: RoundMessage];
-  updatePublished: [info: { round: number; bytes: number; trainMs: number; loss: number; accuracy: number }];
+  updatePublished: [info: { round: number; bytes: number; trainMs: number; loss: number; metrics: Record<string, number> }];
+  /** The device evaluated a global on its held-out data and sent the result (count 0: it holds none). */
+  evaluated: [info: { round: number; globalVersion: number; count: number; loss: number; metrics: Record<string, number> }];
+  /** The device sent its training features' moments (a `statistics` round). */
+  statisticsSent: [info: { round: number; count: number }];
   /** The update for the open round went out again: the round was announced again after it was sent (a restarted broker lost it). */
   updateResent: [info: { round: number; bytes: number }];
   /** Something went wrong but the agent keeps running (a refused message: `MessageRefusedError`; failed training). */
@@ -205,18 +213,17 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
     void this.maybeTrain();
   }
 
-  /** The task's codec, or `MessageRefusedError` unless this device can run the task as announced. */
-  private runnable(task: TaskMessage): Codec {
-    if (!isModelName(task.model)) throw new MessageRefusedError('task', `model "${task.model}" is not one this device has (${MODEL_NAMES.join(', ')})`);
-    const info = modelInfo(task.model);
-    if (task.paramCount !== info.paramCount || task.numClasses !== info.numClasses || task.inputShape.join('x') !== info.inputShape.join('x')) {
-      throw new MessageRefusedError('task', `model "${task.model}" has ${info.paramCount} parameters, input ${info.inputShape.join('x')} and ${info.numClasses} classes; ` +
-        `the task says ${task.paramCount}, ${task.inputShape.join('x')} and ${task.numClasses}`);
+  /** The task's codec, or `MessageRefusedError` unless this device's data fits the task as announced. */
+  private runnable(message: TaskMessage): Codec {
+    const shape = message.task.input.shape;
+    const own = this.options.data.shape;
+    if (size(shape) !== size(own)) {
+      throw new MessageRefusedError('task', `task "${message.task.name}" takes examples of shape [${shape.join(', ')}]; this device's data has [${own.join(', ')}]`);
     }
     // eslint-disable-next-line no-restricted-syntax -- a spec from the network, not an option
-    parseDownlink(task.downlink);
+    parseDownlink(message.downlink);
     // eslint-disable-next-line no-restricted-syntax -- a spec from the network, not an option
-    return parseCodec(task.codec);
+    return parseCodec(message.codec);
   }
 
   /**
@@ -289,15 +296,19 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
     if (round && this.task) this.global.observeRound(round.globalVersion, this.isMine(round));
     await this.followGlobal();
     if (this.busy || this.stopped || !round || roundKey(round) === this.lastRound) return;
-    if (!round.participants.includes(this.deviceId)) return this.skip(round, 'not-selected');
+    const kind = round.kind ?? 'train';
+    if (!round.participants.includes(this.deviceId)) return kind === 'train' ? this.skip(round, 'not-selected') : void (this.lastRound = roundKey(round));
     if (this.clock.now() > round.deadline) return this.skip(round, 'past-deadline');
     const task = this.task;
     const codec = this.codec;
     const weights = this.global.weights;
+    if (kind === 'statistics' && task) return this.answer(round, task.task, null);
     // Both are retained and published before the round; wait until they have arrived. In
     // async mode the global may have moved on since: a newer one is a better start.
     if (!task || !codec || !weights || this.global.version < round.globalVersion) return;
-    if (!isModelName(task.model)) return this.skip(round, 'model-mismatch');
+    if (kind === 'evaluate') return this.answer(round, task.task, weights);
+    // Statistics not in yet: the aggregator publishes the task with them before any training round.
+    if (task.task.preprocessing?.standardize === 'fleet') return this.skip(round, 'awaiting-statistics');
     // The task's codec is the fleet's: a round asking for another one is not the aggregator's.
     if (round.codec !== codec.spec) return this.skip(round, 'codec-mismatch');
     if (this.dropout?.(round)) return this.dropOut(round);
@@ -317,9 +328,9 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
       this.emit('trainingStarted', round);
       await this.publishStatus(DeviceState.Training);
       const outcome = await this.trainer.train({
-        model: task.model,
+        task: task.task,
         global: weights,
-        data: this.options.data,
+        data: this.options.data.train,
         options: { epochs: round.epochs, batchSize: round.batchSize, lr: round.lr, mu: round.mu, seed: Rng.derive(round.seed, 'train', this.deviceId).nextUint32() },
         ...(!this.gate && { signal: training.stop.signal }),
       });
@@ -348,9 +359,9 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
     // Error feedback: add what earlier rounds left out, and keep what this one leaves out.
     const feedback = codec.errorFeedback ? await this.residuals.load(this.deviceId, delta.length, codec.spec) : null;
     const update = encodeMessage(build.update({
-      round: round.round, deviceId: this.deviceId, numExamples: this.options.data.count, codec: codec.spec,
+      round: round.round, deviceId: this.deviceId, numExamples: this.options.data.train.count, codec: codec.spec,
       delta: feedback ? feedback.encode(codec, delta, rng) : codec.encode(delta, rng),
-      metrics: { loss: outcome.loss, accuracy: outcome.accuracy }, trainMs: outcome.ms,
+      metrics: { ...outcome.metrics, loss: outcome.loss }, trainMs: outcome.ms,
     }));
     if ((await this.gate?.({ round, outcome: 'update', bytes: update.byteLength })) === 'late') return this.skip(round, 'missed-deadline');
     const payload = Buffer.from(update.buffer, 0, update.byteLength);
@@ -358,7 +369,43 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
     await this.client.publishAsync(this.topics.update(this.deviceId), payload, { qos: 1 });
     // Saved once the update is out: a failed publish must not drop the residual it carried.
     if (feedback) await this.residuals.save(this.deviceId, codec.spec, feedback);
-    this.emit('updatePublished', { round: round.round, bytes: update.byteLength, trainMs: outcome.ms, loss: outcome.loss, accuracy: outcome.accuracy });
+    this.emit('updatePublished', { round: round.round, bytes: update.byteLength, trainMs: outcome.ms, loss: outcome.loss, metrics: outcome.metrics });
+  }
+
+  /**
+   * Answers an `evaluate` round (the global on the held-out share: loss, metrics and their sums;
+   * count 0 with a reason when there is nothing to evaluate on) or a `statistics` round (per
+   * feature, count, sum and sum of squares of the training readings after the task's
+   * `input.scale`). Only these aggregates leave the device.
+   */
+  private async answer(round: RoundMessage, task: TaskMessage['task'], weights: Float32Array | null): Promise<void> {
+    this.busy = true;
+    this.lastRound = roundKey(round);
+    try {
+      const base = { round: round.round, deviceId: this.deviceId };
+      let reply: Uint8Array;
+      if (weights === null) {
+        const m = this.options.data.moments();
+        const scale = task.input.scale ?? 1;
+        reply = encodeMessage(build.statistics({ ...base, count: m.count, sum: m.sum.map((v) => v / scale), sumSquares: m.sumSquares.map((v) => v / (scale * scale)) }));
+        this.emit('statisticsSent', { round: round.round, count: Math.max(0, ...m.count) });
+      } else {
+        const holdout = this.options.data.holdout;
+        const result = holdout
+          ? await this.trainer.evaluate({ task, weights, data: holdout }).then(
+            (r) => ({ count: r.count, loss: r.loss, metrics: numbers(r.metrics), sums: { ...r.sums } }),
+            (e: Error) => ({ count: 0, loss: 0, metrics: {}, sums: {}, error: e.message.slice(0, 256) }))
+          : { count: 0, loss: 0, metrics: {}, sums: {}, error: 'no held-out data' };
+        reply = encodeMessage(build.evaluation({ ...base, globalVersion: round.globalVersion, ...result }));
+        this.emit('evaluated', { round: round.round, globalVersion: round.globalVersion, count: result.count, loss: result.loss, metrics: result.metrics });
+      }
+      await this.client.publishAsync(this.topics.update(this.deviceId), Buffer.from(reply.buffer, reply.byteOffset, reply.byteLength), { qos: 1 });
+    } catch (error) {
+      this.emit('warning', error as Error);
+    } finally {
+      this.busy = false;
+    }
+    if (!this.stopped) void this.maybeTrain();
   }
 
   /** The coordinator stops waiting for a participant it saw go offline during the round. */
@@ -389,12 +436,16 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
       deviceId: this.deviceId, state, ts: this.clock.now(),
       capabilities: {
         cpus: os.cpus().length, memoryMb: Math.round(os.totalmem() / 2 ** 20),
-        backend: currentBackend() ?? 'none', samples: this.options.data.count,
+        backend: currentBackend() ?? 'none', samples: this.options.data.train.count,
       },
     });
     await this.client.publishAsync(this.topics.status(this.deviceId), Buffer.from(encodeMessage(status)), { qos: 1, retain: true });
     this.emit('status', state);
   }
+}
+
+function size(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
 }
 
 function roundKey(round: RoundMessage): string {

@@ -2,5 +2,5 @@ export { DeviceAgent, type AgentDeps, type AgentEvents, type AgentOptions, type 
 export { FileResidualStore, MemoryResidualStore, ResidualStorageError, type FileResidualStoreOptions, type ResidualStore } from './residualStore.js';
 export { MessageRefusedError, type RefusedKind } from './errors.js';
 export { connectDevice, sendImmediately, withBackoff, type DeviceConnectOptions } from './connect.js';
-export { LocalTrainer, type Trainer, type TrainJob, type TrainOutcome } from './trainer.js';
+export { LocalTrainer, numbers, taskKey, type EvalJob, type Trainer, type TrainJob, type TrainOutcome } from './trainer.js';
 export { GlobalCopy, FOLLOW_MODES, type FollowMode } from './globalCopy.js';

@@ -4,12 +4,16 @@
  */
 export const PROTOCOL_VERSION = 1;
 
+import type { Task } from './taskTypes.js';
+
 export const MessageType = {
   Task: 'task',
   Global: 'global',
   GlobalDelta: 'globalDelta',
   Round: 'round',
   Update: 'update',
+  Evaluation: 'evaluation',
+  Statistics: 'statistics',
   Status: 'status',
   Metrics: 'metrics',
 } as const;
@@ -26,9 +30,11 @@ export interface TrainConfig {
 export interface TaskMessage {
   v: number;
   type: 'task';
+  /** The task's name (`task.name`), for displays. */
   model: string;
-  inputShape: number[];
-  numClasses: number;
+  /** The whole task definition (protocol/task.ts): a device builds its model from it. */
+  task: Task;
+  /** Parameters of the task's model: the length of every weight vector and delta. */
   paramCount: number;
   codec: string;
   /** How the global travels: `f32`, `f16`, or `delta:SPEC` (see protocol/downlink.ts). */
@@ -73,10 +79,20 @@ export interface GlobalDeltaMessage {
   sha256: string;
 }
 
+/**
+ * What a round message asks of its participants: `train` (absent means train), `evaluate` the
+ * global `globalVersion` on their held-out data (an `evaluation` reply), or send `statistics`
+ * of their training features (before round 1, when the task's standardisation is `fleet`).
+ */
+export const RoundKind = { Train: 'train', Evaluate: 'evaluate', Statistics: 'statistics' } as const;
+export type RoundKind = (typeof RoundKind)[keyof typeof RoundKind];
+
 /** Retained on `round`: who trains now, until when, and how. */
 export interface RoundMessage extends TrainConfig {
   v: number;
   type: 'round';
+  /** @default 'train' */
+  kind?: RoundKind;
   round: number;
   /** Version of the global model the round starts from. */
   globalVersion: number;
@@ -96,9 +112,10 @@ export interface RoundMessage extends TrainConfig {
   mu: number;
 }
 
+/** Mean loss and the task's metrics (accuracy, f1, meanSquaredError, ...), by name. */
 export interface TrainMetrics {
   loss: number;
-  accuracy: number;
+  [metric: string]: number;
 }
 
 /** Published by one device on `update/{deviceId}`: its encoded `local - global`. */
@@ -112,6 +129,40 @@ export interface UpdateMessage {
   delta: Uint8Array;
   metrics: TrainMetrics;
   trainMs: number;
+}
+
+/**
+ * Published by one device on `update/{deviceId}`, answering an `evaluate` round: the global
+ * `globalVersion` on its held-out examples. `sums` are the summed loss and confusion counts
+ * (learning/task/objective.ts, EvalSums), so the fleet's metrics pool exactly; a device that
+ * could not evaluate (no held-out data) answers `count` 0 and says why in `error`.
+ */
+export interface EvaluationMessage {
+  v: number;
+  type: 'evaluation';
+  round: number;
+  deviceId: string;
+  globalVersion: number;
+  count: number;
+  loss: number;
+  metrics: Record<string, number>;
+  sums: Record<string, number>;
+  error?: string;
+}
+
+/**
+ * Published by one device on `update/{deviceId}`, answering a `statistics` round: per feature
+ * (the task input's last dimension, after `input.scale`), the count, sum and sum of squares of
+ * its training readings. Only these aggregates leave the device.
+ */
+export interface StatisticsMessage {
+  v: number;
+  type: 'statistics';
+  round: number;
+  deviceId: string;
+  count: number[];
+  sum: number[];
+  sumSquares: number[];
 }
 
 export const DeviceState = { Online: 'online', Training: 'training', Offline: 'offline' } as const;
@@ -135,13 +186,42 @@ export interface StatusMessage {
   ts: number;
 }
 
+/** A metric's spread across the devices that evaluated: who the model serves badly. */
+export interface Spread {
+  min: number;
+  median: number;
+  max: number;
+}
+
+/** The fleet's evaluation of one global on the devices' held-out data. */
+export interface FederatedMetrics {
+  /** Version of the global evaluated. */
+  globalVersion: number;
+  /** Devices that reported held-out examples. */
+  devices: number;
+  /** Held-out examples in all. */
+  count: number;
+  /** Mean loss over every device's held-out examples (example-weighted). */
+  loss: number;
+  /** The task's metrics over every device's held-out examples pooled. */
+  metrics: Record<string, number>;
+  /** Per-device loss and metrics: min, median, max across devices. */
+  spread: Record<string, Spread>;
+}
+
 /** Retained on `metrics`: the summary of the last closed round. */
 export interface MetricsMessage {
   v: number;
   type: 'metrics';
   round: number;
+  /** The global's accuracy: central evaluation's when there is one, else the fleet's; NaN for a task without accuracy. */
   accuracy: number;
+  /** The global's mean loss, from the same evaluation as `accuracy`; NaN when nothing evaluated it. */
   loss: number;
+  /** Central evaluation's metrics of the task, when the aggregator evaluates on a file. */
+  central?: Record<string, number>;
+  /** Federated evaluation, when the round asked devices to evaluate. */
+  federated?: FederatedMetrics;
   participants: number;
   accepted: number;
   rejected: number;
@@ -159,6 +239,8 @@ export type Message =
   | GlobalDeltaMessage
   | RoundMessage
   | UpdateMessage
+  | EvaluationMessage
+  | StatisticsMessage
   | StatusMessage
   | MetricsMessage;
 

@@ -18,7 +18,7 @@ import {
 
 export * from './taskTypes.js';
 export * from './taskLayout.js';
-export { BUILTIN_TASK_NAMES, builtinTask, isBuiltinTaskName, type BuiltinTaskName } from './taskBuiltins.js';
+export { BUILTIN_TASK_NAMES, builtinTask, isBuiltinTask, isBuiltinTaskName, type BuiltinTaskName } from './taskBuiltins.js';
 
 type Obj = Record<string, unknown>;
 
@@ -196,6 +196,8 @@ function parseOptimizer(f: Fields): OptimizerSpec {
 
 function parsePreprocessing(f: Fields, featureCount: number): Preprocessing {
   if (!f.has('standardize')) return {};
+  // "fleet": the aggregator asks the fleet for its statistics before round 1 and publishes the task with them.
+  if (f.raw('standardize') === 'fleet') return { standardize: 'fleet' };
   const s = f.obj('standardize', ['mean', 'std']);
   return {
     standardize: {

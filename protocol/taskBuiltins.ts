@@ -40,3 +40,8 @@ export function builtinTask(name: BuiltinTaskName): Task {
     training: { epochs: 1, batchSize: 20 },
   };
 }
+
+/** True when `task` is exactly a built-in task (MNIST, which the aggregator can evaluate centrally). */
+export function isBuiltinTask(task: Task): task is Task & { name: BuiltinTaskName } {
+  return isBuiltinTaskName(task.name) && JSON.stringify(task) === JSON.stringify(builtinTask(task.name));
+}

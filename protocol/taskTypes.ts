@@ -93,9 +93,11 @@ export type OptimizerSpec =
 export interface Preprocessing {
   /**
    * Per feature (last input dimension) after `input.scale`: x <- (x - mean) / std. Filled in
-   * from the fleet's statistics before round 1.
+   * from the fleet's statistics before round 1: a task file says `"fleet"`, and the aggregator
+   * publishes the task again with the fleet's mean and std once it has them (a device trains
+   * only on a task whose statistics are numbers).
    */
-  standardize?: { mean: number[]; std: number[] };
+  standardize?: { mean: number[]; std: number[] } | 'fleet';
 }
 
 /** Bounds on every number of a task: tasks arrive from the network too. */

@@ -71,14 +71,32 @@ export function bytes(o: Obj, field: string, maxBytes = Number.MAX_SAFE_INTEGER)
   return v;
 }
 
-export function numberRecord(o: Obj, field: string): Record<string, number> {
+/** A map of at most `maxKeys` names (of at most 64 characters) to finite numbers. */
+export function numberRecord(o: Obj, field: string, maxKeys = 64): Record<string, number> {
   const m = obj(o, field);
+  const entries = Object.entries(m);
+  if (entries.length > maxKeys) bad(field, `must have at most ${maxKeys} entries`);
   const out: Record<string, number> = {};
-  for (const [k, n] of Object.entries(m)) {
-    if (typeof n !== 'number' || !Number.isFinite(n)) bad(field, 'must map names to numbers');
+  for (const [k, n] of entries) {
+    if (typeof n !== 'number' || !Number.isFinite(n) || k.length > 64 || k === '__proto__') bad(field, 'must map names to numbers');
     out[k] = n;
   }
   return out;
+}
+
+/** An array of at most `maxItems` finite numbers. */
+export function numArray(o: Obj, field: string, maxItems: number): number[] {
+  const v = o[field];
+  if (!Array.isArray(v) || v.length > maxItems) bad(field, `must be an array of at most ${maxItems} numbers`);
+  for (const n of v) if (typeof n !== 'number' || !Number.isFinite(n)) bad(field, 'must contain only finite numbers');
+  return v as number[];
+}
+
+/** A finite number, or NaN (what a metric nothing measured is). */
+export function numOrNaN(o: Obj, field: string): number {
+  const v = o[field];
+  if (typeof v !== 'number' || v === Infinity || v === -Infinity) bad(field, 'must be a finite number or NaN');
+  return v;
 }
 
 export function sha256(o: Obj, field: string): string {

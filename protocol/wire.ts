@@ -4,7 +4,13 @@ import {
   DeviceState,
   MessageType,
   PROTOCOL_VERSION,
+  RoundKind,
   type Body,
+  type EvaluationMessage,
+  type FederatedMetrics,
+  type Spread,
+  type StatisticsMessage,
+  type TrainMetrics,
   type GlobalDeltaMessage,
   type GlobalMessage,
   type Message,
@@ -15,6 +21,9 @@ import {
   type UpdateMessage,
 } from './messages.js';
 import { isValidId } from './topics.js';
+import { parseTask } from './task.js';
+import { taskLayout } from './taskLayout.js';
+import type { Task } from './taskTypes.js';
 import * as f from './validate.js';
 
 /** Largest message any decoder accepts unless told otherwise: a CNN global in f32 is 6.7 MB. */
@@ -75,6 +84,8 @@ export const build = {
   globalDelta: (b: Body<GlobalDeltaMessage>): GlobalDeltaMessage => ({ v: PROTOCOL_VERSION, type: MessageType.GlobalDelta, ...b }),
   round: (b: Omit<Body<RoundMessage>, 'mu'> & { mu?: number }): RoundMessage => ({ v: PROTOCOL_VERSION, type: MessageType.Round, ...b, mu: b.mu ?? 0 }),
   update: (b: Body<UpdateMessage>): UpdateMessage => ({ v: PROTOCOL_VERSION, type: MessageType.Update, ...b }),
+  evaluation: (b: Body<EvaluationMessage>): EvaluationMessage => ({ v: PROTOCOL_VERSION, type: MessageType.Evaluation, ...b }),
+  statistics: (b: Body<StatisticsMessage>): StatisticsMessage => ({ v: PROTOCOL_VERSION, type: MessageType.Statistics, ...b }),
   status: (b: Body<StatusMessage>): StatusMessage => ({ v: PROTOCOL_VERSION, type: MessageType.Status, ...b }),
   metrics: (b: Body<MetricsMessage>): MetricsMessage => ({ v: PROTOCOL_VERSION, type: MessageType.Metrics, ...b }),
 };
@@ -85,6 +96,8 @@ type ByType = {
   globalDelta: GlobalDeltaMessage;
   round: RoundMessage;
   update: UpdateMessage;
+  evaluation: EvaluationMessage;
+  statistics: StatisticsMessage;
   status: StatusMessage;
   metrics: MetricsMessage;
 };
@@ -99,7 +112,7 @@ export interface DecodeOptions {
  * too large, not CBOR, of another type or version, or with a missing or ill-typed field.
  */
 export function decodeMessage<T extends MessageType>(
-  expected: T,
+  expected: T | readonly T[],
   payload: Uint8Array,
   options: DecodeOptions = {},
 ): ByType[T] {
@@ -117,14 +130,20 @@ export function decodeMessage<T extends MessageType>(
     throw new DecodeError(DecodeReason.Malformed, 'payload is not a CBOR map');
   }
   const o = raw as f.Obj;
-  if (o.type !== expected) {
-    throw new DecodeError(DecodeReason.BadType, `expected a "${expected}" message, got "${String(o.type)}"`);
+  // One expected type, or any of a list (what a device may send on update/{id}).
+  const types: readonly T[] = typeof expected === 'string' ? [expected] : expected;
+  const type = types.find((t) => t === o.type);
+  if (type === undefined) {
+    throw new DecodeError(DecodeReason.BadType, `expected ${types.map((t) => `a "${t}"`).join(' or ')} message, got "${String(o.type)}"`);
   }
   if (o.v !== PROTOCOL_VERSION) {
     throw new DecodeError(DecodeReason.BadVersion, `protocol version ${String(o.v)} is not ${PROTOCOL_VERSION}`);
   }
-  return validators[expected](o) as ByType[T];
+  return validators[type](o) as ByType[T];
 }
+
+/** What a device may publish on `update/{id}`. */
+export const DEVICE_MESSAGE_TYPES = [MessageType.Update, MessageType.Evaluation, MessageType.Statistics] as const;
 
 function deviceId(o: f.Obj, field = 'deviceId'): string {
   const id = f.str(o, field, 64);
@@ -142,15 +161,29 @@ function participants(o: f.Obj): string[] {
   return ids;
 }
 
-function inputShape(o: f.Obj): number[] {
-  const shape = f.intArray(o, 'inputShape', MAX_INPUT_DIMS);
-  let values = 1;
-  for (const n of shape) values *= n;
-  if (shape.length === 0 || values < 1 || values > MAX_INPUT_VALUES) {
-    throw new DecodeError(DecodeReason.BadField, `field "inputShape" must be 1 to ${MAX_INPUT_DIMS} positive sizes of at most ${MAX_INPUT_VALUES} values in all`);
+/** The task definition, checked whole by `parseTask`, and the parameter count it must agree with. */
+function taskAndParams(o: f.Obj): { task: Task; paramCount: number } {
+  let task: Task;
+  try {
+    task = parseTask(f.obj(o, 'task'));
+  } catch (cause) {
+    if (cause instanceof DecodeError) throw cause;
+    throw new DecodeError(DecodeReason.BadField, `field "task": ${(cause as Error).message}`, { cause });
   }
-  return shape;
+  const paramCount = f.int(o, 'paramCount', 1, MAX_PARAM_COUNT);
+  const actual = taskLayout(task).paramCount;
+  if (actual !== paramCount) throw new DecodeError(DecodeReason.BadField, `field "paramCount" is ${paramCount} but the task's model has ${actual} parameters`);
+  return { task, paramCount };
 }
+
+/** Loss and metrics by name; `loss` is required. */
+function trainMetrics(o: f.Obj): TrainMetrics {
+  const m = f.numberRecord(o, 'metrics', 16);
+  return { ...m, loss: f.num(m, 'loss') };
+}
+
+/** Most features a statistics message may carry: a task's largest input dimension. */
+const MAX_FEATURES = 65_536;
 
 /** `deadline`, and `issuedAt` when given: a round may not end before it starts nor last more than `MAX_ROUND_MS`. */
 function roundTimes(o: f.Obj): { deadline: number; issuedAt?: number } {
@@ -168,9 +201,7 @@ const validators: { [K in MessageType]: (o: f.Obj) => ByType[K] } = {
   task: (o) =>
     build.task({
       model: f.str(o, 'model', 64),
-      inputShape: inputShape(o),
-      numClasses: f.int(o, 'numClasses', 2, MAX_CLASSES),
-      paramCount: f.int(o, 'paramCount', 1, MAX_PARAM_COUNT),
+      ...taskAndParams(o),
       codec: f.str(o, 'codec', MAX_SPEC_LENGTH),
       downlink: f.str(o, 'downlink', MAX_SPEC_LENGTH),
       defaults: trainConfig(f.obj(o, 'defaults')),
@@ -191,6 +222,7 @@ const validators: { [K in MessageType]: (o: f.Obj) => ByType[K] } = {
     }),
   round: (o) =>
     build.round({
+      ...(o.kind !== undefined && { kind: f.oneOf(o, 'kind', Object.values(RoundKind)) }),
       round: f.int(o, 'round', 1),
       globalVersion: f.int(o, 'globalVersion'),
       participants: participants(o),
@@ -208,9 +240,32 @@ const validators: { [K in MessageType]: (o: f.Obj) => ByType[K] } = {
       numExamples: f.int(o, 'numExamples', 1, 1e9),
       codec: f.str(o, 'codec', 128),
       delta: f.bytes(o, 'delta'),
-      metrics: { loss: f.num(metrics, 'loss'), accuracy: f.num(metrics, 'accuracy') },
+      metrics: trainMetrics(o),
       trainMs: f.num(o, 'trainMs'),
     });
+  },
+  evaluation: (o) =>
+    build.evaluation({
+      round: f.int(o, 'round', 1),
+      deviceId: deviceId(o),
+      globalVersion: f.int(o, 'globalVersion'),
+      count: f.int(o, 'count', 0, 1e9),
+      loss: f.num(o, 'loss'),
+      metrics: f.numberRecord(o, 'metrics', 16),
+      sums: f.numberRecord(o, 'sums', 16),
+      ...(o.error !== undefined && { error: f.str(o, 'error', 256) }),
+    }),
+  statistics: (o) => {
+    const count = f.numArray(o, 'count', MAX_FEATURES);
+    const sum = f.numArray(o, 'sum', MAX_FEATURES);
+    const sumSquares = f.numArray(o, 'sumSquares', MAX_FEATURES);
+    if (sum.length !== count.length || sumSquares.length !== count.length || count.length === 0) {
+      throw new DecodeError(DecodeReason.BadField, 'fields "count", "sum" and "sumSquares" must have one entry per feature each');
+    }
+    if (count.some((n) => !Number.isInteger(n) || n < 0) || sumSquares.some((n) => n < 0)) {
+      throw new DecodeError(DecodeReason.BadField, 'field "count" must hold integers >= 0 and "sumSquares" numbers >= 0');
+    }
+    return build.statistics({ round: f.int(o, 'round', 1), deviceId: deviceId(o), count, sum, sumSquares });
   },
   status: (o) => {
     const caps = o.capabilities === undefined ? undefined : f.obj(o, 'capabilities');
@@ -231,8 +286,10 @@ const validators: { [K in MessageType]: (o: f.Obj) => ByType[K] } = {
   metrics: (o) =>
     build.metrics({
       round: f.int(o, 'round'),
-      accuracy: f.num(o, 'accuracy'),
-      loss: f.num(o, 'loss'),
+      accuracy: f.numOrNaN(o, 'accuracy'),
+      loss: f.numOrNaN(o, 'loss'),
+      ...(o.central !== undefined && { central: f.numberRecord(o, 'central', 16) }),
+      ...(o.federated !== undefined && { federated: federatedMetrics(f.obj(o, 'federated')) }),
       participants: f.int(o, 'participants'),
       accepted: f.int(o, 'accepted'),
       rejected: f.int(o, 'rejected'),
@@ -244,3 +301,19 @@ const validators: { [K in MessageType]: (o: f.Obj) => ByType[K] } = {
       wallMs: f.num(o, 'wallMs'),
     }),
 };
+
+function federatedMetrics(o: f.Obj): FederatedMetrics {
+  const spreads = f.obj(o, 'spread');
+  const spread: Record<string, Spread> = {};
+  const names = Object.keys(spreads);
+  if (names.length > 16) throw new DecodeError(DecodeReason.BadField, 'field "spread" must have at most 16 entries');
+  for (const name of names) {
+    if (name.length > 64 || name === '__proto__') throw new DecodeError(DecodeReason.BadField, 'field "spread" must map metric names to spreads');
+    const s = f.obj(spreads, name);
+    spread[name] = { min: f.num(s, 'min'), median: f.num(s, 'median'), max: f.num(s, 'max') };
+  }
+  return {
+    globalVersion: f.int(o, 'globalVersion'), devices: f.int(o, 'devices'), count: f.int(o, 'count'),
+    loss: f.numOrNaN(o, 'loss'), metrics: f.numberRecord(o, 'metrics', 16), spread,
+  };
+}

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { RoundCollection } from '../aggregator/round.js';
 import { FedAvg } from '../aggregator/strategies/index.js';
 import { FleetState } from '../monitor/state.js';
+import { taskOf } from './helpers.js';
 import { ErrorFeedback, Rng, build, encodeMessage, fleetTopics, parseCodec } from '../protocol/index.js';
 
 // The aggregator decides which updates enter a round and the monitor repeats the decision from
@@ -42,7 +43,7 @@ function aggregatorVerdicts(updates: [deviceId: string, label: string][]): Recor
 function monitorCounts(mode: 'sync' | 'async', updates: [deviceId: string, label: string][]): { received: number; rejectedByReason: Record<string, number> } {
   const state = new FleetState({ fleet: 'lab' });
   if (mode === 'async') {
-    const task = build.task({ model: 'mlp', inputShape: [PARAMS], numClasses: 2, paramCount: PARAMS, codec: codec.spec, downlink: 'f32', defaults: { epochs: 1, batchSize: 10, lr: 0.1 }, mode: 'async', buffer: 10 });
+    const task = build.task({ ...taskOf(PARAMS),  codec: codec.spec, downlink: 'f32', defaults: { epochs: 1, batchSize: 10, lr: 0.1 }, mode: 'async', buffer: 10 });
     state.ingest(topics.task, encodeMessage(task), false, T0);
   }
   state.ingest(topics.round, encodeMessage(roundMessage(1, updates.map(([id]) => id))), false, T0);

@@ -1,7 +1,6 @@
 import { Encoder } from 'cbor-x';
 import { describe, expect, it } from 'vitest';
 import { MessageRefusedError } from '../device-agent/index.js';
-import { isModelName, modelInfo } from '../learning/index.js';
 import { ManualClock, Rng, decodeGlobal, decodeMessage, encodeMessage, parseCodec, parseDownlink, type RoundMessage } from '../protocol/index.js';
 import { MAX_BATCH_SIZE, MAX_EPOCHS, MAX_LR, MAX_MU, MAX_ROUND_MS } from '../protocol/wire.js';
 import { brokerFixture, mnistSlice } from './helpers.js';
@@ -121,9 +120,8 @@ function acceptable(kind: Kind, payload: Uint8Array): boolean {
   try {
     if (kind === 'task') {
       const task = decodeMessage('task', payload);
-      if (!isModelName(task.model)) return false;
-      const info = modelInfo(task.model);
-      if (task.paramCount !== info.paramCount || task.numClasses !== info.numClasses || task.inputShape.join() !== info.inputShape.join()) return false;
+      // The agent's own rule: the task's input must fit its MNIST examples (784 values).
+      if (task.task.input.shape.reduce((a, b) => a * b, 1) !== 784) return false;
       parseCodec(task.codec);
       parseDownlink(task.downlink);
     } else if (kind === 'global') {

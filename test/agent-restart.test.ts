@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import mqtt, { type MqttClient } from 'mqtt';
-import { FileResidualStore, LocalTrainer, type Trainer, type TrainJob, type TrainOutcome } from '../device-agent/index.js';
+import { FileResidualStore, LocalTrainer, type EvalJob, type Trainer, type TrainJob, type TrainOutcome } from '../device-agent/index.js';
+import type { TaskEvalResult } from '../learning/index.js';
 import { ManualClock, decodeMessage, type StatusMessage } from '../protocol/index.js';
 import { startBroker, type BrokerHandle } from '../broker/index.js';
 import { mnistSlice, topics } from './helpers.js';
@@ -22,6 +23,10 @@ class HeldTrainer implements Trainer {
     const outcome = await this.inner.train(job);
     await this.held;
     return outcome;
+  }
+
+  evaluate(job: EvalJob): Promise<TaskEvalResult> {
+    return this.inner.evaluate(job);
   }
 
   dispose(): void {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ManualClock, build, encodeMessage } from '../protocol/index.js';
+import { ManualClock, build, builtinTask, encodeMessage } from '../protocol/index.js';
 import { brokerFixture, mnistSlice } from './helpers.js';
 import { RawAggregator, mlpGlobal, mlpTask, roundFor, sleep, startAgent, waitFor } from './agent-support.js';
 
@@ -114,10 +114,10 @@ describe('an agent sent rounds and tasks it must not follow', () => {
     await aggregator.updateFor(DEVICE, 1, 10_000);
     const hostile = [
       mlpTask({ paramCount: 1_000 }), // within the wire bound, not the mlp's
-      mlpTask({ inputShape: [4096, 4096, 1] }),
-      mlpTask({ inputShape: [1 << 20, 1 << 20] }), // 2^40 values
-      mlpTask({ numClasses: 7 }),
-      mlpTask({ model: 'resnet152' }),
+      mlpTask({ task: { ...builtinTask('mlp'), input: { shape: [4096, 4096, 1] } } }),
+      mlpTask({ task: { ...builtinTask('mlp'), input: { shape: [1 << 20, 1 << 20] } } }), // 2^40 values
+      mlpTask({ task: { ...builtinTask('mlp'), output: { kind: 'classes', classes: 7 } } }),
+      mlpTask({ task: { ...builtinTask('mlp'), model: { layers: [{ kind: 'resnet152' }] } } as never }),
       mlpTask({ downlink: 'delta:nope' }),
       mlpTask({ codec: 'zstd-magic' }),
     ];

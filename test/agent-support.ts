@@ -1,13 +1,16 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import { DeviceAgent, connectDevice, type AgentDeps, type AgentEvents } from '../device-agent/index.js';
-import { initialWeights, modelInfo, type TrainingData } from '../learning/index.js';
+import { taskInitialWeights } from '../learning/index.js';
+import { datasetExamples, type Dataset, type DeviceExamples } from '../datasets/index.js';
 import {
   Rng,
   build,
+  builtinTask,
   decodeMessage,
   encodeGlobal,
   encodeMessage,
   parseCodec,
+  taskLayout,
   type GlobalMessage,
   type RoundMessage,
   type TaskMessage,
@@ -17,18 +20,18 @@ import { topics } from './helpers.js';
 
 /** Test support for the agent tests (test/agent-*.test.ts): a hand-driven aggregator and a real agent. */
 
-export const MLP_PARAMS = modelInfo('mlp').paramCount;
+export const MLP_PARAMS = taskLayout(builtinTask('mlp')).paramCount;
 
 export function mlpTask(over: Partial<TaskMessage> = {}): TaskMessage {
   return build.task({
-    model: 'mlp', inputShape: [28, 28, 1], numClasses: 10, paramCount: MLP_PARAMS, codec: 'f32', downlink: 'f32',
+    model: 'mlp', task: builtinTask('mlp'), paramCount: MLP_PARAMS, codec: 'f32', downlink: 'f32',
     defaults: { epochs: 1, batchSize: 20, lr: 0.05 }, ...over,
   });
 }
 
 /** The mlp's seed-0 initial weights as a retained f32 global of `version`. */
 export function mlpGlobal(version = 0): GlobalMessage {
-  initial ??= encodeGlobal(initialWeights('mlp', 0), parseCodec('f32'), new Rng(0));
+  initial ??= encodeGlobal(taskInitialWeights(builtinTask('mlp'), 0), parseCodec('f32'), new Rng(0));
   return build.global({ version, round: 0, codec: 'f32', weights: initial.bytes, sha256: initial.sha256 });
 }
 
@@ -101,10 +104,11 @@ export class RawAggregator {
 
 /** A real agent on a real mqtt.js device connection, with every event it emitted recorded. */
 export async function startAgent(
-  url: string, deviceId: string, data: TrainingData, deps: AgentDeps = {}, connect = (): Promise<MqttClient> => connectDevice({ url, deviceId, fleet: 'test' }),
+  url: string, deviceId: string, data: Dataset | DeviceExamples, deps: AgentDeps = {}, connect = (): Promise<MqttClient> => connectDevice({ url, deviceId, fleet: 'test' }),
 ): Promise<{ agent: DeviceAgent; client: MqttClient; events: Recorded }> {
   const client = await connect();
-  const agent = new DeviceAgent(client, { deviceId, fleet: 'test', data }, deps);
+  const examples = 'train' in data ? data : datasetExamples(data, [28, 28, 1]);
+  const agent = new DeviceAgent(client, { deviceId, fleet: 'test', data: examples }, deps);
   const events = record(agent);
   await agent.start();
   return { agent, client, events };

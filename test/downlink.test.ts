@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Coordinator, type RoundReport } from '../aggregator/index.js';
 import { DeviceAgent, LocalTrainer, connectDevice } from '../device-agent/index.js';
-import { aggregatorFixture, mnistSlice } from './helpers.js';
+import { aggregatorFixture, mnistExamples, mnistSlice } from './helpers.js';
 
 describe('a delta downlink', () => {
   const fixture = aggregatorFixture();
@@ -13,7 +13,7 @@ describe('a delta downlink', () => {
     fixture.cleanup(async () => trainer.dispose());
     const coordinator = new Coordinator({ fleet: 'test', rounds: 3, minDevices: 2, codec: 'int8', downlink: 'delta:f16', roundTimeoutMs: 60_000 }, { client: control, evaluate: evaluator });
     const received: Record<string, number> = {};
-    const data = await mnistSlice(600, 'train');
+    const data = mnistExamples(await mnistSlice(600, 'train'));
     for (const id of ['dev-a', 'dev-b']) {
       const client = await connectDevice({ url: broker.url, deviceId: id, fleet: 'test' });
       client.on('message', (topic) => {
@@ -39,7 +39,7 @@ describe('a delta downlink', () => {
     const { broker, control, evaluator } = await fixture.start();
     const coordinator = new Coordinator({ fleet: 'test', rounds: 3, minDevices: 1, codec: 'f32', downlink: 'delta:int8', roundTimeoutMs: 60_000 }, { client: control, evaluate: evaluator });
     const client = await connectDevice({ url: broker.url, deviceId: 'dev-late', fleet: 'test' });
-    const agent = new DeviceAgent(client, { deviceId: 'dev-late', fleet: 'test', data: await mnistSlice(300, 'train') });
+    const agent = new DeviceAgent(client, { deviceId: 'dev-late', fleet: 'test', data: mnistExamples(await mnistSlice(300, 'train')) });
     fixture.cleanup(() => client.endAsync(), () => agent.stop());
     // Lose the first delta, as a device offline at that moment would.
     let dropped = false;

@@ -1,10 +1,9 @@
 import { afterEach } from 'vitest';
 import mqtt, { type MqttClient } from 'mqtt';
-import { Rng, build, encodeMessage, f32Codec, fleetTopics, decodeMessage, type RoundMessage } from '../protocol/index.js';
+import { Rng, build, builtinTask, parseTask, taskLayout, encodeMessage, f32Codec, fleetTopics, decodeMessage, type RoundMessage, type Task } from '../protocol/index.js';
 import { startBroker, type BrokerHandle } from '../broker/index.js';
-import { loadMnist, subset } from '../datasets/index.js';
+import { datasetExamples, loadMnist, subset, type Dataset, type DeviceExamples } from '../datasets/index.js';
 import { connectAggregator, createEvaluator, type Evaluator } from '../aggregator/index.js';
-import { modelInfo, type TrainingData } from '../learning/index.js';
 
 export const topics = fleetTopics('test');
 
@@ -13,13 +12,18 @@ export async function testBroker(): Promise<BrokerHandle> {
 }
 
 /** The first `n` MNIST test examples: real data, small enough for fast evaluation. */
-export async function mnistSlice(n: number, from: 'train' | 'test' = 'test'): Promise<TrainingData> {
+export async function mnistSlice(n: number, from: 'train' | 'test' = 'test'): Promise<Dataset> {
   const splits = await loadMnist();
   return subset(splits[from], Array.from({ length: n }, (_, i) => i));
 }
 
 export async function smallEvaluator(): Promise<Evaluator & { dispose(): void }> {
-  return createEvaluator('mlp', await mnistSlice(1000));
+  return createEvaluator(builtinTask('mlp'), await mnistSlice(1000));
+}
+
+/** MNIST examples as a device holds them: all for training (no held-out share), 28x28x1. */
+export function mnistExamples(ds: Dataset): DeviceExamples {
+  return datasetExamples(ds, [28, 28, 1]);
 }
 
 /**
@@ -120,9 +124,18 @@ export function updatePayload(round: RoundMessage, deviceId: string, delta: Uint
 
 /** An f32-encoded mlp delta with every value set to `value`. */
 export function f32Delta(value: number): Uint8Array {
-  return f32Codec.encode(new Float32Array(modelInfo('mlp').paramCount).fill(value), new Rng(0));
+  return f32Codec.encode(new Float32Array(taskLayout(builtinTask('mlp')).paramCount).fill(value), new Rng(0));
 }
 
 export function publishUpdate(client: MqttClient, topicId: string, payload: Uint8Array): Promise<unknown> {
   return client.publishAsync(topics.update(topicId), Buffer.from(payload), { qos: 1 });
+}
+
+/** A task message body whose model has exactly `paramCount` parameters: one linear unit over `paramCount - 1` features. */
+export function taskOf(paramCount: number): { model: string; task: Task; paramCount: number } {
+  const task = parseTask({
+    name: 'linear', input: { shape: [paramCount - 1] }, output: { kind: 'regression', outputs: 1 },
+    model: { layers: [{ kind: 'dense', units: 1 }] },
+  });
+  return { model: task.name, task, paramCount };
 }

@@ -89,7 +89,9 @@ export class TaskBatchBuffer {
   /** Only examples `count * n`; a task without scaling or statistics costs nothing here. */
   private preprocess(count: number): void {
     const { scale } = this.task.input;
-    const standardize = this.task.preprocessing?.standardize;
+    // "fleet" (statistics not gathered yet) standardises nothing: devices train only once they are numbers.
+    const given = this.task.preprocessing?.standardize;
+    const standardize = given === 'fleet' ? undefined : given;
     if (scale === undefined && standardize === undefined) return;
     const x = this.x;
     const total = count * this.n;
