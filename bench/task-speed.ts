@@ -10,8 +10,9 @@
  */
 import os from 'node:os';
 import { loadMnist, subset } from '../datasets/index.js';
-import { initBackend, LocalModel, TaskModel, taskInitialWeights, type BackendName, type TaskData } from '../learning/index.js';
+import { initBackend, TaskModel, taskInitialWeights, type BackendName, type TaskData } from '../learning/index.js';
 import { builtinTask } from '../protocol/index.js';
+import { LocalModel } from './baseline/localModel.js';
 import { flag, printTable, writeResults } from './table.js';
 
 const MODELS = ['mlp', '2nn'] as const;

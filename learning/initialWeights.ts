@@ -2,7 +2,7 @@ import { Rng } from '../protocol/random.js';
 import { paramSpecs, type ModelName } from './models.js';
 
 /**
- * Deterministic initial weights as one flat vector in `LocalModel.getWeights` order:
+ * Deterministic initial weights of a zoo model as one flat vector (per layer: kernel, then bias):
  * Glorot-uniform kernels, U(-l, l) with l = sqrt(6 / (fanIn + fanOut)) (Glorot & Bengio 2010,
  * the Keras default), and zero biases. Pure JS, so every process derives the same vector from a seed.
  */

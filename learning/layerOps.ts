@@ -16,6 +16,20 @@ export interface LayerOpsOptions {
   xnnpackMatMul: boolean;
 }
 
+export interface NetworkOptions extends LayerOpsOptions {
+  /** Train through the layers of this file rather than tfjs's own gradients. */
+  customGradients: boolean;
+}
+
+/**
+ * What is fastest on the active backend. Native TensorFlow has good gradients of its own;
+ * wasm needs the custom layers (see above); on cpu they replace a very slow convolution
+ * filter gradient.
+ */
+export function networkOptionsForBackend(backend: string = tf.getBackend()): NetworkOptions {
+  return { customGradients: backend !== 'tensorflow', xnnpackMatMul: backend === 'wasm' };
+}
+
 export interface DenseGrads {
   /** `null` when the input gradient was not asked for (the input is data). */
   dx: tf.Tensor2D | null;

@@ -272,7 +272,7 @@ describe('a trainer pool', () => {
 
   it('lets the process exit while its workers are idle, without dispose', async () => {
     // Prepare: a process that trains one job from the compiled pool and forgets it.
-    const pool = pathToFileURL(path.resolve('dist/simulator/index.js')).href;
+    const pool = pathToFileURL(path.resolve('dist/simulator/trainerPool.js')).href;
     const size = taskInitialWeights(builtinTask('mlp'), 0).length;
     const script = `import { TrainerPool } from '${pool}';
       const p = new TrainerPool({ workers: 2, backend: 'cpu' });

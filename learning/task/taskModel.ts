@@ -201,8 +201,9 @@ export class TaskModel {
   }
 
   /**
-   * Dense-only classifiers (the zoo's mlp, 2nn): the backward pass written out as in
-   * `denseStep` (sgdStep.ts): dL/dlogits = (softmax - onehot) / batch, scaled once.
+   * Dense-only classifiers (the built-in mlp, 2nn): the backward pass written out, no tape
+   * (as the zoo's `denseStep`, now bench/baseline/sgdStep.ts): dL/dlogits = (softmax -
+   * onehot) / batch, scaled once. learning/task/denseGrads.test.ts checks it against autodiff.
    */
   private denseGrads(x: tf.Tensor2D, t: Targets, scale: number, record: boolean): tf.Tensor[] {
     const p = this.net.params;

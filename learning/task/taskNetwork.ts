@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { taskLayout, type Activation, type Task, type TaskLayer, type TaskParam } from '../../protocol/task.js';
 import { WeightsLengthError } from '../errors.js';
-import { networkOptionsForBackend, type NetworkOptions } from '../network.js';
+import { networkOptionsForBackend, type NetworkOptions } from '../layerOps.js';
 import { layerForward } from './layers.js';
 
 /**

@@ -1,25 +1,28 @@
 import { describe, expect, it } from 'vitest';
-import { OptionsError } from '../protocol/errors.js';
+import { OptionsError } from '../../protocol/errors.js';
+import { builtinTask, type BuiltinTaskName } from '../../protocol/task.js';
 import {
   currentBackend,
   initBackend,
-  initialWeights,
-  LocalModel,
   ModelBusyError,
   ModelDisposedError,
+  taskInitialWeights,
+  TaskModel,
   tensorCount,
   TrainingDataError,
   TrainingStoppedError,
   WeightsLengthError,
-} from './index.js';
-import { bandsData } from './testSupport.js';
+} from '../index.js';
+import { bandsData } from '../testSupport.js';
 
 const OPTIONS = { epochs: 2, batchSize: 20, lr: 0.1, seed: 1 };
+const create = (name: BuiltinTaskName): Promise<TaskModel> => TaskModel.create(builtinTask(name));
+const initialWeights = (name: BuiltinTaskName, seed: number): Float32Array => taskInitialWeights(builtinTask(name), seed);
 
-describe('a local model', () => {
+describe('a task model training a built-in task', () => {
   it('reports the backend it runs on, and keeps it', async () => {
     // Execute
-    const model = await LocalModel.create('mlp');
+    const model = await create('mlp');
     const again = await initBackend('cpu');
     // Assert
     expect(['tensorflow', 'wasm', 'cpu']).toContain(currentBackend());
@@ -29,7 +32,7 @@ describe('a local model', () => {
 
   it('stops between batches once its stop signal aborts, and can train again afterwards', async () => {
     // Prepare: 1,000 epochs of 200 examples, far more than the 200 ms it is given.
-    const model = await LocalModel.create('mlp');
+    const model = await create('mlp');
     const data = bandsData(200, 1);
     const stop = new AbortController();
     const started = performance.now();
@@ -47,7 +50,7 @@ describe('a local model', () => {
 
   it('gives back exactly the weights it was given, as copies', async () => {
     // Prepare
-    const model = await LocalModel.create('2nn');
+    const model = await create('2nn');
     const weights = initialWeights('2nn', 3);
     const expected = weights.slice();
     // Execute
@@ -62,9 +65,9 @@ describe('a local model', () => {
 
   it('rejects weights of the wrong length', async () => {
     // Prepare
-    const model = await LocalModel.create('mlp');
+    const model = await create('mlp');
     // Execute
-    const set = (): void => model.setWeights(new Float32Array(model.info.paramCount - 1));
+    const set = (): void => model.setWeights(new Float32Array(model.paramCount - 1));
     // Assert
     expect(set).toThrow(WeightsLengthError);
     model.dispose();
@@ -72,7 +75,7 @@ describe('a local model', () => {
 
   it('learns a learnable task: accuracy far above chance, loss down', async () => {
     // Prepare
-    const model = await LocalModel.create('mlp');
+    const model = await create('mlp');
     model.setWeights(initialWeights('mlp', 5));
     const train = bandsData(2000, 1);
     const test = bandsData(500, 2);
@@ -82,9 +85,9 @@ describe('a local model', () => {
     const after = await model.evaluate(test);
     // Assert
     expect(result.steps).toBe(200);
-    expect(result.accuracy).toBeGreaterThan(0.9);
-    expect(after.accuracy).toBeGreaterThan(0.9);
-    expect(before.accuracy).toBeLessThan(0.3);
+    expect(result.metrics.accuracy).toBeGreaterThan(0.9);
+    expect(after.metrics.accuracy).toBeGreaterThan(0.9);
+    expect(before.metrics.accuracy).toBeLessThan(0.3);
     expect(after.loss).toBeLessThan(before.loss / 4);
     expect(after.count).toBe(500);
     model.dispose();
@@ -92,7 +95,7 @@ describe('a local model', () => {
 
   it('trains the cnn too', async () => {
     // Prepare
-    const model = await LocalModel.create('cnn');
+    const model = await create('cnn');
     model.setWeights(initialWeights('cnn', 5));
     const data = bandsData(150, 3);
     const before = await model.evaluate(data);
@@ -101,13 +104,13 @@ describe('a local model', () => {
     const after = await model.evaluate(data);
     // Assert
     expect(after.loss).toBeLessThan(before.loss / 2);
-    expect(after.accuracy).toBeGreaterThan(before.accuracy);
+    expect(after.metrics.accuracy).toBeGreaterThan(before.metrics.accuracy as number);
     model.dispose();
   });
 
   it('includes the last partial batch', async () => {
     // Prepare
-    const model = await LocalModel.create('mlp');
+    const model = await create('mlp');
     // Execute
     const result = await model.train(bandsData(105, 4), { epochs: 3, batchSize: 20, lr: 0.05, seed: 1 });
     // Assert
@@ -117,7 +120,7 @@ describe('a local model', () => {
 
   it('ends with the same weights from the same seed, different ones from another', async () => {
     // Prepare
-    const model = await LocalModel.create('2nn');
+    const model = await create('2nn');
     const data = bandsData(300, 5);
     const run = async (seed: number): Promise<Float32Array> => {
       model.setWeights(initialWeights('2nn', 1));
@@ -136,7 +139,7 @@ describe('a local model', () => {
 
   it('leaves the tensor count flat over repeated rounds of train and evaluate', async () => {
     // Prepare
-    const model = await LocalModel.create('mlp');
+    const model = await create('mlp');
     const data = bandsData(200, 6);
     const global = initialWeights('mlp', 2);
     const round = async (): Promise<void> => {
@@ -157,7 +160,7 @@ describe('a local model', () => {
 
   it('rejects bad options and malformed data with typed errors', async () => {
     // Prepare
-    const model = await LocalModel.create('mlp');
+    const model = await create('mlp');
     const data = bandsData(10, 7);
     const badLabel = { ...data, y: data.y.slice() };
     badLabel.y[3] = 10;
@@ -173,7 +176,7 @@ describe('a local model', () => {
 
   it('refuses to be used while training and after dispose', async () => {
     // Prepare
-    const model = await LocalModel.create('mlp');
+    const model = await create('mlp');
     // Execute
     const training = model.train(bandsData(100, 8), OPTIONS);
     // Assert

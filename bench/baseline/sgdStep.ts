@@ -1,7 +1,13 @@
+/*
+ * The pre-task training path (the fixed model zoo's LocalModel), kept only as the speed
+ * baseline of bench/task-speed.ts and as the reference that learning/task's tests compare
+ * TaskModel against. Not part of the library: fedmq trains through learning/task (TaskModel).
+ */
 import * as tf from '@tensorflow/tfjs';
 import type { Batch } from './batches.js';
-import { denseBackward, denseForward } from './layerOps.js';
-import { crossEntropySum, type Metrics } from './metrics.js';
+import { denseBackward, denseForward } from '../../learning/layerOps.js';
+import { crossEntropySum } from '../../learning/metrics.js';
+import type { Metrics } from './metrics.js';
 import type { Network } from './network.js';
 
 /**
@@ -72,7 +78,7 @@ export const autodiffStep: SgdStep = (net, batch, lr, metrics, prox = null) => {
  * Dense-only networks (relu hidden layers, linear output): the backward pass written out,
  * no tape. With softmax cross-entropy, dL/dlogits = (softmax - onehot) / batch; scaling it
  * by lr once scales every gradient. The first layer's input gradient is never computed.
- * `learning/sgdStep.test.ts` checks it against `autodiffStep`.
+ * learning/task/taskModel.test.ts checks TaskModel's dense path against it step by step.
  */
 export const denseStep: SgdStep = (net, batch, lr, metrics, prox = null) => {
   tf.tidy(() => {

@@ -1,11 +1,17 @@
+/*
+ * The pre-task training path (the fixed model zoo's LocalModel), kept only as the speed
+ * baseline of bench/task-speed.ts and as the reference that learning/task's tests compare
+ * TaskModel against. Not part of the library: fedmq trains through learning/task (TaskModel).
+ */
 import * as tf from '@tensorflow/tfjs';
-import { OptionsError } from '../protocol/errors.js';
-import { Rng } from '../protocol/random.js';
-import { initBackend } from './backend.js';
+import { OptionsError } from '../../protocol/errors.js';
+import { Rng } from '../../protocol/random.js';
+import { initBackend } from '../../learning/backend.js';
 import { BatchBuffer, checkTrainingData, type TrainingData } from './batches.js';
-import { ModelBusyError, ModelDisposedError, TrainingStoppedError } from './errors.js';
-import { crossEntropySum, Metrics } from './metrics.js';
-import { isDenseOnly, isModelName, modelInfo, type ModelInfo, type ModelName } from './models.js';
+import { ModelBusyError, ModelDisposedError, TrainingStoppedError } from '../../learning/errors.js';
+import { crossEntropySum } from '../../learning/metrics.js';
+import { isDenseOnly, isModelName, modelInfo, type ModelInfo, type ModelName } from '../../learning/models.js';
+import { Metrics } from './metrics.js';
 import { Network } from './network.js';
 import { autodiffStep, denseStep, ProximalTerm, type SgdStep } from './sgdStep.js';
 

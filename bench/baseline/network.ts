@@ -1,22 +1,13 @@
-import * as tf from '@tensorflow/tfjs';
-import { WeightsLengthError } from './errors.js';
-import { initialWeights } from './initialWeights.js';
-import { conv2dReluLayer, denseLayer, maxPoolLayer, type LayerOpsOptions } from './layerOps.js';
-import { modelSpec, paramSpecs, type LayerSpec, type ModelName, type ParamSpec } from './models.js';
-
-export interface NetworkOptions extends LayerOpsOptions {
-  /** Train through the layers of `layerOps.ts` rather than tfjs's own gradients. */
-  customGradients: boolean;
-}
-
-/**
- * What is fastest on the active backend. Native TensorFlow has good gradients of its own;
- * wasm needs the custom layers (see `layerOps.ts`); on cpu they replace a very slow
- * convolution filter gradient.
+/*
+ * The pre-task training path (the fixed model zoo's LocalModel), kept only as the speed
+ * baseline of bench/task-speed.ts and as the reference that learning/task's tests compare
+ * TaskModel against. Not part of the library: fedmq trains through learning/task (TaskModel).
  */
-export function networkOptionsForBackend(backend: string = tf.getBackend()): NetworkOptions {
-  return { customGradients: backend !== 'tensorflow', xnnpackMatMul: backend === 'wasm' };
-}
+import * as tf from '@tensorflow/tfjs';
+import { WeightsLengthError } from '../../learning/errors.js';
+import { initialWeights } from '../../learning/initialWeights.js';
+import { conv2dReluLayer, denseLayer, maxPoolLayer, networkOptionsForBackend, type NetworkOptions } from '../../learning/layerOps.js';
+import { modelSpec, paramSpecs, type LayerSpec, type ModelName, type ParamSpec } from '../../learning/models.js';
 
 /**
  * A model's trainable tensors as tfjs variables, in flat-vector order, and its forward pass

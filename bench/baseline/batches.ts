@@ -1,6 +1,11 @@
+/*
+ * The pre-task training path (the fixed model zoo's LocalModel), kept only as the speed
+ * baseline of bench/task-speed.ts and as the reference that learning/task's tests compare
+ * TaskModel against. Not part of the library: fedmq trains through learning/task (TaskModel).
+ */
 import * as tf from '@tensorflow/tfjs';
-import { TrainingDataError } from './errors.js';
-import { NUM_CLASSES, PIXELS } from './models.js';
+import { TrainingDataError } from '../../learning/errors.js';
+import { NUM_CLASSES, PIXELS } from '../../learning/models.js';
 
 /** Flat MNIST-shaped examples: `x` row-major, `count * 784` pixels in [0, 1]; `y` labels 0..9. */
 export interface TrainingData {
