@@ -1,5 +1,5 @@
 import type { MqttClient } from 'mqtt';
-import type { Clock, MetricsMessage, RejectReason, RoundMessage } from '../protocol/index.js';
+import type { Clock, MetricsMessage, RejectReason, RoundMessage, Task } from '../protocol/index.js';
 import type { DeviceRecord } from './registry.js';
 import type { KeptGlobal } from './round.js';
 import type { Criterion } from './selection.js';
@@ -10,8 +10,12 @@ import type { InfluenceRound, Strategy } from './strategies/index.js';
  * reports, and what it needs to run.
  */
 
-/** Mean loss and the task's metrics (by name: accuracy, f1, meanSquaredError, ...) of a global model on held-out data. */
-export type Evaluator = (weights: Float32Array) => Promise<{ loss: number; metrics: Record<string, number> }>;
+/**
+ * Mean loss and the task's metrics (by name: accuracy, f1, meanSquaredError, ...) of a global
+ * model on held-out data, under `task` as the fleet runs it now (with its fleet statistics once
+ * they are in).
+ */
+export type Evaluator = (weights: Float32Array, task: Task) => Promise<{ loss: number; metrics: Record<string, number> }>;
 
 /** What one closed round did; the simulator's run report is a list of these. */
 export interface RoundReport extends Omit<MetricsMessage, 'v' | 'type'> {
@@ -74,7 +78,8 @@ export type CoordinatorEvents = {
 
 export interface CoordinatorDeps {
   client: MqttClient;
-  evaluate: Evaluator;
+  /** Central evaluation: required when the options' `evaluate` lists `central`. */
+  evaluate?: Evaluator;
   strategy?: Strategy;
   /** Starting weights (e.g. a checkpoint); by default the model's seeded initialisation. */
   initialWeights?: Float32Array;

@@ -345,7 +345,7 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
    */
   protected async evaluateAndPublish(release: GlobalRelease | null, round: number): Promise<Pick<RoundReport, 'accuracy' | 'loss' | 'evalMs' | 'central' | 'federated'>> {
     const started = performance.now();
-    const central = this.evaluate ? await this.evaluate(this.global) : null;
+    const central = this.evaluate ? await this.evaluate(this.global, this.task) : null;
     const evalMs = performance.now() - started;
     if (release) await this.publishGlobal(release);
     const federated = this.options.evaluate.includes('federated') && !this.stopped ? await this.evaluateOnFleet(round) : null;

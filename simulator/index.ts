@@ -1,4 +1,5 @@
-export { Simulation, simulate, deviceId, type SimulationEvents } from './simulation.js';
+export { Simulation, simulate, type SimulationEvents } from './simulation.js';
+export { loadFleetData, deviceId, MNIST_SHAPE, type FleetData, type FleetDevice } from './fleetData.js';
 export { parseSimulationOptions, simulationSpecs, DEFAULT_DEVICES, DEFAULT_PARTITION, type SimulationOptions, type SimulationSettings } from './options.js';
 export { buildReport, reportRound, type ReportRound, type RunReport } from './report.js';
 export { chartPath, runChartHtml, writeRunChart } from './chart.js';

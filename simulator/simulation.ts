@@ -1,12 +1,12 @@
 import type { MqttClient } from 'mqtt';
-import { ManualClock, TypedEmitter } from '../protocol/index.js';
+import { ManualClock, OptionsError, TypedEmitter } from '../protocol/index.js';
 import { startBroker, type BrokerHandle } from '../broker/index.js';
-import { loadMnist, partition, subset, type Dataset } from '../datasets/index.js';
 import { initBackend } from '../learning/index.js';
 import { Coordinator, connectAggregator, createCoordinator, createEvaluator, type CoordinatorEvents, type DeviceRecord, type RoundReport } from '../aggregator/index.js';
 import { DeviceAgent, LocalTrainer, connectDevice, type Trainer } from '../device-agent/index.js';
 import { attackTrainer, chooseAttackers } from './attacks.js';
-import { parseSimulationOptions, simulationSpecs, type SimulationOptions, type SimulationSettings } from './options.js';
+import { parseSimulationOptions, simulationSpecs, withFleetSize, type SimulationOptions, type SimulationSettings } from './options.js';
+import { loadFleetData, type FleetDevice } from './fleetData.js';
 import { assignProfiles, dropsOut, timedTrainer, type DeviceProfile } from './profiles.js';
 import { LOCAL_PROFILE } from './simClock.js';
 import { asyncTiming, syncTiming, type FleetTiming } from './fleetTiming.js';
@@ -24,6 +24,8 @@ export type SimulationEvents = {
   resumed: CoordinatorEvents['resumed'];
   /** A device's non-fatal problem (bad message, failed training). */
   deviceWarning: [info: { deviceId: string; error: Error }];
+  phaseStarted: CoordinatorEvents['phaseStarted'];
+  statisticsGathered: CoordinatorEvents['statisticsGathered'];
 };
 
 type SetupStage = 'backend' | 'trainers' | 'data' | 'broker' | 'devices';
@@ -35,11 +37,6 @@ async function inBatches<T, R>(items: T[], fn: (item: T) => Promise<R>): Promise
   const out: R[] = [];
   for (let first = 0; first < items.length; first += BATCH) out.push(...(await Promise.all(items.slice(first, first + BATCH).map(fn))));
   return out;
-}
-
-/** Pads device numbers so ids sort in numeric order: device-007. */
-export function deviceId(i: number, devices: number): string {
-  return `device-${String(i).padStart(String(devices - 1).length, '0')}`;
 }
 
 /** What a run holds until it ends: closed in reverse order of opening. */
@@ -55,8 +52,9 @@ interface Held {
 
 /**
  * A fleet on one machine: an embedded Aedes (or an external broker), the coordinator and
- * N device agents, each with its own MQTT connection and its own MNIST shard, all on one
- * simulated clock (fleetTiming.ts).
+ * N device agents, each with its own MQTT connection and its own data (an MNIST shard, or the
+ * user's data split by a column or a partition: fleetData.ts), all on one simulated clock
+ * (fleetTiming.ts).
  */
 export class Simulation extends TypedEmitter<SimulationEvents> {
   readonly options: SimulationOptions;
@@ -73,7 +71,7 @@ export class Simulation extends TypedEmitter<SimulationEvents> {
   }
 
   async run(): Promise<RunReport> {
-    const o = this.options;
+    let o = this.options;
     const started = performance.now();
     const phases: Record<string, number> = {};
     let mark = started;
@@ -93,9 +91,15 @@ export class Simulation extends TypedEmitter<SimulationEvents> {
       const pool = o.workers > 0 ? new TrainerPool({ workers: o.workers, backend }) : null;
       held.trainer = pool ?? new LocalTrainer();
       if (pool) stage('trainers', `${pool.size} worker thread(s), ${(await pool.ready()).join(', ')}`);
-      const { train, test } = await loadMnist();
-      stage('data', `MNIST ${train.count} train / ${test.count} test, ${simulationSpecs(o).partition} over ${o.devices} devices`);
-      const evaluator = await createEvaluator(o.model, test);
+      const fleetData = await loadFleetData(o, o.task);
+      // A by:COLUMN split decides the fleet's size.
+      if (fleetData.devices.length !== o.devices) o = withFleetSize(o, fleetData.devices.length);
+      stage('data', fleetData.describe);
+      const central = o.evaluate.includes('central') ? fleetData.central : null;
+      if (o.evaluate.includes('central') && central === null) {
+        throw new OptionsError('evaluate', 'central evaluation needs data for the aggregator (an evaluation file, --eval-data); use --evaluate federated');
+      }
+      const evaluator = central ? await createEvaluator(o.task, central) : null;
       held.evaluator = evaluator;
       let url = o.brokerUrl;
       if (url === undefined) {
@@ -104,7 +108,7 @@ export class Simulation extends TypedEmitter<SimulationEvents> {
       }
       stage('broker', url);
 
-      const ids = Array.from({ length: o.devices }, (_, i) => deviceId(i, o.devices));
+      const ids = fleetData.devices.map((d) => d.id);
       const profiles = o.profiles === undefined ? new Map<string, DeviceProfile>() : assignProfiles(ids, o.profiles, o.seed);
       const profileOf = (id: string): DeviceProfile => profiles.get(id) ?? LOCAL_PROFILE;
       // The fleet's one clock. It starts at 0, not at the wall time: sums of simulated times at
@@ -116,12 +120,15 @@ export class Simulation extends TypedEmitter<SimulationEvents> {
 
       const control = await connectAggregator({ url, fleet: o.fleet });
       held.clients.push(control);
-      const coordinator = createCoordinator(o, { client: control, evaluate: evaluator, clock, criterion: availability(profiles, o.seed, clock) });
+      const coordinator = createCoordinator(o, {
+        client: control, clock, criterion: availability(profiles, o.seed, clock),
+        ...(evaluator && { evaluate: evaluator }), ...(o.initialWeights && { initialWeights: o.initialWeights }),
+      });
       this.coordinator = coordinator;
       timing.attach(coordinator);
       // Nobody can be chosen: the fleet idles a round timeout (at least until the coordinator looks again).
       coordinator.on('starved', (_eligible, _needed, retryAt) => timing.idle(Math.max(o.roundTimeoutMs, retryAt - clock.now())));
-      for (const event of ['roundStarted', 'resumed', 'updateAccepted', 'updateRejected'] as const) {
+      for (const event of ['roundStarted', 'resumed', 'updateAccepted', 'updateRejected', 'phaseStarted', 'statisticsGathered'] as const) {
         coordinator.on(event, (...args: unknown[]) => (this.emit as (e: string, ...a: unknown[]) => void)(event, ...args));
       }
       const rounds: ReportRound[] = [];
@@ -131,8 +138,7 @@ export class Simulation extends TypedEmitter<SimulationEvents> {
         this.emit('roundClosed', r, entry);
       });
 
-      const shards = partition(train.y, o.devices, o.partition, o.seed);
-      const attackers = await this.startDevices(url, ids, (i) => subset(train, shards[i]!), clock, timing, profileOf, held);
+      const attackers = await this.startDevices(o, url, fleetData.devices, clock, timing, profileOf, held);
       const connected = held.clients.filter((c) => c.connected).length - 1;
       stage('devices', `${connected} devices connected`);
 
@@ -162,26 +168,26 @@ export class Simulation extends TypedEmitter<SimulationEvents> {
    * all at once floods the broker); returns how many are malicious.
    */
   private async startDevices(
+    o: SimulationOptions,
     url: string,
-    ids: string[],
-    data: (i: number) => Dataset,
+    devices: FleetDevice[],
     clock: ManualClock,
     timing: FleetTiming,
     profileOf: (id: string) => DeviceProfile,
     held: Held,
   ): Promise<number> {
-    const o = this.options;
     const trainer = held.trainer!;
+    const ids = devices.map((d) => d.id);
     const attackers = o.attack ? chooseAttackers(ids, o.attack.fraction, o.seed) : new Set<string>();
     const poisoned = o.attack ? attackTrainer(trainer, o.attack, o.seed) : trainer;
-    held.agents.push(...(await inBatches(ids.map((id, i) => [id, i] as const), async ([id, i]) => {
+    held.agents.push(...(await inBatches(devices, async ({ id, examples }) => {
       const client = await connectDevice({ url, deviceId: id, fleet: o.fleet });
       held.clients.push(client);
       const profile = profileOf(id);
       // Simulated training time: a fixed cost per example when given (reproducible), else the time measured here.
       const timed = timedTrainer(attackers.has(id) ? poisoned : trainer, (ms, job) =>
-        timing.trained(id, o.msPerExample === undefined ? ms : o.msPerExample * job.data.count * job.options.epochs));
-      const agent = new DeviceAgent(client, { deviceId: id, fleet: o.fleet, data: data(i), follow: o.follow }, {
+        timing.trained(id, o.msPerExample === undefined ? ms : o.msPerExample * job.data.count * (job.options.epochs ?? job.task.training.epochs)));
+      const agent = new DeviceAgent(client, { deviceId: id, fleet: o.fleet, data: examples, follow: o.follow }, {
         trainer: timed, clock, gate: timing.gate(id),
         dropout: (round) => dropsOut(profile, o.seed, round.round, id),
       });

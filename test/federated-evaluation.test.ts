@@ -77,19 +77,15 @@ describe('federated statistics and evaluation on the sensor example, over MQTT',
       fixture.cleanup(() => client.endAsync(), () => agent.stop());
     }
     const task = parseTask(TASK);
+    const central = await createEvaluator(task, pooledHoldout(devices));
+    fixture.cleanup(async () => central.dispose());
     const coordinator = new Coordinator(
       { fleet: 'test', task, rounds: 2, minDevices: 4, codec: 'f32', evaluate: ['central', 'federated'], roundTimeoutMs: 120_000 },
-      // The central evaluator must standardise as the fleet does: it is built once the statistics are in.
-      { client: control, evaluate: async (w) => central!(w) },
+      // The central evaluator is told the task as the fleet runs it: with the fleet's statistics once they are in.
+      { client: control, evaluate: central },
     );
-    let central: ((w: Float32Array) => Promise<{ loss: number; metrics: Record<string, number> }>) | null = null;
     const gathered: { mean: number[]; std: number[] }[] = [];
     coordinator.on('statisticsGathered', (s) => gathered.push(s));
-    coordinator.on('statisticsGathered', (s) => {
-      const evaluator = createEvaluator({ ...task, preprocessing: { standardize: { mean: s.mean, std: s.std } } }, pooledHoldout(devices));
-      central = async (w) => (await evaluator)(w);
-      fixture.cleanup(async () => (await evaluator).dispose());
-    });
 
     // Execute
     const reports: RoundReport[] = await coordinator.run();
