@@ -7,6 +7,14 @@ export const ROUND_DURATION_BUCKETS = [0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 6
 
 const CLOSED_BY: RoundReport['closedBy'][] = ['complete', 'deadline', 'dropouts', 'stopped'];
 
+/** Most metric names exported from one report: each is a label value, so a time series. */
+export const MAX_METRIC_LABELS = 16;
+
+/** The first {@link MAX_METRIC_LABELS} finite entries of a record of metrics. */
+function finiteMetrics(record: Readonly<Record<string, number>>): [string, number][] {
+  return Object.entries(record).filter(([, v]) => Number.isFinite(v)).slice(0, MAX_METRIC_LABELS);
+}
+
 /**
  * Registers the aggregator's Prometheus metrics on `registry` (a fresh `new Registry()` per
  * coordinator, not prom-client's global one), fed by the coordinator's events.
@@ -23,6 +31,22 @@ export function registerAggregatorMetrics(coordinator: Coordinator, registry: Re
   const staleness = new Gauge({ name: 'fedmq_aggregator_staleness_mean', help: 'Async mode: mean staleness (globals) of the updates in the last global', registers });
   const accuracy = new Gauge({ name: 'fedmq_aggregator_accuracy', help: 'Accuracy of the global model after the last closed round', registers });
   const loss = new Gauge({ name: 'fedmq_aggregator_loss', help: 'Loss of the global model after the last closed round', registers });
+  // Central evaluation's metrics, and the fleet's (federated evaluation on the devices' held-out data).
+  const metric = new Gauge({
+    name: 'fedmq_aggregator_metric', help: "The task's metrics of the global model after the last closed round, from central evaluation",
+    labelNames: ['metric'] as const, registers,
+  });
+  const federatedLoss = new Gauge({ name: 'fedmq_aggregator_federated_loss', help: "Federated evaluation: mean loss of the last evaluated global over the devices' held-out examples", registers });
+  const federatedMetric = new Gauge({
+    name: 'fedmq_aggregator_federated_metric', help: "Federated evaluation: the task's metrics of the last evaluated global, the devices' held-out examples pooled",
+    labelNames: ['metric'] as const, registers,
+  });
+  const federatedSpread = new Gauge({
+    name: 'fedmq_aggregator_federated_spread', help: 'Federated evaluation: the per-device loss and metrics of the last evaluated global, min, median and max across devices',
+    labelNames: ['metric', 'stat'] as const, registers,
+  });
+  const federatedDevices = new Gauge({ name: 'fedmq_aggregator_federated_devices', help: 'Federated evaluation: devices that evaluated the last evaluated global on held-out examples', registers });
+  const federatedExamples = new Gauge({ name: 'fedmq_aggregator_federated_examples', help: 'Federated evaluation: held-out examples the last evaluated global was evaluated on', registers });
   const accepted = new Counter({ name: 'fedmq_aggregator_updates_accepted_total', help: 'Updates accepted into an aggregate', registers });
   const rejected = new Counter({
     name: 'fedmq_aggregator_updates_rejected_total', help: 'Updates refused, by reason',
@@ -53,8 +77,28 @@ export function registerAggregatorMetrics(coordinator: Coordinator, registry: Re
     rounds.inc({ closed_by: r.closedBy });
     if (async) round.set(r.round);
     if (r.staleness) staleness.set(r.staleness.mean);
-    accuracy.set(r.accuracy);
-    loss.set(r.loss);
+    // NaN: a task without accuracy (regression), or nothing evaluated the global: keep the last value.
+    if (Number.isFinite(r.accuracy)) accuracy.set(r.accuracy);
+    if (Number.isFinite(r.loss)) loss.set(r.loss);
+    if (r.central) {
+      // The task's metrics: a fresh set each report, so a name no longer reported does not linger.
+      metric.reset();
+      for (const [name, value] of finiteMetrics(r.central)) metric.set({ metric: name }, value);
+    }
+    const f = r.federated;
+    if (f) {
+      if (Number.isFinite(f.loss)) federatedLoss.set(f.loss);
+      federatedDevices.set(f.devices);
+      federatedExamples.set(f.count);
+      federatedMetric.reset();
+      for (const [name, value] of finiteMetrics(f.metrics)) federatedMetric.set({ metric: name }, value);
+      federatedSpread.reset();
+      for (const [name, spread] of Object.entries(f.spread).slice(0, MAX_METRIC_LABELS)) {
+        for (const stat of ['min', 'median', 'max'] as const) {
+          if (Number.isFinite(spread[stat])) federatedSpread.set({ metric: name, stat }, spread[stat]);
+        }
+      }
+    }
     duration.observe(r.wallMs / 1000);
     bytesUp.inc(r.bytesUp);
     bytesDown.inc(r.bytesDown);

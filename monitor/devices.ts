@@ -1,4 +1,5 @@
-import type { StatusMessage, UpdateMessage } from '../protocol/index.js';
+import type { EvaluationMessage, StatusMessage, UpdateMessage } from '../protocol/index.js';
+import { boundedRecord } from './evaluation.js';
 
 /** A device as the monitor sees it; every time is the monitor's receipt time (Unix ms). */
 export interface DeviceView {
@@ -15,10 +16,20 @@ export interface DeviceView {
   lastUpdateBytes?: number;
   lastUpdateRound?: number;
   lastUpdateAt?: number;
-  /** Local training loss and accuracy it reported with its last update. */
+  /** Local training loss and accuracy it reported with its last update (no accuracy for a regression task). */
   trainLoss?: number;
   trainAccuracy?: number;
   trainMs?: number;
+  /** Its last `evaluation`: of which round's global, on how many held-out examples, with what result. */
+  evalRound?: number;
+  evalGlobalVersion?: number;
+  evalCount?: number;
+  evalLoss?: number;
+  /** The task's metrics by name, at most 16 (names come from the network). */
+  evalMetrics?: Record<string, number>;
+  /** Why it could not evaluate (then `evalCount` is 0). */
+  evalError?: string;
+  evalAt?: number;
 }
 
 /** Most devices kept; beyond it the longest-unseen offline ones are dropped first. */
@@ -61,8 +72,21 @@ export class DeviceTable {
     d.lastUpdateRound = message.round;
     d.lastUpdateAt = now;
     d.trainLoss = message.metrics.loss;
-    d.trainAccuracy = message.metrics.accuracy;
+    if (message.metrics.accuracy === undefined) delete d.trainAccuracy;
+    else d.trainAccuracy = message.metrics.accuracy;
     d.trainMs = message.trainMs;
+  }
+
+  evaluation(message: EvaluationMessage, now: number): void {
+    const d = this.touch(message.deviceId, now);
+    d.evalRound = message.round;
+    d.evalGlobalVersion = message.globalVersion;
+    d.evalCount = message.count;
+    d.evalLoss = message.loss;
+    d.evalMetrics = boundedRecord(message.metrics);
+    if (message.error === undefined) delete d.evalError;
+    else d.evalError = message.error;
+    d.evalAt = now;
   }
 
   /** Something arrived from `id` that says nothing of its state (a connect, an unreadable update). */
@@ -88,7 +112,7 @@ export class DeviceTable {
   list(): DeviceView[] {
     const order = { training: 0, online: 1, unknown: 2, offline: 3 } as const;
     return [...this.devices.values()]
-      .map((d) => ({ ...d }))
+      .map((d) => ({ ...d, ...(d.evalMetrics && { evalMetrics: { ...d.evalMetrics } }) }))
       .sort((a, b) => order[a.state] - order[b.state] || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 

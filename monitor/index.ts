@@ -2,6 +2,7 @@
 export {
   FleetState,
   familyOf,
+  decodeDeviceMessage,
   DEFAULT_MAX_HISTORY,
   type ConnectionView,
   type FleetStateOptions,
@@ -11,7 +12,18 @@ export {
   type TaskView,
 } from './state.js';
 export { DeviceTable, MAX_DEVICES, type DeviceView } from './devices.js';
-export { RoundTracker, type ObservedReject, type RoundView } from './round.js';
+export { RoundTracker, type ObservedReject, type PhaseView, type RoundView } from './round.js';
+export {
+  MAX_METRICS_SHOWN,
+  boundedRecord,
+  deviceEvaluation,
+  deviceMetricName,
+  evaluationRows,
+  formatMetric,
+  mainMetric,
+  type EvaluationRow,
+  type EvaluationView,
+} from './evaluation.js';
 export { SysTracker, type BrokerView } from './sys.js';
 export { TOPIC_FAMILIES, TrafficMeter, DEFAULT_RATE_WINDOW_S, type FamilyTraffic, type TopicFamily } from './traffic.js';
 export { TopicLog, MAX_TOPICS, type TopicEntry } from './topicLog.js';

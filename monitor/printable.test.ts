@@ -1,6 +1,6 @@
 import { encode } from 'cbor-x';
 import { describe, expect, it } from 'vitest';
-import { PROTOCOL_VERSION, build, encodeMessage, fleetTopics } from '../protocol/index.js';
+import { PROTOCOL_VERSION, build, builtinTask, encodeMessage, fleetTopics, taskLayout } from '../protocol/index.js';
 import { topicLine } from './inspect.js';
 import { printable, printableDeep, printableJson } from './printable.js';
 import { FleetState } from './state.js';
@@ -41,12 +41,23 @@ describe('the monitor prints nothing a client sent as a control sequence', () =>
     // Prepare: every string field a client can set reaches the state.
     const state = new FleetState({ fleet: 'default', url: 'mqtt://hub:1883' });
     state.connection('reconnecting', T0, `connect failed: ${HOSTILE}`);
-    const task = { v: PROTOCOL_VERSION, type: 'task', model: `mlp${TITLE}`, inputShape: [784], numClasses: 10, paramCount: 10, codec: `int8${CLEAR}`, downlink: `f32${HOSTILE}`, defaults: { epochs: 1, batchSize: 20, lr: 0.05 } };
+    const mlp = builtinTask('mlp');
+    const task = { v: PROTOCOL_VERSION, type: 'task', model: `mlp${TITLE}`, task: mlp, paramCount: taskLayout(mlp).paramCount, codec: `int8${CLEAR}`, downlink: `f32${HOSTILE}`, defaults: { epochs: 1, batchSize: 20, lr: 0.05 } };
     state.ingest(topics.task, encode(task), true, T0);
     const status = build.status({ deviceId: 'pi-1', state: 'online', ts: T0, capabilities: { cpus: 4, memoryMb: 512, backend: `wasm${CLEAR}`, samples: 10 } });
     state.ingest(topics.status('pi-1'), encodeMessage(status), false, T0);
     state.ingest(topics.round, encodeMessage(build.round({ round: 3, globalVersion: 2, participants: ['pi-1'], deadline: T0 + 90_000, codec: `int8${TITLE}`, seed: 1, epochs: 1, batchSize: 20, lr: 0.05 })), false, T0);
-    state.ingest(topics.metrics, encodeMessage(build.metrics({ round: 2, accuracy: 0.9, loss: 0.1, participants: 1, accepted: 1, rejected: 1, rejectedByReason: { [HOSTILE]: 1 }, bytesUp: 1, bytesDown: 1, trainMs: 1, aggregateMs: 1, wallMs: 2_000 })), false, T0);
+    // Metric names are strings from the network too: central, federated, its spread, a device's evaluation.
+    const federated = {
+      globalVersion: 2, devices: 1, count: 10, loss: 0.2, metrics: { [`f1${TITLE}`]: 0.7 },
+      spread: { loss: { min: 0.2, median: 0.2, max: 0.2 }, [`f1${TITLE}`]: { min: 0.7, median: 0.7, max: 0.7 } },
+    };
+    state.ingest(topics.metrics, encodeMessage(build.metrics({
+      round: 2, accuracy: 0.9, loss: 0.1, central: { [`recall${HOSTILE}`]: 0.5 }, federated, participants: 1, accepted: 1, rejected: 1,
+      rejectedByReason: { [HOSTILE]: 1 }, bytesUp: 1, bytesDown: 1, trainMs: 1, aggregateMs: 1, wallMs: 2_000,
+    })), false, T0);
+    const evaluation = build.evaluation({ round: 2, deviceId: 'pi-1', globalVersion: 2, count: 0, loss: 0, metrics: { [`acc${CLEAR}`]: 0.8 }, sums: {}, error: `no held-out data${HOSTILE}` });
+    state.ingest(topics.update('pi-1'), encodeMessage(evaluation), false, T0);
     // An undecodable status whose error message quotes the type it was sent.
     state.ingest(topics.status('pi-2'), encode({ v: PROTOCOL_VERSION, type: HOSTILE }), false, T0);
     state.sysSubscription(true);
@@ -64,7 +75,14 @@ describe('the monitor prints nothing a client sent as a control sequence', () =>
       expect(text).toContain('mlp\\x1b]0;pwned\\x07');
       expect(text).toContain('wasm\\x1b[2J');
       expect(text).toContain('\\x9b31m\\x7f\\u202e');
+      expect(text).toContain('f1\\x1b]0;pwned\\x07');
+      // Cut to the column's 20 characters, after escaping.
+      expect(text).toContain('recall\\x1b]0;pwned\\…');
     }
+    // --json prints the same snapshot: the device's evaluation, escaped.
+    const json = printableJson(snapshot);
+    expect(rawControls(json)).toEqual([]);
+    expect(JSON.parse(json).devices.list[0]).toMatchObject({ id: 'pi-1', evalMetrics: { [`acc${CLEAR}`]: 0.8 }, evalError: `no held-out data${HOSTILE}` });
   });
 
   it('--topics: a hostile topic and payload strings, as a line and as JSON', () => {

@@ -1,4 +1,15 @@
-import { RejectReason, admitToDispatch, admitToRound, admitUpdate, type AdmissionReason, type MetricsMessage, type RoundMessage, type UpdateMessage } from '../protocol/index.js';
+import {
+  RejectReason,
+  admitToDispatch,
+  admitToRound,
+  admitUpdate,
+  type AdmissionReason,
+  type EvaluationMessage,
+  type MetricsMessage,
+  type RoundMessage,
+  type StatisticsMessage,
+  type UpdateMessage,
+} from '../protocol/index.js';
 
 /**
  * Rejection reasons the monitor can tell from traffic alone, named as the aggregator counts
@@ -47,6 +58,42 @@ export interface RoundView {
   bytesUp: number;
 }
 
+/**
+ * A round message that asks for something other than training: `evaluate` (the new global on
+ * the participants' held-out data, after round `round` closed) or `statistics` (of their
+ * features, before round 1). It is a phase of a round, not a new training round.
+ */
+export interface PhaseView {
+  kind: 'evaluate' | 'statistics';
+  round: number;
+  /** The global evaluated (`evaluate`), or the one the run starts from. */
+  globalVersion: number;
+  participants: string[];
+  /** Answers the phase waits for: one per participant. */
+  expected: number;
+  /** Participants whose answer (an `evaluation` or `statistics` message of this phase) arrived. */
+  received: number;
+  pending: string[];
+  deadline: number;
+  /** Milliseconds to the phase's deadline (0 once passed or done). */
+  remainingMs: number;
+  /** Every participant answered, or the aggregator published what it made of the answers (metrics with this global's federated evaluation; the task with the fleet's statistics). */
+  done: boolean;
+  /** The monitor attached during the phase (retained round message): earlier answers were missed. */
+  joinedLate: boolean;
+  startedAt: number;
+}
+
+interface Phase {
+  message: RoundMessage & { kind: 'evaluate' | 'statistics' };
+  participants: Set<string>;
+  reported: Set<string>;
+  done: boolean;
+  joinedLate: boolean;
+  startedAt: number;
+  arrived: { at: number; retained: boolean };
+}
+
 /** Follows the open round: who was chosen, who reported, what was refused and why. */
 export class RoundTracker {
   private mode: 'sync' | 'async' = 'sync';
@@ -67,6 +114,8 @@ export class RoundTracker {
   private bytesUp = 0;
   /** When the latest round message arrived (monitor time) and whether it was a retained copy. */
   private arrived = { at: 0, retained: false };
+  /** The evaluate or statistics phase announced after the training round (or before round 1). */
+  private phase: Phase | null = null;
 
   get current(): number | undefined {
     return this.message?.round;
@@ -90,6 +139,15 @@ export class RoundTracker {
   }
 
   round(message: RoundMessage, retained: boolean, now: number): void {
+    const kind = message.kind ?? 'train';
+    if (kind !== 'train') {
+      this.startPhase({ ...message, kind }, retained, now);
+      return;
+    }
+    // Training moved on (or started over): the statistics before round 1, or (sync) the evaluation of a round's global, is over.
+    // Async dispatches go on while the fleet evaluates: there the next phase message replaces it.
+    const p = this.phase;
+    if (p && (p.message.kind === 'statistics' || (this.mode === 'sync' && message.round !== p.message.round))) this.phase = null;
     this.arrived = { at: now, retained };
     if (this.mode === 'async') {
       // A dispatch: these devices now train toward the global being filled.
@@ -132,7 +190,43 @@ export class RoundTracker {
     }
   }
 
+  /** An `evaluation` on `update/{topicId}`: counts toward the evaluate phase it answers. */
+  evaluation(topicId: string, message: EvaluationMessage): void {
+    const p = this.phase;
+    if (p?.message.kind !== 'evaluate') return;
+    if (message.deviceId === topicId && message.round === p.message.round && message.globalVersion === p.message.globalVersion && p.participants.has(topicId)) {
+      p.reported.add(topicId);
+    }
+  }
+
+  /** A `statistics` message on `update/{topicId}`: counts toward the statistics phase it answers. */
+  statistics(topicId: string, message: StatisticsMessage): void {
+    const p = this.phase;
+    if (p?.message.kind !== 'statistics') return;
+    if (message.deviceId === topicId && message.round === p.message.round && p.participants.has(topicId)) p.reported.add(topicId);
+  }
+
+  /** The task was published again with the fleet's standardisation statistics: the statistics phase is over. */
+  statisticsApplied(): void {
+    if (this.phase?.message.kind === 'statistics') this.phase.done = true;
+  }
+
+  phaseView(now: number): PhaseView | null {
+    const p = this.phase;
+    if (!p) return null;
+    const m = p.message;
+    const done = p.done || p.reported.size >= p.participants.size;
+    return {
+      kind: m.kind, round: m.round, globalVersion: m.globalVersion, participants: [...m.participants], expected: m.participants.length,
+      received: p.reported.size, pending: m.participants.filter((id) => !p.reported.has(id)), deadline: m.deadline,
+      remainingMs: done ? 0 : remainingMs(m, p.arrived, now), done, joinedLate: p.joinedLate, startedAt: p.startedAt,
+    };
+  }
+
   metrics(message: MetricsMessage): void {
+    // The aggregator reported the fleet's evaluation of the phase's global: the phase is over.
+    const p = this.phase;
+    if (p?.message.kind === 'evaluate' && message.federated && message.federated.globalVersion >= p.message.globalVersion) p.done = true;
     if (this.mode === 'async') {
       // A global was made of `accepted` updates; any that came in after it filled count toward the next.
       this.globals = message.round;
@@ -172,7 +266,8 @@ export class RoundTracker {
       received: confirmed ? Math.max(confirmed.accepted, this.reported.size) : this.reported.size,
       pending: m.participants.filter((id) => !this.reported.has(id)),
       deadline: m.deadline,
-      remainingMs: confirmed ? 0 : this.remainingMs(now),
+      // The round's evaluation began: the aggregator stopped collecting updates.
+      remainingMs: confirmed || this.evaluating() ? 0 : this.remainingMs(now),
       closed: confirmed !== null,
       rejected: Object.values(rejectedByReason).reduce((a, b) => a + b, 0),
       rejectedByReason,
@@ -183,18 +278,28 @@ export class RoundTracker {
     };
   }
 
-  /**
-   * Time left in the latest round message. It gives `deadline - issuedAt` on the aggregator's
-   * clock (a simulation's is simulated, a device's may be off): counted down from the message's
-   * arrival, that does not depend on this machine's clock agreeing. A retained copy may have
-   * been sent long before it arrived, so for it (and for an aggregator that sends no
-   * `issuedAt`) the deadline is read against this machine's clock, no more than the round gives.
-   */
+  /** Time left in the latest training round message (see {@link remainingMs}). */
   private remainingMs(now: number): number {
-    const m = this.message!;
-    const given = m.issuedAt === undefined ? Infinity : m.deadline - m.issuedAt;
-    const left = this.arrived.retained || m.issuedAt === undefined ? Math.min(given, m.deadline - now) : given - (now - this.arrived.at);
-    return Math.max(0, left);
+    return remainingMs(this.message!, this.arrived, now);
+  }
+
+  /** Sync: the open round's global is being evaluated, so the aggregator took its updates. */
+  private evaluating(): boolean {
+    return this.mode === 'sync' && this.phase?.message.kind === 'evaluate' && this.phase.message.round === this.message?.round;
+  }
+
+  private startPhase(message: Phase['message'], retained: boolean, now: number): void {
+    const p = this.phase;
+    // A repeated phase message (retained again after a reconnect) keeps what was counted.
+    if (p && p.message.kind === message.kind && p.message.round === message.round && p.message.globalVersion === message.globalVersion) {
+      p.message = message;
+      p.arrived = { at: now, retained };
+      return;
+    }
+    this.phase = {
+      message, participants: new Set(message.participants), reported: new Set(), done: false,
+      joinedLate: retained, startedAt: now, arrived: { at: now, retained },
+    };
   }
 
   /**
@@ -207,7 +312,20 @@ export class RoundTracker {
     const m = this.message!;
     const contributes = this.mode === 'async'
       ? () => admitToDispatch({ open: this.assigned.get(topicId), lastReported: this.lastReported.get(topicId) }, u)
-      : () => admitToRound({ round: m.round, participants: this.participants, reported: this.reported, closed: this.confirmed !== null }, u);
+      : () => admitToRound({ round: m.round, participants: this.participants, reported: this.reported, closed: this.confirmed !== null || this.evaluating() }, u);
     return admitUpdate(topicId, u, contributes, m.codec)?.reason ?? null;
   }
+}
+
+/**
+ * Time left in a round message. It gives `deadline - issuedAt` on the aggregator's clock (a
+ * simulation's is simulated, a device's may be off): counted down from the message's arrival,
+ * that does not depend on this machine's clock agreeing. A retained copy may have been sent long
+ * before it arrived, so for it (and for an aggregator that sends no `issuedAt`) the deadline is
+ * read against this machine's clock, no more than the round gives.
+ */
+function remainingMs(m: RoundMessage, arrived: { at: number; retained: boolean }, now: number): number {
+  const given = m.issuedAt === undefined ? Infinity : m.deadline - m.issuedAt;
+  const left = arrived.retained || m.issuedAt === undefined ? Math.min(given, m.deadline - now) : given - (now - arrived.at);
+  return Math.max(0, left);
 }

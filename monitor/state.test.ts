@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { Rng, build, encodeMessage, f32Codec, fleetTopics, type RoundMessage } from '../protocol/index.js';
+import { Rng, build, builtinTask, encodeMessage, f32Codec, fleetTopics, taskLayout, type RoundMessage } from '../protocol/index.js';
 import { FleetState } from './state.js';
 
 const topics = fleetTopics('lab');
 const T0 = 1_700_000_000_000;
 const caps = { cpus: 4, memoryMb: 1024, backend: 'wasm', samples: 600 };
+const mlp = builtinTask('mlp');
+const MLP_PARAMS = taskLayout(mlp).paramCount;
 
 const status = (deviceId: string, state: 'online' | 'training' | 'offline', ts = T0): Uint8Array =>
   encodeMessage(build.status({ deviceId, state, ts, capabilities: caps }));
@@ -20,6 +22,14 @@ const metrics = (round: number, accuracy: number, loss: number, rejectedByReason
     round, accuracy, loss, participants: 2, accepted: 2, rejected: Object.values(rejectedByReason).reduce((a, b) => a + b, 0),
     rejectedByReason, bytesUp: 200, bytesDown: 800, trainMs: 240, aggregateMs: 1, wallMs: 1500,
   }));
+
+const kindRound = (kind: 'evaluate' | 'statistics', round: number, globalVersion: number, participants: string[], deadline = T0 + 60_000): Uint8Array =>
+  encodeMessage(build.round({ kind, round, globalVersion, participants, deadline, codec: 'f32', seed: 1, epochs: 1, batchSize: 10, lr: 0.1 }));
+const evaluation = (round: number, deviceId: string, globalVersion: number, loss: number, accuracy: number): Uint8Array =>
+  encodeMessage(build.evaluation({ round, deviceId, globalVersion, count: 50, loss, metrics: { accuracy }, sums: { loss: loss * 50, correct: accuracy * 50 } }));
+const statistics = (deviceId: string): Uint8Array =>
+  encodeMessage(build.statistics({ round: 1, deviceId, count: [10], sum: [5], sumSquares: [3] }));
+const federated = { globalVersion: 1, devices: 2, count: 100, loss: 0.35, metrics: { accuracy: 0.85 }, spread: { loss: { min: 0.3, median: 0.35, max: 0.4 }, accuracy: { min: 0.8, median: 0.85, max: 0.9 } } };
 
 describe('the fleet state of the monitor', () => {
   it('counts devices by their status and dates a retained status by its own timestamp', () => {
@@ -87,7 +97,7 @@ describe('the fleet state of the monitor', () => {
   it('follows async mode: dispatches add devices in flight, updates fill the buffer of the next global', () => {
     // Prepare: an async aggregator's task (buffer 2) and its first dispatch.
     const state = new FleetState({ fleet: 'lab' });
-    const task = build.task({ model: 'mlp', inputShape: [2], numClasses: 2, paramCount: 2, codec: 'f32', downlink: 'f32', defaults: { epochs: 1, batchSize: 10, lr: 0.1 }, mode: 'async', buffer: 2 });
+    const task = build.task({ model: 'mlp', task: mlp, paramCount: MLP_PARAMS, codec: 'f32', downlink: 'f32', defaults: { epochs: 1, batchSize: 10, lr: 0.1 }, mode: 'async', buffer: 2 });
     state.ingest(topics.task, encodeMessage(task), false, T0);
     state.ingest(topics.round, encodeMessage(roundMessage(1, ['pi-1', 'pi-2'])), false, T0);
     // Execute: pi-1 reports and is sent off again; pi-2 reports on its older dispatch; pi-1 repeats itself.
@@ -118,7 +128,7 @@ describe('the fleet state of the monitor', () => {
 
   it('starts a new history when the aggregator starts over', () => {
     const state = new FleetState({ fleet: 'lab' });
-    const task = encodeMessage(build.task({ model: 'mlp', inputShape: [2], numClasses: 2, paramCount: 2, codec: 'f32', downlink: 'f32', defaults: { epochs: 1, batchSize: 10, lr: 0.1 } }));
+    const task = encodeMessage(build.task({ model: 'mlp', task: mlp, paramCount: MLP_PARAMS, codec: 'f32', downlink: 'f32', defaults: { epochs: 1, batchSize: 10, lr: 0.1 } }));
     state.ingest(topics.task, task, true, T0);
     state.ingest(topics.round, encodeMessage(roundMessage(5, ['pi-1'])), true, T0);
     state.ingest(topics.metrics, metrics(4, 0.9, 0.3), true, T0);
@@ -128,6 +138,76 @@ describe('the fleet state of the monitor', () => {
     state.ingest(topics.metrics, metrics(1, 0.5, 0.9), false, T0 + 3);
     state.ingest(topics.task, task, false, T0 + 4);
     expect(state.snapshot(T0 + 5).history).toEqual([]);
+  });
+
+  it('shows statistics and evaluate round messages as phases of a round, not as training rounds', () => {
+    // Prepare: a fleet-standardised task, then the statistics round before round 1.
+    const state = new FleetState({ fleet: 'lab' });
+    const task = (standardize: { mean: number[]; std: number[] } | 'fleet'): Uint8Array =>
+      encodeMessage(build.task({ model: 'mlp', task: { ...mlp, preprocessing: { standardize } }, paramCount: MLP_PARAMS, codec: 'f32', downlink: 'f32', defaults: { epochs: 1, batchSize: 10, lr: 0.1 } }));
+    state.ingest(topics.task, task('fleet'), false, T0);
+    state.ingest(topics.round, kindRound('statistics', 1, 0, ['pi-1', 'pi-2']), false, T0);
+    // Execute: statistics from pi-1 and from an outsider, then the task again with the fleet's statistics.
+    state.ingest(topics.update('pi-1'), statistics('pi-1'), false, T0 + 1);
+    state.ingest(topics.update('pi-9'), statistics('pi-9'), false, T0 + 2);
+    const gathering = state.snapshot(T0 + 3);
+    state.ingest(topics.task, task({ mean: [0.1], std: [0.3] }), false, T0 + 4);
+    const gathered = state.snapshot(T0 + 5);
+    // Round 1 trains, then its new global is evaluated by both devices.
+    state.ingest(topics.round, encodeMessage(roundMessage(1, ['pi-1', 'pi-2'])), false, T0 + 10);
+    const training = state.snapshot(T0 + 11);
+    state.ingest(topics.update('pi-1'), update(1, 'pi-1'), false, T0 + 12);
+    state.ingest(topics.round, kindRound('evaluate', 1, 1, ['pi-1', 'pi-2']), false, T0 + 20);
+    state.ingest(topics.update('pi-1'), evaluation(1, 'pi-1', 1, 0.3, 0.9), false, T0 + 21);
+    // An answer about another global, and one naming another device, do not count.
+    state.ingest(topics.update('pi-2'), evaluation(1, 'pi-2', 0, 0.9, 0.1), false, T0 + 22);
+    state.ingest(topics.update('pi-2'), evaluation(1, 'pi-1', 1, 0.9, 0.1), false, T0 + 23);
+    // A training update after the round closed is refused as the aggregator would.
+    state.ingest(topics.update('pi-2'), update(1, 'pi-2'), false, T0 + 24);
+    const evaluating = state.snapshot(T0 + 30);
+    state.ingest(topics.metrics, encodeMessage(build.metrics({
+      round: 1, accuracy: 0.85, loss: 0.35, federated, participants: 2, accepted: 2, rejected: 0, rejectedByReason: {},
+      bytesUp: 200, bytesDown: 800, trainMs: 240, aggregateMs: 1, wallMs: 1500,
+    })), false, T0 + 40);
+    const reported = state.snapshot(T0 + 41);
+    state.ingest(topics.round, encodeMessage(roundMessage(2, ['pi-1', 'pi-2'])), false, T0 + 50);
+    const next = state.snapshot(T0 + 51);
+
+    // Assert: statistics before round 1 are no round; the outsider is not counted.
+    expect(gathering.round).toBeNull();
+    expect(gathering.phase).toMatchObject({ kind: 'statistics', round: 1, expected: 2, received: 1, pending: ['pi-2'], done: false, remainingMs: 60_000 - 3 });
+    expect(gathered.phase).toMatchObject({ kind: 'statistics', done: true, remainingMs: 0 });
+    expect(training.phase).toBeNull();
+    expect(training.round).toMatchObject({ round: 1, expected: 2 });
+    // The evaluation is a phase of round 1: round 1 stopped collecting (pi-2's late update is refused); no evaluation counts as an update.
+    expect(evaluating.round).toMatchObject({ round: 1, received: 1, rejected: 1, rejectedByReason: { 'round-closed': 1 }, remainingMs: 0 });
+    expect(evaluating.phase).toMatchObject({ kind: 'evaluate', round: 1, globalVersion: 1, expected: 2, received: 1, pending: ['pi-2'], done: false });
+    expect(evaluating.invalid.count).toBe(0);
+    expect(evaluating.devices.list.find((d) => d.id === 'pi-1')).toMatchObject({ evalRound: 1, evalGlobalVersion: 1, evalCount: 50, evalLoss: 0.3, evalMetrics: { accuracy: 0.9 } });
+    expect(evaluating.devices.list.find((d) => d.id === 'pi-2')).toMatchObject({ evalGlobalVersion: 0, evalLoss: 0.9 });
+    // The metrics carry the fleet's evaluation of global 1: the phase is done, the history has one round.
+    expect(reported.phase).toMatchObject({ kind: 'evaluate', done: true });
+    expect(reported.history.map((h) => h.round)).toEqual([1]);
+    expect(reported.evaluation).toEqual({ round: 1, federated });
+    expect(next.phase).toBeNull();
+    expect(next.round).toMatchObject({ round: 2, received: 0 });
+    expect(next.evaluation?.round).toBe(1);
+  });
+
+  it('keeps the central and federated evaluation, and a NaN accuracy, from the metrics messages', () => {
+    // Prepare: a regression task's metrics: no accuracy; central and federated metrics by name.
+    const state = new FleetState({ fleet: 'lab' });
+    const body = { participants: 2, accepted: 2, rejected: 0, rejectedByReason: {}, bytesUp: 1, bytesDown: 1, trainMs: 1, aggregateMs: 1, wallMs: 1 };
+    const fed = { ...federated, metrics: { meanSquaredError: 0.5 }, spread: { loss: { min: 0.1, median: 0.2, max: 0.9 }, meanSquaredError: { min: 0.1, median: 0.4, max: 1.2 } } };
+    // Execute
+    state.ingest(topics.metrics, encodeMessage(build.metrics({ round: 1, accuracy: NaN, loss: 0.6, central: { meanSquaredError: 0.6 }, federated: fed, ...body })), false, T0);
+    state.ingest(topics.metrics, encodeMessage(build.metrics({ round: 2, accuracy: NaN, loss: NaN, ...body })), false, T0 + 1);
+    const s = state.snapshot(T0 + 2);
+    // Assert: round 2 evaluated nothing; the last evaluation shown is round 1's, central with the message's loss.
+    expect(s.invalid.count).toBe(0);
+    expect(s.history.map((h) => [h.round, h.accuracy, h.loss])).toEqual([[1, NaN, 0.6], [2, NaN, NaN]]);
+    expect(s.history[0]).toMatchObject({ central: { meanSquaredError: 0.6 }, federated: fed });
+    expect(s.evaluation).toEqual({ round: 1, federated: fed, central: { loss: 0.6, meanSquaredError: 0.6 } });
   });
 
   it('measures message and byte rates per topic family over the last ten seconds', () => {
@@ -148,7 +228,7 @@ describe('the fleet state of the monitor', () => {
 
   it('reads the task, the global and the broker $SYS topics, and ignores other fleets', () => {
     const state = new FleetState({ fleet: 'lab' });
-    const task = build.task({ model: 'mlp', inputShape: [28, 28, 1], numClasses: 10, paramCount: 2, codec: 'f32', downlink: 'f32', defaults: { epochs: 1, batchSize: 10, lr: 0.1 } });
+    const task = build.task({ model: 'mlp', task: mlp, paramCount: MLP_PARAMS, codec: 'f32', downlink: 'f32', defaults: { epochs: 1, batchSize: 10, lr: 0.1 } });
     state.ingest(topics.task, encodeMessage(task), true, T0);
     const global = encodeMessage(build.global({ version: 3, round: 2, codec: 'f32', weights: f32Codec.encode(new Float32Array(2), new Rng(0)), sha256: '0'.repeat(64) }));
     state.ingest(topics.global, global, true, T0);
@@ -157,7 +237,7 @@ describe('the fleet state of the monitor', () => {
     state.ingest('$SYS/abc/new/clients', new TextEncoder().encode('pi-1'), false, T0 + 5);
     state.ingest('$SYS/abc/heartbeat', new TextEncoder().encode('abc'), false, T0 + 6);
     const s = state.snapshot(T0 + 10);
-    expect(s.task).toMatchObject({ model: 'mlp', paramCount: 2, downlink: 'f32' });
+    expect(s.task).toMatchObject({ model: 'mlp', paramCount: MLP_PARAMS, downlink: 'f32', task: { name: 'mlp', output: { kind: 'classes', classes: 10 } } });
     expect(s.global).toMatchObject({ version: 3, round: 2, bytes: global.byteLength });
     expect(s.devices.total).toBe(1);
     expect(s.devices.list[0]!.lastSeen).toBe(T0 + 5);

@@ -1,6 +1,21 @@
-import { DecodeError, decodeMessage, fleetTopics, parseTopic, type Body, type MessageType, type MetricsMessage, type TaskMessage } from '../protocol/index.js';
+import { Decoder } from 'cbor-x';
+import {
+  DecodeError,
+  DecodeReason,
+  decodeMessage,
+  fleetTopics,
+  parseTopic,
+  type Body,
+  type EvaluationMessage,
+  type MessageType,
+  type MetricsMessage,
+  type StatisticsMessage,
+  type TaskMessage,
+  type UpdateMessage,
+} from '../protocol/index.js';
 import { DeviceTable, type DeviceView } from './devices.js';
-import { RoundTracker, type RoundView } from './round.js';
+import { boundedFederated, boundedRecord, type EvaluationView } from './evaluation.js';
+import { RoundTracker, type PhaseView, type RoundView } from './round.js';
 import { SysTracker, type BrokerView } from './sys.js';
 import { TrafficMeter, type FamilyTraffic, type TopicFamily } from './traffic.js';
 
@@ -39,6 +54,10 @@ export interface MonitorSnapshot {
   task: TaskView | null;
   global: GlobalView | null;
   round: RoundView | null;
+  /** An evaluate or statistics phase: round messages that ask for something other than training. */
+  phase: PhaseView | null;
+  /** The evaluation (federated, central) of the last closed round that reported one. */
+  evaluation: EvaluationView | null;
   devices: { total: number; online: number; training: number; offline: number; unknown: number; list: DeviceView[] };
   history: RoundHistoryEntry[];
   traffic: Record<string, FamilyTraffic>;
@@ -142,6 +161,8 @@ export class FleetState {
             const { v: _v, type: _t, ...task } = this.decode('task', payload);
             // The aggregator publishes its task once, as a run starts: a live one begins a new history.
             if (!retained) this.history.clear();
+            // Published again with the fleet's standardisation: the statistics phase is over.
+            if (typeof task.task.preprocessing?.standardize === 'object') this.rounds.statisticsApplied();
             this.task = task;
             this.rounds.setMode(task.mode ?? 'sync', task.buffer ?? 1, !retained);
           }
@@ -169,6 +190,8 @@ export class FleetState {
       task: this.task && { ...this.task },
       global: this.global && { ...this.global },
       round: this.rounds.view(now),
+      phase: this.rounds.phaseView(now),
+      evaluation: this.lastEvaluation(),
       devices: { ...this.devices.counts(), list: this.devices.list() },
       history: [...this.history.values()].sort((a, b) => a.round - b.round),
       traffic: this.traffic.snapshot(now),
@@ -176,10 +199,11 @@ export class FleetState {
     };
   }
 
+  /** `update/{id}` carries updates, and the answers to evaluate and statistics rounds. */
   private onUpdate(topicId: string, payload: Uint8Array, now: number): void {
-    let update = null;
+    let message;
     try {
-      update = decodeMessage('update', payload);
+      message = decodeDeviceMessage(payload);
     } catch (error) {
       this.devices.seen(topicId, now);
       this.rounds.update(topicId, null, payload.byteLength);
@@ -187,17 +211,46 @@ export class FleetState {
       return;
     }
     // Only a payload naming its own topic's device updates that device's row.
-    if (update.deviceId === topicId) this.devices.update(update, payload.byteLength, now);
-    this.rounds.update(topicId, update, payload.byteLength);
+    const own = message.deviceId === topicId;
+    switch (message.type) {
+      case 'update':
+        if (own) this.devices.update(message, payload.byteLength, now);
+        this.rounds.update(topicId, message, payload.byteLength);
+        break;
+      case 'evaluation':
+        if (own) this.devices.evaluation(message, now);
+        this.rounds.evaluation(topicId, message);
+        break;
+      case 'statistics':
+        if (own) this.devices.seen(topicId, now);
+        this.rounds.statistics(topicId, message);
+        break;
+    }
   }
 
   private onMetrics(m: ReturnType<typeof decodeMessage<'metrics'>>, now: number): void {
-    const { v: _v, type: _t, ...entry } = m;
-    this.history.set(m.round, { ...entry, rejectedByReason: { ...m.rejectedByReason }, at: now });
+    const { v: _v, type: _t, central, federated, ...entry } = m;
+    this.history.set(m.round, {
+      ...entry,
+      rejectedByReason: { ...m.rejectedByReason },
+      // Metric names come from the network: at most 16 of each kept.
+      ...(central && { central: boundedRecord(central) }),
+      ...(federated && { federated: boundedFederated(federated) }),
+      at: now,
+    });
     if (this.history.size > this.maxHistory) {
       this.history.delete(Math.min(...this.history.keys()));
     }
     this.rounds.metrics(m);
+  }
+
+  private lastEvaluation(): EvaluationView | null {
+    let last: RoundHistoryEntry | undefined;
+    for (const e of this.history.values()) if ((e.federated || e.central) && (!last || e.round > last.round)) last = e;
+    if (!last) return null;
+    // The message's loss is central evaluation's when there is one.
+    const central = last.central && { ...(Number.isFinite(last.loss) && { loss: last.loss }), ...last.central };
+    return { round: last.round, ...(last.federated && { federated: boundedFederated(last.federated) }), ...(central && { central }) };
   }
 
   private decode<T extends MessageType>(type: T, payload: Uint8Array, maxBytes?: number): ReturnType<typeof decodeMessage<T>> {
@@ -207,6 +260,25 @@ export class FleetState {
   private invalid(topic: string, error: unknown, now: number): void {
     this.invalidCount += 1;
     this.lastInvalid = { topic, error: error instanceof Error ? error.message : String(error), at: now };
+  }
+}
+
+// Plain maps, as fedmq encodes (protocol/wire.ts).
+const cbor = new Decoder({ mapsAsObjects: true, useRecords: false });
+
+/**
+ * A message on `update/{id}`: an update, or an evaluation or statistics answer. Decoded as an
+ * update first (the large and common one, decoded once); only a payload of another type has its
+ * `type` peeked and is decoded again with that type's validator. Anything else throws as before.
+ */
+export function decodeDeviceMessage(payload: Uint8Array): UpdateMessage | EvaluationMessage | StatisticsMessage {
+  try {
+    return decodeMessage('update', payload);
+  } catch (error) {
+    if (!(error instanceof DecodeError) || error.reason !== DecodeReason.BadType) throw error;
+    const type = (cbor.decode(payload) as { type?: unknown }).type;
+    if (type === 'evaluation' || type === 'statistics') return decodeMessage(type, payload);
+    throw error;
   }
 }
 

@@ -1,3 +1,4 @@
+import { deviceEvaluation, deviceMetricName, evaluationRows, formatMetric } from './evaluation.js';
 import { formatBytes, formatDuration, formatRate, progressBar, sparkline } from './format.js';
 import { printableDeep } from './printable.js';
 import type { MonitorSnapshot } from './state.js';
@@ -32,33 +33,57 @@ export function renderTerminal(snapshot: MonitorSnapshot, options: TerminalOptio
   const t = s.task;
   const g = s.global;
   lines.push(
-    (t ? `task   ${t.model}  ${t.paramCount.toLocaleString('en-US')} params  codec ${t.codec}  downlink ${t.downlink}` : 'task   (none yet)') +
+    (t ? `task   ${t.model} ${taskShape(t)}  ${t.paramCount.toLocaleString('en-US')} params  codec ${t.codec}  downlink ${t.downlink}` : 'task   (none yet)') +
       (g ? `   global v${g.version} (round ${g.round}, ${g.codec}) ${formatBytes(g.bytes)}` : ''),
   );
   lines.push('');
 
   const r = s.round;
+  const ph = s.phase;
   if (r) {
-    const state = r.closed ? paint('dim', 'closed') : `deadline in ${formatDuration(r.remainingMs)}`;
+    const evaluating = ph?.kind === 'evaluate' && ph.round === r.round && r.mode === 'sync';
+    const state = r.closed ? paint('dim', 'closed') : evaluating ? paint('dim', 'collected') : `deadline in ${formatDuration(r.remainingMs)}`;
     const rejected = r.rejected > 0
       ? `  ${paint('red', `rejected ${r.rejected}`)} (${Object.entries(r.rejectedByReason).map(([k, v]) => `${k}:${v}`).join(', ')}; ${r.rejectionsFrom})`
       : '  rejected 0';
     lines.push(`${paint('bold', r.mode === 'async' ? `Global ${r.round} (async, ${r.pending.length} training)` : `Round ${r.round}`)}  updates ${r.received}/${r.expected} ${progressBar(r.received, r.expected, 20)}  ${state}${rejected}${r.joinedLate ? paint('dim', '  (joined late)') : ''}`);
-    lines.push(`       E=${r.epochs} B=${r.batchSize} lr=${r.lr} codec ${r.codec}  up ${formatBytes(r.bytesUp)}${r.pending.length > 0 && !r.closed ? `  waiting for ${list(r.pending, 6)}` : ''}`);
-  } else {
+    lines.push(`       E=${r.epochs} B=${r.batchSize} lr=${r.lr} codec ${r.codec}  up ${formatBytes(r.bytesUp)}${r.pending.length > 0 && !r.closed && !evaluating ? `  waiting for ${list(r.pending, 6)}` : ''}`);
+  } else if (!ph) {
     lines.push(`${paint('bold', 'Round')} (none yet)`);
+  }
+  if (ph) {
+    // A phase of the round, not a training round of its own.
+    const what = ph.kind === 'evaluate' ? `Round ${ph.round}: evaluating on ${ph.expected} devices` : `Statistics: ${ph.expected} devices`;
+    const state = ph.done ? paint('dim', 'done') : `deadline in ${formatDuration(ph.remainingMs)}`;
+    lines.push(
+      `${paint('bold', what)}  ${ph.kind === 'evaluate' ? `global v${ph.globalVersion}  ` : ''}${ph.received}/${ph.expected} ${progressBar(ph.received, ph.expected, 10)}  ${state}` +
+        `${ph.pending.length > 0 && !ph.done ? `  waiting for ${list(ph.pending, 6)}` : ''}${ph.joinedLate ? paint('dim', '  (joined late)') : ''}`,
+    );
   }
   const h = s.history;
   const last = h[h.length - 1];
   const spark = Math.max(10, Math.min(40, Math.floor((width - 50) / 2)));
   if (last) {
+    // NaN: a task without accuracy (regression), or nothing evaluated the global.
     lines.push(
-      `Accuracy ${paint('cyan', sparkline(h.map((e) => e.accuracy), spark).padEnd(Math.min(spark, h.length)))} ${last.accuracy.toFixed(4)}` +
-        `   Loss ${paint('yellow', sparkline(h.map((e) => e.loss), spark).padEnd(Math.min(spark, h.length)))} ${last.loss.toFixed(4)}` +
+      `Accuracy ${paint('cyan', sparkline(h.map((e) => e.accuracy), spark).padEnd(Math.min(spark, h.length)))} ${formatMetric(last.accuracy)}` +
+        `   Loss ${paint('yellow', sparkline(h.map((e) => e.loss), spark).padEnd(Math.min(spark, h.length)))} ${formatMetric(last.loss)}` +
         `   (round ${last.round}, ${last.accepted}/${last.participants} accepted, ${formatDuration(last.wallMs)})`,
     );
   } else {
     lines.push('Accuracy (no round closed yet)');
+  }
+  const ev = s.evaluation;
+  if (ev) {
+    const f = ev.federated;
+    lines.push(
+      `${paint('bold', 'Evaluation')} round ${ev.round}` +
+        (f ? `: global v${f.globalVersion} on ${f.devices} devices, ${f.count.toLocaleString('en-US')} held-out examples` : ': central only'),
+    );
+    lines.push(paint('dim', `  ${'METRIC'.padEnd(20)} ${'FLEET'.padStart(9)} ${'MIN'.padStart(9)} ${'MEDIAN'.padStart(9)} ${'MAX'.padStart(9)} ${'CENTRAL'.padStart(9)}`));
+    for (const row of evaluationRows(ev)) {
+      lines.push(`  ${cut(row.metric, 20).padEnd(20)} ${[row.federated, row.min, row.median, row.max, row.central].map((v) => formatMetric(v).padStart(9)).join(' ')}`);
+    }
   }
   lines.push('');
 
@@ -70,13 +95,18 @@ export function renderTerminal(snapshot: MonitorSnapshot, options: TerminalOptio
   const trafficRows = TOPIC_FAMILIES.filter((f) => s.traffic[f]).length + 2;
   const room = Math.max(3, (options.height ?? Infinity) - lines.length - trafficRows - 6);
   const shown = d.list.slice(0, room);
-  lines.push(paint('dim', `  ${'ID'.padEnd(20)} ${'STATE'.padEnd(9)} ${'LAST SEEN'.padStart(10)} ${'BACKEND'.padEnd(10)} ${'LAST UPDATE'.padStart(11)} ${'ROUND'.padStart(5)} ${'TRAIN ACC'.padStart(9)}`));
+  // Each device's last evaluation, once any device evaluated: its loss and the task's main metric.
+  const metric = deviceMetricName(d.list, t?.task.metrics);
+  lines.push(paint('dim', `  ${'ID'.padEnd(18)} ${'STATE'.padEnd(9)} ${'LAST SEEN'.padStart(9)} ${'BACKEND'.padEnd(10)} ${'LAST UPDATE'.padStart(11)} ${'ROUND'.padStart(5)} ${'TRAIN ACC'.padStart(9)}` +
+    (metric !== undefined ? ` ${'EVAL LOSS'.padStart(9)} ${cut(metric, 9).toUpperCase().padStart(9)}` : '')));
   for (const dev of shown) {
     const color: Style = dev.state === 'online' ? 'green' : dev.state === 'training' ? 'yellow' : 'dim';
+    const evaluation = deviceEvaluation(dev, metric);
     lines.push(
-      `  ${dev.id.padEnd(20)} ${paint(color, dev.state.padEnd(9))} ${formatDuration(s.ts - dev.lastSeen).padStart(10)} ${(dev.backend ?? '-').padEnd(10)} ` +
+      `  ${dev.id.padEnd(18)} ${paint(color, dev.state.padEnd(9))} ${formatDuration(s.ts - dev.lastSeen).padStart(9)} ${(dev.backend ?? '-').padEnd(10)} ` +
         `${(dev.lastUpdateBytes === undefined ? '-' : formatBytes(dev.lastUpdateBytes)).padStart(11)} ${String(dev.lastUpdateRound ?? '-').padStart(5)} ` +
-        `${(dev.trainAccuracy === undefined ? '-' : dev.trainAccuracy.toFixed(4)).padStart(9)}`,
+        `${formatMetric(dev.trainAccuracy).padStart(9)}` +
+        (metric !== undefined ? ` ${formatMetric(evaluation.loss).padStart(9)} ${formatMetric(evaluation.metric).padStart(9)}` : ''),
     );
   }
   if (d.list.length > shown.length) lines.push(paint('dim', `  ... and ${d.list.length - shown.length} more`));
@@ -101,6 +131,19 @@ export function renderTerminal(snapshot: MonitorSnapshot, options: TerminalOptio
           (b.values['$SYS/broker/clients/connected'] ? `, ${b.values['$SYS/broker/clients/connected']} clients connected` : '');
   lines.push(`${paint('bold', 'Broker')}  ${sys}${s.invalid.count > 0 ? `   ${paint('red', `${s.invalid.count} invalid messages`)} (last: ${s.invalid.last?.topic}: ${s.invalid.last?.error})` : ''}`);
   return lines.map((line) => clip(line, width, options.color === true));
+}
+
+/** The task's input shape and output: `[28x28x1] -> 10 classes`. */
+function taskShape(t: NonNullable<MonitorSnapshot['task']>): string {
+  const o = t.task.output;
+  const out = o.kind === 'classes' ? `${o.classes} classes` : o.kind === 'binary' ? 'binary' : `${o.outputs} regression output${o.outputs === 1 ? '' : 's'}`;
+  return `[${t.task.input.shape.join('x')}] -> ${out}`;
+}
+
+/** At most `max` characters, the last one an ellipsis when cut. */
+function cut(text: string, max: number): string {
+  const chars = [...text];
+  return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
 }
 
 function list(ids: string[], max: number): string {
@@ -143,8 +186,9 @@ export function frameSignature(s: MonitorSnapshot): string {
   return JSON.stringify([
     s.connection.state, s.broker.sys, s.task?.model, s.global?.version,
     r && [r.round, r.received, r.rejected, r.closed],
+    s.phase && [s.phase.kind, s.phase.round, s.phase.received, s.phase.done],
     s.history.length,
-    s.devices.list.map((d) => [d.id, d.state, d.lastUpdateRound]),
+    s.devices.list.map((d) => [d.id, d.state, d.lastUpdateRound, d.evalRound]),
     s.invalid.count,
   ]);
 }

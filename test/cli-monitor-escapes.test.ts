@@ -2,7 +2,7 @@ import { encode } from 'cbor-x';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker, type BrokerHandle } from '../broker/index.js';
-import { PROTOCOL_VERSION, build, encodeMessage, fleetTopics } from '../protocol/index.js';
+import { PROTOCOL_VERSION, build, builtinTask, encodeMessage, fleetTopics, taskLayout } from '../protocol/index.js';
 import { FedmqProcess } from './processes.js';
 
 /**
@@ -25,8 +25,15 @@ beforeAll(async () => {
   broker = await startBroker({ host: '127.0.0.1', port: 0 });
   // Retained, so every monitor started later receives them on subscribing.
   const anyone = await mqtt.connectAsync(broker.url, { clientId: 'hub' });
-  const task = { v: PROTOCOL_VERSION, type: 'task', model: `mlp${TITLE}`, inputShape: [784], numClasses: 10, paramCount: 10, codec: `int8${CLEAR}`, downlink: `f32${HOSTILE}`, defaults: { epochs: 1, batchSize: 20, lr: 0.05 } };
+  const mlp = builtinTask('mlp');
+  const task = { v: PROTOCOL_VERSION, type: 'task', model: `mlp${TITLE}`, task: mlp, paramCount: taskLayout(mlp).paramCount, codec: `int8${CLEAR}`, downlink: `f32${HOSTILE}`, defaults: { epochs: 1, batchSize: 20, lr: 0.05 } };
   await anyone.publishAsync(topics.task, Buffer.from(encode(task)), { retain: true, qos: 1 });
+  // Metric names are strings from the network too: a federated evaluation naming its metric to clear the screen.
+  const metrics = build.metrics({
+    round: 1, accuracy: NaN, loss: 0.5, participants: 1, accepted: 1, rejected: 0, rejectedByReason: {}, bytesUp: 1, bytesDown: 1, trainMs: 1, aggregateMs: 1, wallMs: 1,
+    federated: { globalVersion: 1, devices: 1, count: 10, loss: 0.5, metrics: { [`f1${CLEAR}`]: 0.7 }, spread: { [`f1${CLEAR}`]: { min: 0.7, median: 0.7, max: 0.7 } } },
+  });
+  await anyone.publishAsync(topics.metrics, Buffer.from(encodeMessage(metrics)), { retain: true, qos: 1 });
   // A topic of the fleet's that no message type uses, named to retitle the terminal.
   await anyone.publishAsync(`fedmq/v1/default/notes${TITLE}`, 'hello', { retain: true, qos: 1 });
   const device = await mqtt.connectAsync(broker.url, { clientId: 'pi-1' });
@@ -52,6 +59,7 @@ describe('fedmq monitor escapes what clients sent', () => {
     try {
       await monitor.waitFor(shows, 20_000);
       await monitor.waitFor(/pi-1/, 5_000);
+      await monitor.waitFor(/f1\\(x1b|u001b)\[2J/, 5_000);
       if (flags.includes('--topics')) await monitor.waitFor(/fedmq\/v1\/default\/notes\\(x1b|u001b)\]0;pwned\\(x07|u0007)/, 5_000);
     } finally {
       await monitor.stop();

@@ -1,13 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
 import { Registry } from 'prom-client';
-import { Rng, build, encodeMessage, f32Codec, type RoundMessage } from '../protocol/index.js';
-import { Coordinator, registerAggregatorMetrics } from '../aggregator/index.js';
+import { Rng, TypedEmitter, build, encodeMessage, f32Codec, type FederatedMetrics, type RoundMessage } from '../protocol/index.js';
+import { Coordinator, registerAggregatorMetrics, type CoordinatorEvents, type RoundReport } from '../aggregator/index.js';
 import { modelInfo } from '../learning/index.js';
 import { registerBrokerMetrics, startBroker, type BrokerHandle } from '../broker/index.js';
 import { serveMetrics, type MetricsServer } from '../cli/metrics-server.js';
 import { publishUpdate, rawDevice, smallEvaluator, testBroker } from './helpers.js';
-import { sample, scrape } from './monitor-support.js';
+import { parsePrometheus, sample, scrape, type PromText } from './monitor-support.js';
 import { FedmqProcess } from './processes.js';
 
 const PARAMS = modelInfo('mlp').paramCount;
@@ -16,6 +16,21 @@ const goodUpdate = (round: RoundMessage, deviceId: string): Uint8Array =>
     round: round.round, deviceId, numExamples: 10, codec: 'f32', delta: f32Codec.encode(new Float32Array(PARAMS), new Rng(0)),
     metrics: { loss: 1, accuracy: 0.5 }, trainMs: 1,
   }));
+
+/** A sync coordinator's events, fired by hand, feeding `registerAggregatorMetrics` on a fresh registry. */
+function handDriven(): { events: { fire(report: RoundReport): void }; registry: Registry } {
+  class Events extends TypedEmitter<CoordinatorEvents> {
+    readonly options = { mode: 'sync' as const };
+    readonly registry = { online: (): string[] => [] };
+    fire(report: RoundReport): void {
+      this.emit('roundClosed', report);
+    }
+  }
+  const events = new Events();
+  const registry = new Registry();
+  registerAggregatorMetrics(events as unknown as Coordinator, registry);
+  return { events, registry };
+}
 
 describe('Prometheus metrics', () => {
   const cleanup: (() => Promise<unknown>)[] = [];
@@ -110,5 +125,68 @@ describe('Prometheus metrics', () => {
     expect(sample(after, 'fedmq_aggregator_round_duration_seconds_sum')).toBeCloseTo(report!.wallMs / 1000, 6);
     expect(sample(after, 'fedmq_aggregator_round_duration_seconds_bucket', { le: '+Inf' })).toBe(1);
     expect(sample(after, 'fedmq_aggregator_devices_online')).toBe(2);
+  });
+
+  it("the aggregator's metrics export central and federated evaluation: fleet loss and metrics, devices, examples, spread", async () => {
+    // Prepare: the coordinator's events, fired by hand, into a real prom-client registry.
+    const { events, registry } = handDriven();
+    const read = async (): Promise<PromText> => parsePrometheus(await registry.metrics());
+    const report = (round: number, body: Partial<RoundReport>): RoundReport => ({
+      round, accuracy: NaN, loss: NaN, participants: 2, accepted: 2, rejected: 0, rejectedByReason: {}, bytesUp: 10, bytesDown: 20,
+      trainMs: 1, aggregateMs: 1, wallMs: 1_000, evalMs: 1, trainMsMax: 1, closedBy: 'complete', missing: [], aggregated: true, ...body,
+    });
+    const federated: FederatedMetrics = {
+      globalVersion: 1, devices: 7, count: 1_400, loss: 0.42, metrics: { accuracy: 0.88, f1: 0.81 },
+      spread: { loss: { min: 0.1, median: 0.4, max: 1.3 }, accuracy: { min: 0.6, median: 0.9, max: 0.97 }, f1: { min: 0.5, median: 0.8, max: 0.95 } },
+    };
+    // Execute: round 1 evaluated centrally and by the fleet; round 2 by nothing (NaN); round 3 by the fleet, on other metrics.
+    events.fire(report(1, { accuracy: 0.9, loss: 0.3, central: { accuracy: 0.9, f1: 0.85 }, federated }));
+    const first = await read();
+    events.fire(report(2, {}));
+    const second = await read();
+    events.fire(report(3, { federated: { ...federated, devices: 5, count: 900, loss: NaN, metrics: { meanSquaredError: 2.5 }, spread: { meanSquaredError: { min: 1, median: 2, max: 4 } } } }));
+    const third = await read();
+
+    // Assert: every family typed, every number as reported.
+    for (const name of ['fedmq_aggregator_federated_loss', 'fedmq_aggregator_federated_metric', 'fedmq_aggregator_federated_spread', 'fedmq_aggregator_federated_devices', 'fedmq_aggregator_federated_examples', 'fedmq_aggregator_metric']) {
+      expect(first.types.get(name)).toBe('gauge');
+    }
+    expect(sample(first, 'fedmq_aggregator_accuracy')).toBe(0.9);
+    expect(sample(first, 'fedmq_aggregator_metric', { metric: 'f1' })).toBe(0.85);
+    expect(sample(first, 'fedmq_aggregator_federated_loss')).toBe(0.42);
+    expect(sample(first, 'fedmq_aggregator_federated_devices')).toBe(7);
+    expect(sample(first, 'fedmq_aggregator_federated_examples')).toBe(1_400);
+    expect(sample(first, 'fedmq_aggregator_federated_metric', { metric: 'accuracy' })).toBe(0.88);
+    expect(sample(first, 'fedmq_aggregator_federated_metric', { metric: 'f1' })).toBe(0.81);
+    for (const [metric, s] of Object.entries(federated.spread)) {
+      for (const stat of ['min', 'median', 'max'] as const) expect(sample(first, 'fedmq_aggregator_federated_spread', { metric, stat })).toBe(s[stat]);
+    }
+    // A round nothing evaluated leaves every gauge as it was: no NaN.
+    expect(second.samples.filter((x) => x.name.startsWith('fedmq_aggregator_') && Number.isNaN(x.value))).toEqual([]);
+    expect(sample(second, 'fedmq_aggregator_accuracy')).toBe(0.9);
+    expect(sample(second, 'fedmq_aggregator_loss')).toBe(0.3);
+    expect(sample(second, 'fedmq_aggregator_federated_metric', { metric: 'f1' })).toBe(0.81);
+    // The next federated evaluation replaces the metric series: names no longer reported are gone.
+    expect(sample(third, 'fedmq_aggregator_federated_devices')).toBe(5);
+    expect(sample(third, 'fedmq_aggregator_federated_loss')).toBe(0.42);
+    expect(sample(third, 'fedmq_aggregator_federated_metric', { metric: 'meanSquaredError' })).toBe(2.5);
+    expect(third.samples.filter((x) => x.name === 'fedmq_aggregator_federated_metric').map((x) => x.labels.metric)).toEqual(['meanSquaredError']);
+    expect(third.samples.filter((x) => x.name === 'fedmq_aggregator_federated_spread').map((x) => `${x.labels.metric}:${x.labels.stat}`))
+      .toEqual(['meanSquaredError:min', 'meanSquaredError:median', 'meanSquaredError:max']);
+    expect(sample(third, 'fedmq_aggregator_metric', { metric: 'f1' })).toBe(0.85);
+  });
+
+  it('exports at most 16 metric names from one report', async () => {
+    const { events, registry } = handDriven();
+    const many = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`m${i}`, i]));
+    const spread = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`m${i}`, { min: i, median: i, max: i }]));
+    events.fire({
+      round: 1, accuracy: 0.5, loss: 1, central: many, federated: { globalVersion: 1, devices: 1, count: 1, loss: 1, metrics: many, spread },
+      participants: 1, accepted: 1, rejected: 0, rejectedByReason: {}, bytesUp: 0, bytesDown: 0, trainMs: 1, aggregateMs: 1, wallMs: 1,
+      evalMs: 1, trainMsMax: 1, closedBy: 'complete', missing: [], aggregated: true,
+    });
+    const text = parsePrometheus(await registry.metrics());
+    const count = (name: string): number => text.samples.filter((x) => x.name === name).length;
+    expect([count('fedmq_aggregator_metric'), count('fedmq_aggregator_federated_metric'), count('fedmq_aggregator_federated_spread')]).toEqual([16, 16, 48]);
   });
 });

@@ -1,3 +1,4 @@
+import { deviceEvaluation, deviceMetricName, evaluationRows, formatMetric } from '../../evaluation.js';
 import { formatBytes, formatDuration, formatRate } from '../../format.js';
 import type { MonitorSnapshot } from '../../state.js';
 import { TOPIC_FAMILIES } from '../../traffic.js';
@@ -41,15 +42,26 @@ export function renderSummary(doc: Document, s: MonitorSnapshot): void {
   setText(doc, 'task', t ? `${t.model}, ${t.paramCount.toLocaleString()} params, codec ${t.codec}, downlink ${t.downlink}` + (s.global ? `, global v${s.global.version} ${formatBytes(s.global.bytes)}` : '') : '');
 
   const r = s.round;
+  const ph = s.phase;
+  // An evaluate or statistics round message is a phase of the round, shown in its card; its countdown replaces the round's.
+  const phase = ph && (ph.kind === 'evaluate' ? `round ${ph.round}: evaluating on ${ph.expected} devices (${ph.received} / ${ph.expected}${ph.done ? ', done' : ''})` : `statistics: ${ph.expected} devices (${ph.received} / ${ph.expected}${ph.done ? ', done' : ''})`);
+  const phaseOpen = ph !== null && !ph.done;
   setText(doc, 'kpi-round', r ? String(r.round) : '–');
-  setText(doc, 'kpi-round-detail', r ? `${r.closed ? 'closed' : 'open'} · E=${r.epochs} B=${r.batchSize} lr=${r.lr} · ${r.codec}${r.joinedLate ? ' · joined late' : ''}` : 'waiting for a round');
+  setText(
+    doc,
+    'kpi-round-detail',
+    (r ? `${r.closed ? 'closed' : 'open'} · E=${r.epochs} B=${r.batchSize} lr=${r.lr} · ${r.codec}${r.joinedLate ? ' · joined late' : ''}` : phase ? '' : 'waiting for a round') +
+      (phase ? `${r ? ' · ' : ''}${phase}` : ''),
+  );
   setText(doc, 'kpi-updates', r ? `${r.received} / ${r.expected}` : '–');
   byId(doc, 'kpi-updates-bar').style.width = r && r.expected > 0 ? `${Math.min(100, (100 * r.received) / r.expected)}%` : '0';
-  setText(doc, 'kpi-deadline', r ? (r.closed ? 'closed' : formatDuration(r.remainingMs)) : '–');
-  setText(doc, 'kpi-deadline-detail', r ? new Date(r.deadline).toLocaleTimeString() : '');
+  setText(doc, 'kpi-deadline', phaseOpen ? formatDuration(ph.remainingMs) : r ? (r.closed ? 'closed' : formatDuration(r.remainingMs)) : '–');
+  setText(doc, 'kpi-deadline-detail', phaseOpen ? `${ph.kind === 'evaluate' ? 'evaluation' : 'statistics'} · ${new Date(ph.deadline).toLocaleTimeString()}` : r ? new Date(r.deadline).toLocaleTimeString() : '');
   const last = s.history[s.history.length - 1];
-  setText(doc, 'kpi-accuracy', last ? last.accuracy.toFixed(4) : '–');
-  setText(doc, 'kpi-loss', last ? `loss ${last.loss.toFixed(4)} · round ${last.round}` : 'no round closed yet');
+  // NaN: no accuracy (a regression task) or nothing evaluated.
+  setText(doc, 'kpi-accuracy', last ? formatMetric(last.accuracy, '–') : '–');
+  setText(doc, 'kpi-loss', last ? `loss ${formatMetric(last.loss, '–')} · round ${last.round}` : 'no round closed yet');
+  renderEvaluation(doc, s);
   const d = s.devices;
   setText(doc, 'kpi-devices', String(d.total));
   setText(doc, 'kpi-devices-detail', `${d.online} online · ${d.training} training · ${d.offline} offline`);
@@ -57,9 +69,12 @@ export function renderSummary(doc: Document, s: MonitorSnapshot): void {
   setText(doc, 'kpi-rejected-detail', r && r.rejected > 0 ? `${Object.entries(r.rejectedByReason).map(([k, v]) => `${k} ${v}`).join(' · ')} (${r.rejectionsFrom})` : 'this round');
 
   const devices = byId<HTMLTableElement>(doc, 'devices').tBodies[0]!;
-  const numeric = new Set([2, 4, 5, 6, 7, 8]);
+  const numeric = new Set([2, 4, 5, 6, 7, 8, 9, 10]);
+  const metric = deviceMetricName(d.list, t?.task.metrics);
+  setText(doc, 'devices-eval-metric', `Eval ${metric ?? 'metric'}`);
   devices.replaceChildren(
     ...d.list.slice(0, MAX_DEVICE_ROWS).map((dev) => {
+      const evaluation = deviceEvaluation(dev, metric);
       const tr = row(doc, [
         dev.id,
         { text: dev.state, className: `state-${dev.state}` },
@@ -68,8 +83,10 @@ export function renderSummary(doc: Document, s: MonitorSnapshot): void {
         dev.samples === undefined ? '–' : dev.samples.toLocaleString(),
         dev.lastUpdateBytes === undefined ? '–' : formatBytes(dev.lastUpdateBytes),
         String(dev.lastUpdateRound ?? '–'),
-        dev.trainAccuracy === undefined ? '–' : dev.trainAccuracy.toFixed(4),
+        formatMetric(dev.trainAccuracy, '–'),
         dev.trainMs === undefined ? '–' : formatDuration(dev.trainMs),
+        formatMetric(evaluation.loss, '–'),
+        formatMetric(evaluation.metric, '–'),
       ], numeric);
       tr.dataset.device = dev.id;
       tr.dataset.state = dev.state;
@@ -96,5 +113,27 @@ export function renderSummary(doc: Document, s: MonitorSnapshot): void {
         : `${b.brokerId ? `Aedes ${b.brokerId}` : '$SYS'} · ${b.connects} connects and ${b.disconnects} disconnects since this page opened` +
           (b.lastHeartbeat ? ` · heartbeat ${formatDuration(s.ts - b.lastHeartbeat)} ago` : '') +
           (s.invalid.count > 0 ? ` · ${s.invalid.count} invalid messages (last on ${s.invalid.last?.topic}: ${s.invalid.last?.error})` : ''),
+  );
+}
+
+/** The evaluation panel: the fleet's loss and metrics pooled, their spread across devices (min, median, max), and central's. */
+function renderEvaluation(doc: Document, s: MonitorSnapshot): void {
+  const e = s.evaluation;
+  const panel = byId(doc, 'evaluation-panel');
+  panel.hidden = e === null;
+  if (!e) return;
+  const f = e.federated;
+  setText(
+    doc,
+    'evaluation-detail',
+    `round ${e.round}` + (f ? ` · global v${f.globalVersion} on ${f.devices} devices, ${f.count.toLocaleString()} held-out examples` : ' · central only'),
+  );
+  const body = byId<HTMLTableElement>(doc, 'evaluation').tBodies[0]!;
+  body.replaceChildren(
+    ...evaluationRows(e).map((r) => {
+      const tr = row(doc, [r.metric, ...[r.federated, r.min, r.median, r.max, r.central].map((v) => formatMetric(v, '–'))], new Set([1, 2, 3, 4, 5]));
+      tr.dataset.metric = r.metric;
+      return tr;
+    }),
   );
 }
