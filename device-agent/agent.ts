@@ -245,8 +245,11 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
    */
   private onRound(round: RoundMessage): void {
     const key = roundKey(round);
-    if (this.sent && this.sent.key !== key && round.round >= this.sent.round.round) this.sent = null;
-    if (this.sent?.key === key) this.resend(this.sent);
+    // An evaluate or statistics round neither re-announces nor replaces a training round.
+    if ((round.kind ?? 'train') === 'train') {
+      if (this.sent && this.sent.key !== key && round.round >= this.sent.round.round) this.sent = null;
+      if (this.sent?.key === key) this.resend(this.sent);
+    }
     const training = this.training;
     if (training && !this.gate && roundKey(training.round) !== key && round.round >= training.round.round && round.participants.includes(this.deviceId)) {
       training.superseded = true;
@@ -448,6 +451,7 @@ function size(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
+/** What tells one round message from another: an evaluate round may share its training round's number and (simulated) deadline. */
 function roundKey(round: RoundMessage): string {
-  return `${round.round}@${round.deadline}`;
+  return `${round.kind ?? 'train'} ${round.round}@${round.deadline}`;
 }

@@ -51,6 +51,7 @@ export function reportRound(r: RoundReport): ReportRound {
     trainMs: round1(r.trainMs), aggregateMs: round1(r.aggregateMs), evalMs: round1(r.evalMs), wallMs: round1(r.wallMs),
     closedBy: r.closedBy, heapUsedMb: round1(mem.heapUsed / 2 ** 20), rssMb: round1(mem.rss / 2 ** 20),
     ...(r.staleness && { staleness: r.staleness }),
+    ...(r.central && { central: r.central }), ...(r.federated && { federated: r.federated }),
   };
 }
 
