@@ -1,10 +1,14 @@
 import os from 'node:os';
 import path from 'node:path';
 import { DeviceAgent, FOLLOW_MODES, FileResidualStore, connectDevice, type FollowMode } from '../device-agent/index.js';
-import { loadDataSource, parseDataSource } from '../datasets/index.js';
+import {
+  MNIST_SHAPE, datasetExamples, deviceExamples, loadDataSource, loadDeviceData, parseDataSource, parseDeviceDataOptions,
+  type DeviceDataConfig, type DeviceExamples,
+} from '../datasets/index.js';
+import { OptionsError } from '../protocol/index.js';
 import { initBackend, type BackendName } from '../learning/index.js';
-import { UsageError, num, str, type Command } from './args.js';
-import { login, loginFlags } from './shared-flags.js';
+import { UsageError, num, str, type Command, type Flags } from './args.js';
+import { dataPath, deviceDataFlags, deviceDataOptions, login, loginFlags } from './shared-flags.js';
 import { formatBytes } from './format.js';
 import { printable } from '../monitor/index.js';
 import { onShutdown } from './signals.js';
@@ -14,14 +18,18 @@ export const agentCommand: Command = {
   summary: 'run a device: wait for rounds that select it, train on local data, publish the encoded update',
   examples: [
     'npx fedmq agent --broker mqtt://127.0.0.1:1883 --id pi-01 --data mnist:iid:1/3',
-    'npx fedmq agent --broker mqtt://hub.local:1883 --id kitchen-sensor --data /var/lib/fedmq/examples.csv',
+    'npx fedmq agent --broker mqtt://hub.local:1883 --id kitchen-sensor --data /var/lib/fedmq/readings.csv --label event --features temperature,humidity',
+    'npx fedmq agent --broker mqtt://hub.local:1883 --id mote-3 --data /var/lib/fedmq/readings/ --time t --window 12 --stride 6 --holdout-by tail',
+    'npx fedmq agent --broker mqtt://hub.local:1883 --id boiler --data boiler.ndjson --label kwh --target regression --holdout 0.1',
   ],
   flags: {
     broker: { type: 'string', placeholder: 'URL', description: 'broker URL (required)' },
     id: { type: 'string', placeholder: 'ID', description: 'device id, also its MQTT client id (required)' },
-    data: { type: 'string', placeholder: 'SOURCE', description: 'mnist:PARTITION:INDEX[/OF] or a .csv/.ndjson file (required)' },
+    data: { type: 'string', placeholder: 'SOURCE', description: 'a CSV (with a header) / NDJSON file, a folder of them, or mnist:PARTITION:INDEX[/OF] (required)' },
+    holdout: { type: 'string', placeholder: 'SHARE', description: 'share of the examples held out to evaluate globals on (federated evaluation)', default: '0.2; 0 for mnist:...' },
+    ...deviceDataFlags,
     devices: { type: 'string', placeholder: 'N', description: 'fleet size OF for mnist:... without /OF', default: '10' },
-    seed: { type: 'string', placeholder: 'N', description: 'partition seed for mnist:... (match the simulation)', default: '0' },
+    seed: { type: 'string', placeholder: 'N', description: 'seed of the held-out draw and of the mnist:... partition (match the simulation)', default: '0' },
     fleet: { type: 'string', placeholder: 'ID', description: 'fleet id', default: 'default' },
     backend: { type: 'string', placeholder: 'NAME', description: 'auto | tensorflow | wasm | cpu', default: 'auto' },
     follow: { type: 'string', placeholder: 'MODE', description: 'download the global always, or when-selected for a round', default: 'always' },
@@ -36,24 +44,30 @@ export const agentCommand: Command = {
     if (url === undefined || deviceId === undefined || dataSpec === undefined) {
       throw new UsageError('--broker, --id and --data are required');
     }
-    const source = parseDataSource(dataSpec, { numDevices: num(flags, 'devices') ?? 10 });
+    // Every flag is checked before the backend loads, the data is read or the broker is reached.
+    const loadData = dataLoader(flags, dataSpec);
+    const follow = (str(flags, 'follow') ?? 'always') as FollowMode;
+    if (!FOLLOW_MODES.includes(follow)) throw new UsageError(`--follow must be ${FOLLOW_MODES.join(' or ')}`);
     const backend = await initBackend((str(flags, 'backend') ?? 'auto') as BackendName | 'auto');
-    const data = await loadDataSource(source, num(flags, 'seed') ?? 0);
+    const data = await loadData();
     const fleet = str(flags, 'fleet');
     const client = await connectDevice({
       url, deviceId, fleet, ...login(flags, deviceId),
       onRetry: (e) => console.log(`broker not reachable (${e.message}); retrying`),
     });
-    console.log(`agent ${deviceId}: ${data.count} local examples, backend ${backend}, connected to ${url}`);
+    const held = data.holdout === null ? '' : `, ${data.holdout.count} held out`;
+    console.log(`agent ${deviceId}: ${data.train.count} local examples of [${data.shape.join(', ')}]${held}, backend ${backend}, connected to ${url}`);
     client.on('offline', () => console.log('connection lost; reconnecting'));
     client.on('connect', () => console.log('connected'));
 
     const stateDir = str(flags, 'state-dir') ?? path.join(os.homedir(), '.fedmq');
-    const follow = (str(flags, 'follow') ?? 'always') as FollowMode;
-    if (!FOLLOW_MODES.includes(follow)) throw new UsageError(`--follow must be ${FOLLOW_MODES.join(' or ')}`);
     const agent = new DeviceAgent(client, { deviceId, fleet, data, follow }, { residuals: new FileResidualStore(stateDir, { onWarning: (e) => console.error(`warning: ${printable(e.message)}`) }) });
     agent.on('trainingStarted', (r) => console.log(`round ${r.round}: training (E=${r.epochs}, B=${r.batchSize}, lr=${r.lr})`));
-    agent.on('updatePublished', (u) => console.log(`round ${u.round}: published ${formatBytes(u.bytes)} update, train loss ${u.loss.toFixed(4)} acc ${u.accuracy.toFixed(4)}, ${(u.trainMs / 1000).toFixed(1)} s`));
+    agent.on('updatePublished', (u) => console.log(`round ${u.round}: published ${formatBytes(u.bytes)} update, train loss ${u.loss.toFixed(4)}${metricsText(u.metrics)}, ${(u.trainMs / 1000).toFixed(1)} s`));
+    agent.on('evaluated', (e) => console.log(e.count === 0
+      ? `round ${e.round}: asked to evaluate global ${e.globalVersion}; no held-out examples`
+      : `round ${e.round}: evaluated global ${e.globalVersion} on ${e.count} held-out examples: loss ${e.loss.toFixed(4)}${metricsText(e.metrics)}`));
+    agent.on('statisticsSent', (m) => console.log(`round ${m.round}: sent feature statistics of ${m.count} readings`));
     agent.on('roundSkipped', (s) => { if (s.reason !== 'not-selected') console.log(`round ${s.round}: skipped (${s.reason})`); });
     // Messages may quote what arrived from the network: printed escaped.
     agent.on('warning', (e) => console.error(`warning: ${printable(e.message)}`));
@@ -69,3 +83,45 @@ export const agentCommand: Command = {
     return 0;
   },
 };
+
+/** `  acc 0.9123 f1 0.8000`: a round's metrics (accuracy shortened), finite ones only. */
+function metricsText(metrics: Record<string, number>): string {
+  return Object.entries(metrics)
+    .filter(([, v]) => Number.isFinite(v))
+    .map(([k, v]) => ` ${k === 'accuracy' ? 'acc' : k} ${v.toFixed(4)}`)
+    .join('');
+}
+
+/** Data flags that only a data file takes (not mnist:...). */
+const FILE_ONLY_FLAGS = ['label', 'features', 'ignore', 'target', 'classes', 'time', 'window', 'stride', 'delimiter', 'holdout-by'] as const;
+
+/**
+ * Checks `--data` and the flags that shape it, at once, and returns what loads the device's
+ * examples: a data file or folder read by named columns (no rescaling, a seeded held-out share,
+ * 0.2 by default), or a share of MNIST (`mnist:...`; nothing held out by default, so MNIST runs
+ * train as before). A bad row fails the load with its file, line and column.
+ */
+function dataLoader(flags: Flags, spec: string): () => Promise<DeviceExamples> {
+  const seed = num(flags, 'seed') ?? 0;
+  const holdout = str(flags, 'holdout');
+  if (spec.trim() === 'mnist' || spec.trim().startsWith('mnist:')) {
+    const stray = FILE_ONLY_FLAGS.find((f) => str(flags, f) !== undefined);
+    if (stray !== undefined) throw new UsageError(`--${stray} reads a data file; --data ${spec} is MNIST (it takes --holdout, --devices and --seed)`);
+    const source = parseDataSource(spec, { numDevices: num(flags, 'devices') ?? 10 });
+    // The held-out share is checked as a data file's is (same rules, same message).
+    const share = holdout === undefined ? 0 : parseDeviceDataOptions({ holdout }).holdout;
+    return async () => datasetExamples(await loadDataSource(source, seed), MNIST_SHAPE, share, seed);
+  }
+  if (str(flags, 'devices') !== undefined) throw new UsageError('--devices is the fleet size of an mnist:... share; a data file is the device\'s own');
+  const path = dataPath(flags, 'data') as string;
+  const config: DeviceDataConfig = parseDeviceDataOptions({ ...deviceDataOptions(flags), ...(holdout !== undefined && { holdout }), seed });
+  return async () => {
+    const data = await loadDeviceData(path, config);
+    try {
+      return deviceExamples(data, config);
+    } catch (error) {
+      if (error instanceof RangeError) throw new OptionsError('holdout', `${path}: ${error.message}`, { cause: error });
+      throw error;
+    }
+  };
+}

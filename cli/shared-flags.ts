@@ -1,7 +1,9 @@
-import { CODEC_SPECS, DEFAULT_FLEET } from '../protocol/index.js';
-import { STRATEGY_SPECS, coordinatorSpecs, defaultCoordinatorOptions, type CoordinatorOptions, type CoordinatorSettings } from '../aggregator/index.js';
+import { statSync } from 'node:fs';
+import { CODEC_SPECS, DEFAULT_FLEET, type Task } from '../protocol/index.js';
+import { EVALUATIONS, STRATEGY_SPECS, coordinatorSpecs, defaultCoordinatorOptions, loadTaskSource, type CoordinatorOptions, type CoordinatorSettings, type Evaluation } from '../aggregator/index.js';
+import type { DeviceDataOptions, HoldoutBy, TargetKind } from '../datasets/index.js';
 import type { BackendName } from '../learning/index.js';
-import { num, seconds, str, type FlagSpecs, type Flags } from './args.js';
+import { UsageError, num, seconds, str, type FlagSpecs, type Flags } from './args.js';
 
 const d = coordinatorSpecs(defaultCoordinatorOptions());
 
@@ -12,14 +14,14 @@ export const federationFlags: FlagSpecs = {
   mode: { type: 'string', placeholder: 'MODE', description: 'sync (rounds wait for their participants) | async (FedBuff: a new global every --buffer updates, stale ones discounted)', default: d.mode },
   buffer: { type: 'string', placeholder: 'K', description: 'async: updates per new global', default: String(d.buffer) },
   'target-accuracy': { type: 'string', placeholder: 'ACC', description: 'stop once the test accuracy reaches ACC (e.g. 0.97)' },
-  model: { type: 'string', placeholder: 'NAME', description: 'mlp | 2nn | cnn', default: d.model },
+  model: { type: 'string', placeholder: 'NAME', description: 'a built-in MNIST task: mlp | 2nn | cnn (shorthand for --task NAME)', default: d.model },
   fraction: { type: 'string', placeholder: 'C', description: 'share of online devices chosen per round (async: training at once)', default: String(d.fraction) },
   'min-participants': { type: 'string', placeholder: 'N', description: 'fewest devices chosen per round', default: String(d.minParticipants) },
   quorum: { type: 'string', placeholder: 'N', description: 'fewest accepted updates to change the global', default: String(d.quorum) },
   'round-timeout': { type: 'string', placeholder: 'SECONDS', description: 'deadline of each round', default: String(d.roundTimeoutMs / 1000) },
-  epochs: { type: 'string', placeholder: 'E', description: 'local epochs', default: String(d.epochs) },
-  'batch-size': { type: 'string', placeholder: 'B', description: 'local batch size', default: String(d.batchSize) },
-  lr: { type: 'string', placeholder: 'RATE', description: 'local SGD learning rate', default: String(d.lr) },
+  epochs: { type: 'string', placeholder: 'E', description: 'local epochs', default: `the task's; ${d.epochs} for mlp|2nn|cnn` },
+  'batch-size': { type: 'string', placeholder: 'B', description: 'local batch size', default: `the task's; ${d.batchSize} for mlp|2nn|cnn` },
+  lr: { type: 'string', placeholder: 'RATE', description: "local learning rate (of the task's optimizer)", default: `the task's; ${d.lr} for mlp|2nn|cnn` },
   codec: { type: 'string', placeholder: 'SPEC', description: `update codec: ${CODEC_SPECS.join(' | ')} (e.g. topk:0.01+int8+ef)`, default: d.codec },
   strategy: { type: 'string', placeholder: 'SPEC', description: `aggregation: ${STRATEGY_SPECS.join(' | ')}`, default: d.strategy },
   downlink: { type: 'string', placeholder: 'SPEC', description: 'how the global travels: f32 | f16 | delta:SPEC (e.g. delta:f16)', default: d.downlink },
@@ -37,7 +39,7 @@ export function federationOptions(flags: Flags): CoordinatorSettings & { backend
     mode: str(flags, 'mode') as CoordinatorOptions['mode'] | undefined,
     buffer: num(flags, 'buffer'),
     targetAccuracy: num(flags, 'target-accuracy'),
-    model: str(flags, 'model') as CoordinatorOptions['model'] | undefined,
+    model: str(flags, 'model'),
     fraction: num(flags, 'fraction'),
     minParticipants: num(flags, 'min-participants'),
     quorum: num(flags, 'quorum'),
@@ -63,6 +65,80 @@ export function federationSettings(o: CoordinatorOptions): Record<string, string
     epochs: s.epochs, 'batch-size': s.batchSize, lr: s.lr, strategy: s.strategy, codec: s.codec, downlink: s.downlink, seed: s.seed,
     'round-timeout': `${s.roundTimeoutMs / 1000}s`,
   };
+}
+
+/** What the fleet learns and where globals are evaluated (`simulate`; the aggregator's to adopt). */
+export const taskFlags: FlagSpecs = {
+  task: { type: 'string', placeholder: 'TASK', description: 'what the fleet learns: mlp | 2nn | cnn, a task .json file, or a TensorFlow.js model.json (its weights start the global)', default: '--model' },
+  evaluate: { type: 'string', placeholder: 'WHERE', description: "evaluate each global: central (on the aggregator's data) | federated (on the devices' held-out data) | central,federated", default: 'central for mlp|2nn|cnn, else federated' },
+};
+
+/** `--task` (or `--model`) loaded, and `--evaluate` read: the coordinator settings they give. */
+export async function taskOptions(flags: Flags): Promise<{ task?: Task; initialWeights?: Float32Array; taskSource?: string; evaluate?: Evaluation[] }> {
+  const spec = str(flags, 'task');
+  if (spec !== undefined && str(flags, 'model') !== undefined) {
+    throw new UsageError(`--task and --model both name the task: give one (--model ${str(flags, 'model')} is --task ${str(flags, 'model')})`);
+  }
+  const evaluate = str(flags, 'evaluate');
+  const where = evaluate?.split(',').map((e) => e.trim()) as Evaluation[] | undefined;
+  if (where !== undefined && (where.length === 0 || where.some((e) => !(EVALUATIONS as readonly string[]).includes(e)))) {
+    throw new UsageError(`--evaluate must be central, federated or central,federated, got "${evaluate}"`);
+  }
+  if (spec === undefined) return { evaluate: where };
+  const source = await loadTaskSource(spec);
+  return { task: source.task, initialWeights: source.weights, taskSource: source.source, evaluate: where };
+}
+
+/** How a device's data file is read: the flags of `agent` and `simulate` (datasets/deviceDataOptions.ts). */
+export const deviceDataFlags: FlagSpecs = {
+  label: { type: 'string', placeholder: 'COLUMN', description: 'data file: the target column', default: 'label' },
+  features: { type: 'string', placeholder: 'A,B,C', description: 'data file: feature columns, in order', default: 'every other column' },
+  ignore: { type: 'string', placeholder: 'A,B', description: 'data file: columns that are not features (without --features)' },
+  target: { type: 'string', placeholder: 'KIND', description: 'data file: classification | regression', default: 'classification' },
+  classes: { type: 'string', placeholder: 'A,B,C', description: 'data file: class labels in index order (declare them so every device numbers them alike)', default: '0..max for integer labels, else sorted' },
+  time: { type: 'string', placeholder: 'COLUMN', description: 'data file: time column (number or ISO 8601), must not decrease' },
+  window: { type: 'string', placeholder: 'N', description: 'data file: readings per example (a sequence for conv1d/GRU/LSTM tasks)', default: '1' },
+  stride: { type: 'string', placeholder: 'S', description: 'data file: readings between window starts', default: '1' },
+  delimiter: { type: 'string', placeholder: 'CHAR', description: 'data file: CSV field separator', default: ',' },
+  'holdout-by': { type: 'string', placeholder: 'HOW', description: 'data file: held-out examples drawn at random (example) or the last of each sequence in time (tail)', default: 'example' },
+};
+
+/** The device-data flags given, as `DeviceDataOptions` (checked by `parseDeviceDataOptions`, which names the flag). */
+export function deviceDataOptions(flags: Flags): DeviceDataOptions {
+  const options: DeviceDataOptions = {
+    label: str(flags, 'label'),
+    features: str(flags, 'features'),
+    ignore: str(flags, 'ignore'),
+    target: str(flags, 'target') as TargetKind | undefined,
+    classes: str(flags, 'classes'),
+    groupBy: str(flags, 'group-by'),
+    time: str(flags, 'time'),
+    window: str(flags, 'window'),
+    stride: str(flags, 'stride'),
+    delimiter: unescapeDelimiter(str(flags, 'delimiter')),
+    holdoutBy: str(flags, 'holdout-by') as HoldoutBy | undefined,
+  };
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as DeviceDataOptions;
+}
+
+/** `--delimiter '\t'` (what a shell passes for a tab) is a tab. */
+function unescapeDelimiter(v: string | undefined): string | undefined {
+  return v === '\\t' ? '\t' : v;
+}
+
+/** A data path given on the command line (`--data`, `--eval-data`): it must be a file or a folder, checked at start. */
+export function dataPath(flags: Flags, name: string): string | undefined {
+  const v = str(flags, name);
+  if (v === undefined) return undefined;
+  let isData = false;
+  try {
+    const s = statSync(v);
+    isData = s.isFile() || s.isDirectory();
+  } catch (e) {
+    throw new UsageError(`--${name} "${v}": ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or folder' : (e as Error).message}`);
+  }
+  if (!isData) throw new UsageError(`--${name} "${v}" is neither a file nor a folder`);
+  return v;
 }
 
 /** MQTT login flags of the clients (`agent`, `aggregator`, `monitor`), for a broker run with `--auth`. */

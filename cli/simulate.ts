@@ -7,7 +7,7 @@ import { UsageError, num, str, writableFile, type Command } from './args.js';
 import { resumedLine, roundLine, settingsLine } from './format.js';
 import { ProgressBar } from './progress.js';
 import { onShutdown } from './signals.js';
-import { federationFlags, federationOptions, federationSettings } from './shared-flags.js';
+import { dataPath, deviceDataFlags, deviceDataOptions, federationFlags, federationOptions, federationSettings, taskFlags, taskOptions } from './shared-flags.js';
 
 export const simulateCommand: Command = {
   name: 'simulate',
@@ -18,10 +18,20 @@ export const simulateCommand: Command = {
     'npx fedmq simulate --broker mqtt://127.0.0.1:1883 --model 2nn --codec f32',
     'npx fedmq simulate --devices 50 --profiles pi-zero-2:0.3,pi-4:0.5,pi-5:0.2 --round-timeout 30 --quorum 20',
     'npx fedmq simulate --devices 50 --fraction 0.2 --mode async --buffer 5 --profiles pi-zero-2:0.3,pi-4:0.5,pi-5:0.2 --ms-per-example 0.5',
+    'npx fedmq simulate --task examples/sensor/task.json --data examples/sensor/readings.csv --partition by:mote --label label --features humidity,temperature',
+    'npx fedmq simulate --task task.json --data readings.csv --partition dirichlet:0.5 --devices 20 --time t --window 12 --stride 6 --holdout-by tail',
+    'npx fedmq simulate --task keras/model.json --data readings.csv --partition by:device --evaluate central,federated --eval-data test.csv',
+    'npx fedmq simulate --model 2nn --evaluate federated --holdout 0.1',
   ],
   flags: {
-    devices: { type: 'string', placeholder: 'N', description: 'simulated devices', default: String(DEFAULT_DEVICES) },
-    partition: { type: 'string', placeholder: 'SPEC', description: 'iid | shards:K | dirichlet:ALPHA', default: DEFAULT_PARTITION },
+    devices: { type: 'string', placeholder: 'N', description: 'simulated devices (by:COLUMN: one per value)', default: String(DEFAULT_DEVICES) },
+    partition: { type: 'string', placeholder: 'SPEC', description: 'iid | shards:K | dirichlet:ALPHA | by:COLUMN (with --data: one device per value of COLUMN)', default: DEFAULT_PARTITION },
+    data: { type: 'string', placeholder: 'PATH', description: "the fleet's data: a CSV (with a header) / NDJSON file or a folder of them", default: 'MNIST' },
+    'eval-data': { type: 'string', placeholder: 'FILE', description: 'central evaluation data for --data, read with the same flags' },
+    holdout: { type: 'string', placeholder: 'SHARE', description: "share of each device's examples held out for federated evaluation", default: '0.2 with --evaluate federated, else 0' },
+    ...taskFlags,
+    ...deviceDataFlags,
+    'group-by': { type: 'string', placeholder: 'COLUMN', description: 'data file: device id column; windows never cross its values (by:COLUMN sets it)' },
     broker: { type: 'string', placeholder: 'URL', description: 'use this broker instead of an embedded one' },
     attack: { type: 'string', placeholder: 'SPEC', description: 'malicious devices: signflip|scale|noise|labelflip|zero:FRACTION[:PARAM]' },
     profiles: { type: 'string', placeholder: 'SPEC', description: 'device profiles (speed, links, dropout): pi-zero-2|pi-4|pi-5:SHARE,... or FILE.json' },
@@ -33,8 +43,17 @@ export const simulateCommand: Command = {
   },
 
   async run(flags) {
+    // Flags first (paths, task, data options), then the task file: nothing starts before all are checked.
+    const data = dataPath(flags, 'data');
+    const evalData = dataPath(flags, 'eval-data');
+    const { taskSource, ...task } = await taskOptions(flags);
     const simulation = new Simulation({
       ...federationOptions(flags),
+      ...task,
+      data,
+      evalData,
+      dataConfig: deviceDataOptions(flags),
+      holdout: str(flags, 'holdout'),
       devices: num(flags, 'devices'),
       partition: str(flags, 'partition'),
       brokerUrl: str(flags, 'broker'),
@@ -52,7 +71,9 @@ export const simulateCommand: Command = {
     if (chartProblem !== undefined) throw new UsageError(`--report's chart ${chartProblem}`);
     const specs = simulationSpecs(o);
     console.log(`fedmq simulate: ${settingsLine({
-      devices: o.devices, ...federationSettings(o), partition: specs.partition, attack: specs.attack, profiles: specs.profiles,
+      devices: o.partition.kind === 'by' ? specs.partition : o.devices, ...federationSettings(o), task: taskSource, partition: specs.partition,
+      data: o.data, holdout: o.holdout > 0 ? o.holdout : undefined, evaluate: o.evaluate.join(',') === 'central' ? undefined : o.evaluate.join(','),
+      'eval-data': o.evalData, attack: specs.attack, profiles: specs.profiles,
       overselect: o.overselect === 1 ? undefined : o.overselect, workers: o.workers, backend: o.backend, broker: o.brokerUrl ?? 'embedded',
     })}`);
 

@@ -428,6 +428,29 @@ export function withExamples(data: Readings, window: number, stride: number, pat
   return { ...data, window, stride, starts, targets, count, shape: window === 1 ? [features] : [window, features] };
 }
 
+/**
+ * The examples at `indices` (distinct, any order) as a `DeviceData` of their own, sharing the
+ * readings (nothing is copied but starts and targets): one device's share when a seeded
+ * partition splits a dataset's examples. Sequences stay whole, so a `tail` split still cuts by time.
+ */
+export function pickExamples(data: DeviceData, indices: ArrayLike<number>): DeviceData {
+  if (indices.length === 0) throw new RangeError('pickExamples: no examples chosen');
+  for (let k = 0; k < indices.length; k++) {
+    const i = indices[k] as number;
+    if (!Number.isInteger(i) || i < 0 || i >= data.count) throw new RangeError(`pickExamples: index ${i} is outside 0..${data.count - 1}`);
+  }
+  const chosen = Uint32Array.from(indices).sort();
+  for (let k = 1; k < chosen.length; k++) {
+    if (chosen[k] === chosen[k - 1]) throw new RangeError(`pickExamples: index ${chosen[k]} is chosen twice`);
+  }
+  return {
+    ...data,
+    starts: chosen.map((i) => data.starts[i] as number),
+    targets: Float32Array.from(chosen, (i) => data.targets[i] as number),
+    count: chosen.length,
+  };
+}
+
 /** The examples at `indices`, copied row-major into `out` (`indices.length * window * features` values). */
 export function gatherExamples(data: DeviceData, indices: ArrayLike<number>, out?: Float32Array): Float32Array {
   const size = data.window * data.featureNames.length;

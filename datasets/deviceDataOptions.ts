@@ -53,8 +53,8 @@ export interface DeviceDataOptions {
   holdout?: number | string;
   /** How the held-out share is drawn. @default 'example' */
   holdoutBy?: HoldoutBy;
-  /** Seed of the held-out draw. @default 0 */
-  seed?: number;
+  /** Seed of the held-out draw (an integer). @default 0 */
+  seed?: number | string;
 }
 
 /** `DeviceDataOptions` resolved and checked: what the loader and the split read. */
@@ -135,8 +135,8 @@ export function parseDeviceDataOptions(options: DeviceDataOptions = {}): DeviceD
   const format = oneOf('format', options.format ?? d.format, FORMATS);
   const holdout = fraction('holdout', options.holdout ?? d.holdout);
   const holdoutBy = oneOf('holdoutBy', options.holdoutBy ?? d.holdoutBy, HOLDOUT_BY);
-  const seed = options.seed ?? d.seed;
-  if (!Number.isSafeInteger(seed)) throw new OptionsError('seed', `must be an integer, got ${seed}`);
+  const seed = typeof options.seed === 'string' ? (/^\d+$/.test(options.seed.trim()) ? Number(options.seed) : NaN) : (options.seed ?? DEFAULT_HOLDOUT_SEED);
+  if (!Number.isSafeInteger(seed)) throw new OptionsError('seed', `must be an integer, got ${JSON.stringify(options.seed)}`);
 
   // A column has one role: the label, the group and the time are never features.
   const roles = new Map<string, string>([[label, 'label']]);
@@ -190,4 +190,28 @@ function fraction(option: string, value: number | string): number {
   const n = typeof value === 'string' ? (DECIMAL.test(value.trim()) ? Number(value) : NaN) : value;
   if (!(n >= 0 && n < 1)) throw new OptionsError(option, `must be a fraction in [0, 1), got ${JSON.stringify(value)}`);
   return n;
+}
+
+/** `DeviceDataConfig` back to option strings, as a report records it; `parseDeviceDataOptions` reads it back to the same config. */
+export type DeviceDataSpecs = { [K in keyof DeviceDataConfig]: (DeviceDataConfig[K] extends string ? DeviceDataConfig[K] : string) | undefined };
+
+/** Every option as a string (`features`, `classes`, `ignore` comma-joined); derived or absent ones (`features: null`) are undefined. */
+export function deviceDataSpecs(config: DeviceDataConfig): DeviceDataSpecs {
+  const list = (names: readonly string[] | null): string | undefined => (names === null || names.length === 0 ? undefined : names.join(','));
+  return {
+    label: config.label,
+    features: list(config.features),
+    ignore: list(config.ignore),
+    target: config.target,
+    classes: list(config.classes),
+    groupBy: config.groupBy ?? undefined,
+    time: config.time ?? undefined,
+    window: String(config.window),
+    stride: String(config.stride),
+    delimiter: config.delimiter,
+    format: config.format,
+    holdout: String(config.holdout),
+    holdoutBy: config.holdoutBy,
+    seed: String(config.seed),
+  };
 }

@@ -20,6 +20,7 @@ export {
   loadMnist,
   loadMnistFrom,
   MNIST_CLASSES,
+  MNIST_SHAPE,
   MNIST_TEST_COUNT,
   MNIST_TRAIN_COUNT,
   type MnistSplits,
@@ -38,6 +39,7 @@ export {
 export {
   parseDeviceDataOptions,
   defaultDeviceDataOptions,
+  deviceDataSpecs,
   DEFAULT_LABEL_COLUMN,
   DEFAULT_WINDOW,
   DEFAULT_STRIDE,
@@ -48,6 +50,7 @@ export {
   MAX_WINDOW,
   type DeviceDataOptions,
   type DeviceDataConfig,
+  type DeviceDataSpecs,
   type TargetKind,
   type DataFormat,
   type HoldoutBy,
@@ -56,6 +59,7 @@ export {
   loadDeviceData,
   withExamples,
   gatherExamples,
+  pickExamples,
   toDataset,
   type DeviceData,
   type DeviceTarget,
@@ -81,3 +85,5 @@ export {
   type NaturalPartition,
   type GroupData,
 } from './naturalSplit.js';
+export { deviceExamples, datasetExamples, type DeviceExamples, type Examples } from './deviceExamples.js';
+export { taskMismatch, assertTaskFits, type DataShape } from './taskFit.js';

@@ -7,6 +7,8 @@ import { IdxFormatError } from './errors.js';
 import { IDX_IMAGES_HEADER_BYTES, parseIdxImagesHeader, parseIdxLabels, type IdxImageShape } from './idx.js';
 
 export const MNIST_CLASSES = 10;
+/** One MNIST example's shape as a task sees it: 28x28 grey pixels, one channel (in [0, 1]: the loader divides the bytes by 255). */
+export const MNIST_SHAPE: readonly number[] = [28, 28, 1];
 export const MNIST_TRAIN_COUNT = 60_000;
 export const MNIST_TEST_COUNT = 10_000;
 
