@@ -1,15 +1,15 @@
 import { writeFile } from 'node:fs/promises';
 import { connectAggregator, coordinatorSpecs, createCoordinator, createEvaluator, parseCoordinatorOptions, registerAggregatorMetrics } from '../aggregator/index.js';
-import { loadDataSource, loadMnist, parseDataSource } from '../datasets/index.js';
+import { deviceExamples, loadDeviceData, loadMnist, parseDeviceDataOptions, type Examples } from '../datasets/index.js';
 import { initBackend } from '../learning/index.js';
 import { buildReport, reportRound, type ReportRound } from '../simulator/index.js';
 import { printable } from '../monitor/index.js';
-import { OptionsError } from '../protocol/index.js';
+import { isBuiltinTask } from '../protocol/index.js';
 import { UsageError, num, seconds, str, type Command } from './args.js';
 import { resumedLine, roundLine, settingsLine } from './format.js';
 import { serveMetrics } from './metrics-server.js';
 import { onShutdown } from './signals.js';
-import { federationFlags, federationOptions, federationSettings, login, loginFlags } from './shared-flags.js';
+import { dataPath, deviceDataFlags, deviceDataOptions, federationFlags, federationOptions, federationSettings, login, loginFlags, taskFlags, taskOptions } from './shared-flags.js';
 
 export const aggregatorCommand: Command = {
   name: 'aggregator',
@@ -19,12 +19,15 @@ export const aggregatorCommand: Command = {
     'npx fedmq aggregator --broker mqtt://pi-hub.local:1883 --fraction 0.1 --min-participants 5 --round-timeout 300',
     'npx fedmq aggregator --broker mqtt://pi-hub.local:1883 --mode async --buffer 10 --fraction 0.2 --rounds 200',
     'npx fedmq aggregator --broker mqtt://pi-hub.local:1883 --rounds 500 --checkpoint /var/lib/fedmq/global.ckpt',
+    'npx fedmq aggregator --broker mqtt://pi-hub.local:1883 --task examples/sensor/task.json --min-devices 4 --rounds 20',
   ],
   flags: {
     broker: { type: 'string', placeholder: 'URL', description: 'broker URL (required)' },
     'min-devices': { type: 'string', placeholder: 'N', description: 'devices online before round 1', default: 'min-participants' },
     'wait-devices': { type: 'string', placeholder: 'SECONDS', description: 'then start with whoever is online', default: '300' },
-    eval: { type: 'string', placeholder: 'DATA', description: 'held-out data: mnist (its 10k test set) or a .csv/.ndjson file', default: 'mnist' },
+    eval: { type: 'string', placeholder: 'DATA', description: "central evaluation data: mnist (its 10k test set; built-in tasks) or a .csv/.ndjson file or folder read with the data flags", default: 'mnist for mlp|2nn|cnn, else none' },
+    ...taskFlags,
+    ...deviceDataFlags,
     ...loginFlags,
     'metrics-port': { type: 'string', placeholder: '[HOST:]PORT', description: 'serve Prometheus metrics at http://HOST:PORT/metrics (host: 0.0.0.0)' },
     ...federationFlags,
@@ -34,19 +37,27 @@ export const aggregatorCommand: Command = {
     const url = str(flags, 'broker');
     if (url === undefined) throw new UsageError('--broker URL is required, e.g. --broker mqtt://127.0.0.1:1883');
     const { backend: wanted, ...federation } = federationOptions(flags);
+    const { task, initialWeights, evaluate } = await taskOptions(flags);
+    const evalSpec = str(flags, 'eval') === 'mnist' ? 'mnist' : dataPath(flags, 'eval');
+    // Central evaluation where there is data for it: MNIST's test set for a built-in task, or --eval FILE.
+    const where = evaluate ?? (evalSpec !== undefined ? ['central' as const] : undefined);
     // Every option is checked before anything loads or connects: a bad one fails at once, not after the broker is reached.
-    const options = parseCoordinatorOptions({ ...federation, minDevices: num(flags, 'min-devices'), waitForDevicesMs: seconds(flags, 'wait-devices') });
-    const evalSpec = str(flags, 'eval') ?? 'mnist';
-    const evalSource = evalSpec === 'mnist' ? undefined : dataSource(evalSpec);
+    const options = parseCoordinatorOptions({ ...federation, task, evaluate: where, minDevices: num(flags, 'min-devices'), waitForDevicesMs: seconds(flags, 'wait-devices') });
+    const central = options.evaluate.includes('central');
+    const builtin = isBuiltinTask(options.task);
+    if (central && evalSpec === undefined && !builtin) throw new UsageError(`task ${options.task.name} has no central evaluation data: give --eval FILE, or --evaluate federated`);
+    if (evalSpec === 'mnist' && !builtin) throw new UsageError(`--eval mnist evaluates the built-in MNIST tasks; task ${options.task.name} needs --eval FILE`);
+    const dataConfig = parseDeviceDataOptions({ ...deviceDataOptions(flags), holdout: 0 });
     const backend = await initBackend(wanted ?? 'auto');
-    const held = evalSource === undefined ? (await loadMnist()).test : await loadDataSource(evalSource, 0);
+    let held: Examples | null = null;
+    if (central) held = evalSpec === undefined || evalSpec === 'mnist' ? (await loadMnist()).test : deviceExamples(await loadDeviceData(evalSpec, dataConfig), dataConfig).train;
     const client = await connectAggregator({ url, fleet: options.fleet, ...login(flags) });
-    const evaluator = await createEvaluator(options.model, held);
-    const coordinator = createCoordinator(options, { client, evaluate: evaluator });
+    const evaluator = held ? await createEvaluator(options.task, held) : null;
+    const coordinator = createCoordinator(options, { client, ...(evaluator && { evaluate: evaluator }), ...(initialWeights && { initialWeights }) });
     const o = coordinator.options;
     const metricsPort = str(flags, 'metrics-port');
     const metrics = metricsPort === undefined ? undefined : await serveMetrics(metricsPort, '0.0.0.0', (r) => registerAggregatorMetrics(coordinator, r));
-    console.log(`fedmq aggregator: ${settingsLine({ broker: url, fleet: o.fleet, ...federationSettings(o), 'min-devices': o.minDevices, backend, eval: `${evalSpec} (${held.count})` })}`);
+    console.log(`fedmq aggregator: ${settingsLine({ broker: url, fleet: o.fleet, ...federationSettings(o), 'min-devices': o.minDevices, backend, evaluate: o.evaluate.join(','), eval: held ? `${evalSpec ?? 'mnist'} (${held.count})` : undefined })}`);
 
     if (metrics) console.log(`metrics on ${metrics.url}`);
     coordinator.on('waiting', (online, needed) => console.log(`waiting for devices: ${online}/${needed} online`));
@@ -54,6 +65,10 @@ export const aggregatorCommand: Command = {
     coordinator.on('roundStarted', (m) => console.log(o.mode === 'async'
       ? `dispatch ${m.round}: ${m.participants.length} device(s) sent off from global ${m.globalVersion}`
       : `round ${m.round}: ${m.participants.length} participants, deadline in ${Math.round((m.deadline - Date.now()) / 1000)} s`));
+    coordinator.on('phaseStarted', (m) => console.log(m.kind === 'statistics'
+      ? `statistics: asking ${m.participants.length} device(s) for their feature moments`
+      : `round ${m.round}: ${m.participants.length} device(s) evaluate global ${m.globalVersion} on their held-out data`));
+    coordinator.on('statisticsGathered', (s) => console.log(`statistics: ${s.devices} device(s), ${s.count} readings; mean ${s.mean.map((v) => v.toPrecision(4)).join(', ')}; std ${s.std.map((v) => v.toPrecision(4)).join(', ')}`));
     // Topics, ids and error details come from the broker's clients: printed escaped.
     coordinator.on('updateRejected', (r) => console.log(printable(`  rejected update from ${r.deviceId}: ${r.reason} (${r.detail})`)));
     coordinator.on('invalidMessage', ({ topic, error }) => console.log(printable(`  invalid message on ${topic}: ${error.message}`)));
@@ -75,22 +90,14 @@ export const aggregatorCommand: Command = {
         await writeFile(file, JSON.stringify(report, null, 2) + '\n');
         console.log(`report: ${file}`);
       }
-      console.log(`done: ${rounds.length} round${rounds.length === 1 ? '' : 's'}, accuracy ${(rounds.at(-1)?.accuracy ?? 0).toFixed(4)}`);
+      const last = rounds.at(-1);
+      console.log(`done: ${rounds.length} round${rounds.length === 1 ? '' : 's'}${last && Number.isFinite(last.accuracy) ? `, accuracy ${last.accuracy.toFixed(4)}` : ''}${last && Number.isFinite(last.loss) ? `, loss ${last.loss.toFixed(4)}` : ''}`);
       return 0;
     } finally {
       unhook();
       await metrics?.close();
-      evaluator.dispose();
+      evaluator?.dispose();
       await client.endAsync();
     }
   },
 };
-
-/** The `--eval` source, its spec's error said against the flag. */
-function dataSource(spec: string): ReturnType<typeof parseDataSource> {
-  try {
-    return parseDataSource(spec);
-  } catch (e) {
-    throw e instanceof OptionsError ? new UsageError(`--eval ${e.message.replace(/^data: /, '')}`) : e;
-  }
-}

@@ -14,11 +14,24 @@ export function roundLine(r: RoundReport, rounds: number): string {
   const kept = r.aggregated ? '' : '  (global kept: below quorum)';
   return (
     `round ${String(r.round).padStart(width)}/${rounds}` +
-    `  acc ${r.accuracy.toFixed(4)}  loss ${r.loss.toFixed(4)}` +
+    (Number.isFinite(r.accuracy) ? `  acc ${r.accuracy.toFixed(4)}` : '') + (Number.isFinite(r.loss) ? `  loss ${r.loss.toFixed(4)}` : '') +
+    fleetEvaluation(r) +
     (r.staleness ? `  updates ${r.accepted}  staleness ${r.staleness.mean.toFixed(1)} (max ${r.staleness.max})` : `  participants ${r.accepted}/${r.participants}`) +
     `  up ${formatBytes(r.bytesUp)}  down ${formatBytes(r.bytesDown)}` +
     `  ${(r.wallMs / 1000).toFixed(1)} s${r.closedBy === 'complete' ? '' : ` (${r.closedBy})`}${rejected}${kept}`
   );
+}
+
+/**
+ * The fleet's evaluation, when there is one and central evaluation also ran (else it is what acc
+ * and loss show): each metric pooled over the devices' held-out data, then the worst device's.
+ */
+function fleetEvaluation(r: RoundReport): string {
+  const f = r.federated;
+  if (!f) return '';
+  const metrics = Object.entries(f.metrics).filter(([name]) => name !== 'accuracy' || r.central !== undefined);
+  const shown = metrics.map(([name, v]) => `${name} ${v.toFixed(4)} (min ${(f.spread[name]?.min ?? v).toFixed(4)})`);
+  return `  fleet[${f.devices} dev, ${f.count} ex]${shown.length > 0 ? ` ${shown.join('  ')}` : ''}`;
 }
 
 /** `key=value` pairs of a settings object, for the line printed at start. */
