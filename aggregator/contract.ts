@@ -45,6 +45,8 @@ export type CoordinatorEvents = {
    * standardises with the fleet's statistics) or `evaluate` (after a round's new global).
    */
   phaseStarted: [round: RoundMessage];
+  /** An evaluation or statistics reply was left out: from a device not asked, for another round or version, twice, late, or malformed. */
+  replyRefused: [info: { round: number; kind: 'evaluate' | 'statistics'; deviceId: string; detail: string }];
   /** The fleet's feature statistics arrived (from `devices` devices) and the task was published again with them. */
   statisticsGathered: [info: { devices: number; count: number; mean: number[]; std: number[] }];
   updateAccepted: [info: { round: number; deviceId: string; bytes: number }];

@@ -16,6 +16,7 @@ import {
   type FleetTopics,
   type RoundMessage,
   type Task,
+  parseTask,
   taskLayout,
 } from '../protocol/index.js';
 import { taskInitialWeights } from '../learning/index.js';
@@ -186,7 +187,7 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
 
   /** Round messages devices may still answer, oldest first: the open round's, if any. */
   protected openRounds(): Buffer[] {
-    return this.collection?.open && this.lastRound ? [this.lastRound] : [];
+    return (this.collection?.open || this.phase?.open) && this.lastRound ? [this.lastRound] : [];
   }
 
   /** Takes up the checkpoint, if there is one; returns the first round to run. */
@@ -384,7 +385,13 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
       if (!this.stopped) throw new Error(`no device sent feature statistics for the task's ${features} features: the task standardises with the fleet's statistics and cannot train without them`);
       return;
     }
-    this.task = { ...this.task, preprocessing: { ...this.task.preprocessing, standardize: { mean: stats.mean, std: stats.std } } };
+    const task = { ...this.task, preprocessing: { ...this.task.preprocessing, standardize: { mean: stats.mean, std: stats.std } } };
+    // Checked as a device will check it: statistics outside a task's bounds would make every device refuse the task.
+    try {
+      this.task = parseTask(task);
+    } catch (e) {
+      throw new Error(`the fleet's feature statistics do not make a valid task (${(e as Error).message})`, { cause: e });
+    }
     await this.publishTask();
     this.emit('statisticsGathered', stats);
   }
@@ -413,7 +420,8 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
         await this.sleepUntil(message.deadline);
       }
     } finally {
-      this.phase = null;
+      // Kept, closed: a reply that comes after is refused as late rather than taken for an update.
+      phase.open = false;
     }
     return phase;
   }
@@ -454,7 +462,9 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
     if (!parsed || parsed.fleet !== this.options.fleet) return;
     if (parsed.kind === 'update') {
       // An evaluation or statistics reply goes to the open phase; an update to the round's collection.
-      if (this.phase && this.phase.receive(parsed.deviceId, payload).kind !== 'not-mine') {
+      const reply = this.phase?.receive(parsed.deviceId, payload);
+      if (reply && reply.kind !== 'not-mine') {
+        if (reply.kind === 'refused') this.emit('replyRefused', { round: this.phase!.message.round, kind: this.phase!.message.kind, deviceId: parsed.deviceId, detail: reply.detail });
         this.wake();
         return;
       }
@@ -495,7 +505,7 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
   protected deviceOffline(deviceId: string): void {
     const c = this.collection;
     if (c?.open && c.message.participants.includes(deviceId)) c.departed.add(deviceId);
-    if (this.phase?.message.participants.includes(deviceId)) this.phase.departed.add(deviceId);
+    if (this.phase?.open && this.phase.message.participants.includes(deviceId)) this.phase.departed.add(deviceId);
   }
 
   protected release(weights: Float32Array, round: number): GlobalRelease {

@@ -1,6 +1,6 @@
 import {
-  DEVICE_MESSAGE_TYPES, DecodeError, decodeMessage,
-  type EvaluationMessage, type FederatedMetrics, type RoundMessage, type StatisticsMessage, type Spread, type Task,
+  DEVICE_MESSAGE_TYPES, decodeMessage,
+  TASK_LIMITS, type EvaluationMessage, type FederatedMetrics, type RoundMessage, type StatisticsMessage, type Spread, type Task,
 } from '../protocol/index.js';
 import { metricsFromSums, type EvalSums } from '../learning/index.js';
 import { combineMoments, featureStatistics } from '../datasets/index.js';
@@ -19,30 +19,43 @@ const MAX_PHASE_MESSAGE_BYTES = 4 * 1024 * 1024;
  */
 export class PhaseCollection {
   readonly replies = new Map<string, EvaluationMessage | StatisticsMessage>();
-  readonly refused: { deviceId: string; detail: string }[] = [];
   readonly departed = new Set<string>();
+  /** Cleared when the phase ends; replies that come after are refused as late. */
+  open = true;
 
   constructor(readonly message: RoundMessage & { kind: 'evaluate' | 'statistics' }) {}
 
+  /**
+   * An evaluation or statistics reply is the phase's to judge; anything else (an update, a
+   * payload too large or not CBOR) is `not-mine`, for the round's update collection to judge
+   * and count.
+   */
   receive(deviceId: string, payload: Uint8Array): PhaseVerdict {
+    if (payload.byteLength > MAX_PHASE_MESSAGE_BYTES) return { kind: 'not-mine' };
     let reply: EvaluationMessage | StatisticsMessage;
     try {
       const decoded = decodeMessage(DEVICE_MESSAGE_TYPES, payload, { maxBytes: MAX_PHASE_MESSAGE_BYTES });
       if (decoded.type === 'update') return { kind: 'not-mine' };
       reply = decoded;
-    } catch (e) {
-      return this.refuse(deviceId, e instanceof DecodeError ? e.message : String(e));
+    } catch {
+      // Not a valid reply: the update collection judges it (and counts it malformed).
+      return { kind: 'not-mine' };
     }
     const m = this.message;
+    if (!this.open) return { kind: 'refused', detail: `a ${reply.type} reply for round ${reply.round} after the ${m.kind} phase closed` };
     const wanted = m.kind === 'evaluate' ? 'evaluation' : 'statistics';
-    if (reply.type !== wanted) return this.refuse(deviceId, `a ${reply.type} reply to a ${m.kind} round`);
-    if (reply.deviceId !== deviceId) return this.refuse(deviceId, `claims to be ${reply.deviceId}`);
-    if (reply.round !== m.round) return this.refuse(deviceId, `for round ${reply.round}, not ${m.round}`);
-    if (reply.type === 'evaluation' && reply.globalVersion !== m.globalVersion) return this.refuse(deviceId, `evaluated version ${reply.globalVersion}, not ${m.globalVersion}`);
-    if (!m.participants.includes(deviceId)) return this.refuse(deviceId, 'was not asked');
-    if (this.replies.has(deviceId)) return this.refuse(deviceId, 'replied twice');
+    if (reply.type !== wanted) return this.refuse(`a ${reply.type} reply to a ${m.kind} round`);
+    if (reply.deviceId !== deviceId) return this.refuse(`claims to be ${reply.deviceId}`);
+    if (reply.round !== m.round) return this.refuse(`for round ${reply.round}, not ${m.round}`);
+    if (reply.type === 'evaluation' && reply.globalVersion !== m.globalVersion) return this.refuse(`evaluated version ${reply.globalVersion}, not ${m.globalVersion}`);
+    if (!m.participants.includes(deviceId)) return this.refuse('was not asked');
+    if (this.replies.has(deviceId)) return this.refuse('replied twice');
     this.replies.set(deviceId, reply);
     return { kind: 'kept' };
+  }
+
+  private refuse(detail: string): PhaseVerdict {
+    return { kind: 'refused', detail };
   }
 
   /** Participants that have not replied. */
@@ -50,10 +63,6 @@ export class PhaseCollection {
     return this.message.participants.filter((id) => !this.replies.has(id));
   }
 
-  private refuse(deviceId: string, detail: string): PhaseVerdict {
-    if (this.refused.length < 1000) this.refused.push({ deviceId, detail });
-    return { kind: 'refused', detail };
-  }
 }
 
 const SUM_NAMES: (keyof EvalSums)[] = ['loss', 'correct', 'tp', 'fp', 'fn', 'tn', 'squaredError', 'absoluteError'];
@@ -98,6 +107,24 @@ function plausibleSums(r: EvaluationMessage): EvalSums | null {
   return sums;
 }
 
+/** Most readings one device may claim: more would let one device outweigh any fleet. */
+const MAX_READINGS = 1e9;
+
+/**
+ * Moments that real numbers could have: counts within bounds, and per feature n * sum of
+ * squares >= sum^2 (Cauchy-Schwarz), with a mean inside a task's bounds. A device can still
+ * lie within these (docs/security.md); it cannot make the fleet's statistics infinite.
+ */
+function plausibleMoments(r: StatisticsMessage): boolean {
+  return r.count.every((n, f) => {
+    if (n > MAX_READINGS) return false;
+    if (n === 0) return r.sum[f] === 0 && r.sumSquares[f] === 0;
+    const sum = r.sum[f] as number;
+    const squares = r.sumSquares[f] as number;
+    return Math.abs(sum / n) <= TASK_LIMITS.maxMeanAbs && Number.isFinite(squares * n) && squares * n >= sum * sum * (1 - 1e-9);
+  });
+}
+
 function spreadOf(values: number[]): Spread {
   const sorted = [...values].sort((a, b) => a - b);
   const n = sorted.length;
@@ -111,7 +138,7 @@ function spreadOf(values: number[]): Spread {
  * (it is only centred). Replies of another feature count are left out. Null when none fits.
  */
 export function fleetStatistics(features: number, replies: Iterable<EvaluationMessage | StatisticsMessage>): { devices: number; count: number; mean: number[]; std: number[] } | null {
-  const parts = [...replies].filter((r): r is StatisticsMessage => r.type === 'statistics' && r.count.length === features && r.count.some((n) => n > 0));
+  const parts = [...replies].filter((r): r is StatisticsMessage => r.type === 'statistics' && r.count.length === features && r.count.some((n) => n > 0) && plausibleMoments(r));
   if (parts.length === 0) return null;
   const stats = featureStatistics(combineMoments(parts));
   return { devices: parts.length, count: Math.max(...stats.count), mean: stats.mean, std: stats.std.map((s) => (s > 0 ? s : 1)) };

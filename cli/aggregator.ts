@@ -72,6 +72,7 @@ export const aggregatorCommand: Command = {
     // Topics, ids and error details come from the broker's clients: printed escaped.
     coordinator.on('updateRejected', (r) => console.log(printable(`  rejected update from ${r.deviceId}: ${r.reason} (${r.detail})`)));
     coordinator.on('invalidMessage', ({ topic, error }) => console.log(printable(`  invalid message on ${topic}: ${error.message}`)));
+    coordinator.on('replyRefused', (r) => console.log(printable(`  refused ${r.kind} reply from ${r.deviceId}: ${r.detail}`)));
     const rounds: ReportRound[] = [];
     coordinator.on('roundClosed', (r) => {
       rounds.push(reportRound(r));

@@ -22,6 +22,8 @@ export function roundLine(r: RoundReport, rounds: number): string {
   );
 }
 
+const LOWER_IS_BETTER = new Set(['loss', 'meanSquaredError', 'meanAbsoluteError', 'rootMeanSquaredError']);
+
 /**
  * The fleet's evaluation, when there is one and central evaluation also ran (else it is what acc
  * and loss show): each metric pooled over the devices' held-out data, then the worst device's.
@@ -30,7 +32,9 @@ function fleetEvaluation(r: RoundReport): string {
   const f = r.federated;
   if (!f) return '';
   const metrics = Object.entries(f.metrics).filter(([name]) => name !== 'accuracy' || r.central !== undefined);
-  const shown = metrics.map(([name, v]) => `${name} ${v.toFixed(4)} (min ${(f.spread[name]?.min ?? v).toFixed(4)})`);
+  // The worst device: the lowest score, or the highest error.
+  const worst = (name: string, v: number): string => (LOWER_IS_BETTER.has(name) ? `max ${(f.spread[name]?.max ?? v).toFixed(4)}` : `min ${(f.spread[name]?.min ?? v).toFixed(4)}`);
+  const shown = metrics.map(([name, v]) => `${name} ${v.toFixed(4)} (${worst(name, v)})`);
   return `  fleet[${f.devices} dev, ${f.count} ex]${shown.length > 0 ? ` ${shown.join('  ')}` : ''}`;
 }
 

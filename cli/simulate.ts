@@ -118,7 +118,9 @@ export const simulateCommand: Command = {
     });
     try {
       const report = await simulation.run();
-      console.log(`done: ${report.final.rounds} round${report.final.rounds === 1 ? '' : 's'}, accuracy ${report.final.accuracy.toFixed(4)}, ${(report.final.wallMs / 1000).toFixed(1)} s, backend ${report.environment.backend}`);
+      const last = report.rounds.at(-1);
+      const outcome = Number.isFinite(report.final.accuracy) ? `, accuracy ${report.final.accuracy.toFixed(4)}` : last && Number.isFinite(last.loss) ? `, loss ${last.loss.toFixed(4)}` : '';
+      console.log(`done: ${report.final.rounds} round${report.final.rounds === 1 ? '' : 's'}${outcome}, ${(report.final.wallMs / 1000).toFixed(1)} s, backend ${report.environment.backend}`);
       const t = report.final.target;
       if (t) {
         const sim = t.simWallMs === undefined || o.profiles === undefined ? '' : `, ${(t.simWallMs / 1000).toFixed(1)} s of simulated fleet time`;

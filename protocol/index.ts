@@ -4,7 +4,7 @@ export * from './clock.js';
 export * from './topics.js';
 export * from './events.js';
 export * from './messages.js';
-export { build, decodeMessage, encodeMessage, DEVICE_MESSAGE_TYPES, sha256Hex, DEFAULT_MAX_MESSAGE_BYTES, MAX_PARTICIPANTS, MAX_EPOCHS, MAX_BATCH_SIZE, MAX_LR, MAX_MU, MAX_ROUND_MS, MAX_BUFFER, MAX_SPEC_LENGTH, MAX_PARAM_COUNT, MAX_INPUT_DIMS, MAX_INPUT_VALUES, MAX_CLASSES, MAX_WEIGHTS_BYTES, type DecodeOptions } from './wire.js';
+export { build, decodeMessage, encodeMessage, DEVICE_MESSAGE_TYPES, sha256Hex, DEFAULT_MAX_MESSAGE_BYTES, MAX_PARTICIPANTS, MAX_EPOCHS, MAX_BATCH_SIZE, MAX_LR, MAX_MU, MAX_ROUND_MS, MAX_BUFFER, MAX_SPEC_LENGTH, MAX_PARAM_COUNT, MAX_WEIGHTS_BYTES, type DecodeOptions } from './wire.js';
 export * from './codecs/index.js';
 export * from './downlink.js';
 export * from './rejections.js';

@@ -1,4 +1,5 @@
 import { OptionsError } from './errors.js';
+import { MAX_BATCH_SIZE, MAX_EPOCHS, MAX_LR, MAX_PARAM_COUNT } from './limits.js';
 
 /**
  * A task: what a fleet learns, as plain data (DESIGN.md, "The task"). The aggregator publishes
@@ -113,11 +114,13 @@ export const TASK_LIMITS = {
   maxKernel: 64,
   maxClasses: 65536,
   maxOutputs: 65536,
-  maxParams: 50_000_000,
+  /** The largest model whose float32 global fits in one message. */
+  maxParams: MAX_PARAM_COUNT,
   maxScale: 1e9,
-  maxLr: 10,
-  maxEpochs: 1000,
-  maxBatchSize: 65536,
+  /** A round may ask no more (protocol/limits.ts): a task's defaults are what its rounds ask. */
+  maxLr: MAX_LR,
+  maxEpochs: MAX_EPOCHS,
+  maxBatchSize: MAX_BATCH_SIZE,
   maxMeanAbs: 1e30,
   maxNameLength: 64,
   maxFeatureNameLength: 128,

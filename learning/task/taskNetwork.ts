@@ -56,7 +56,8 @@ export class TaskNetwork {
     const last = this.layers.length - 1;
     let dataOnly = true;
     this.layers.forEach((layer, i) => {
-      const act: Activation | undefined = i === last && logits && 'activation' in layer && (layer.activation === 'softmax' || layer.activation === 'sigmoid') ? 'linear' : undefined;
+      // Classification losses take logits; a regression's last activation is part of its prediction.
+      const act: Activation | undefined = i === last && logits && this.task.output.kind !== 'regression' && 'activation' in layer && (layer.activation === 'softmax' || layer.activation === 'sigmoid') ? 'linear' : undefined;
       const params = this.layerParams[i] as tf.Variable[];
       h = layerForward(layer, h, params, { ...this.options, custom: training && this.options.customGradients, inputGrad: !dataOnly, dropoutMask }, act);
       if (params.length > 0) dataOnly = false;
