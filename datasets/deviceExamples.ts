@@ -4,6 +4,7 @@ import { gatherExamples, type DeviceData } from './deviceData.js';
 import type { DeviceDataConfig } from './deviceDataOptions.js';
 import { featureMoments, type FeatureMoments } from './featureStats.js';
 import { readingsOf, splitHoldout } from './holdout.js';
+import type { DataShape } from './taskFit.js';
 
 /** Examples flat and raw, as a task model takes them (learning/task/taskData.ts, `TaskData`). */
 export interface Examples {
@@ -14,13 +15,14 @@ export interface Examples {
   count: number;
 }
 
-/** What a device holds: examples it trains on, a held-out share it evaluates globals on, and its feature moments. */
-export interface DeviceExamples {
+/**
+ * What a device holds: examples it trains on, a held-out share it evaluates globals on, and its
+ * feature moments; `shape`, `target` and `featureNames` say which tasks it can train (`taskMismatch`).
+ */
+export interface DeviceExamples extends DataShape {
   train: Examples;
   /** Held out for federated evaluation; null when the device keeps none. */
   holdout: Examples | null;
-  /** One example's shape (`[features]`, `[window, features]`, `[28, 28, 1]`). */
-  shape: readonly number[];
   /**
    * Per feature (the last dimension of `shape`), the moments of the training readings as read:
    * what a `statistics` round asks for. Each reading counts once, however many windows hold it;
@@ -52,6 +54,8 @@ export function deviceExamples(data: DeviceData, config: Pick<DeviceDataConfig, 
     train: pick(split.train),
     holdout: split.test.length > 0 ? pick(split.test) : null,
     shape: data.shape,
+    target: data.target,
+    featureNames: data.featureNames,
     moments: () => structuredClone(moments),
   };
 }
@@ -69,14 +73,15 @@ export function datasetExamples(ds: Dataset, shape: readonly number[], holdout =
   }
   checkShare(holdout);
   const features = shape[shape.length - 1] as number;
-  if (holdout === 0) return { train: ds, holdout: null, shape, moments: () => featureMoments(ds.x.subarray(0, ds.count * ds.features), features) };
+  const target = { kind: 'classification' as const, classes: Array.from({ length: ds.numClasses }, (_, i) => String(i)) };
+  if (holdout === 0) return { train: ds, holdout: null, shape, target, moments: () => featureMoments(ds.x.subarray(0, ds.count * ds.features), features) };
   const order = Uint32Array.from({ length: ds.count }, (_, i) => i);
   Rng.derive(seed, 'holdout').shuffle(order);
   const held = Math.round(ds.count * holdout);
   if (held >= ds.count) throw new RangeError(`no training examples are left after holding out ${percent(holdout)} of ${ds.count}`);
   const train = subset(ds, order.slice(held).sort());
   const test = subset(ds, order.slice(0, held).sort());
-  return { train, holdout: test.count > 0 ? test : null, shape, moments: () => featureMoments(train.x, features) };
+  return { train, holdout: test.count > 0 ? test : null, shape, target, moments: () => featureMoments(train.x, features) };
 }
 
 function checkShare(holdout: number): void {

@@ -20,7 +20,7 @@ import {
 } from '../protocol/index.js';
 import { MAX_ROUND_MS } from '../protocol/wire.js';
 import { TrainingStoppedError, currentBackend } from '../learning/index.js';
-import type { DeviceExamples } from '../datasets/index.js';
+import { taskMismatch, type DeviceExamples } from '../datasets/index.js';
 import { MessageRefusedError } from './errors.js';
 import { GlobalCopy, type FollowMode } from './globalCopy.js';
 import { MemoryResidualStore, type ResidualStore } from './residualStore.js';
@@ -215,11 +215,9 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
 
   /** The task's codec, or `MessageRefusedError` unless this device's data fits the task as announced. */
   private runnable(message: TaskMessage): Codec {
-    const shape = message.task.input.shape;
-    const own = this.options.data.shape;
-    if (size(shape) !== size(own)) {
-      throw new MessageRefusedError('task', `task "${message.task.name}" takes examples of shape [${shape.join(', ')}]; this device's data has [${own.join(', ')}]`);
-    }
+    // The same rule the simulator applies before a run (datasets/taskFit.ts): shape, feature names, output.
+    const misfit = taskMismatch(this.options.data, message.task);
+    if (misfit !== undefined) throw new MessageRefusedError('task', `this device's data cannot train task "${message.task.name}": ${misfit}`);
     // eslint-disable-next-line no-restricted-syntax -- a spec from the network, not an option
     parseDownlink(message.downlink);
     // eslint-disable-next-line no-restricted-syntax -- a spec from the network, not an option
@@ -445,10 +443,6 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
     await this.client.publishAsync(this.topics.status(this.deviceId), Buffer.from(encodeMessage(status)), { qos: 1, retain: true });
     this.emit('status', state);
   }
-}
-
-function size(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
 }
 
 /** What tells one round message from another: an evaluate round may share its training round's number and (simulated) deadline. */

@@ -1,6 +1,7 @@
 import { Encoder } from 'cbor-x';
 import { describe, expect, it } from 'vitest';
 import { MessageRefusedError } from '../device-agent/index.js';
+import { taskMismatch } from '../datasets/index.js';
 import { ManualClock, Rng, decodeGlobal, decodeMessage, encodeMessage, parseCodec, parseDownlink, type RoundMessage } from '../protocol/index.js';
 import { MAX_BATCH_SIZE, MAX_EPOCHS, MAX_LR, MAX_MU, MAX_ROUND_MS } from '../protocol/wire.js';
 import { brokerFixture, mnistSlice } from './helpers.js';
@@ -120,8 +121,8 @@ function acceptable(kind: Kind, payload: Uint8Array): boolean {
   try {
     if (kind === 'task') {
       const task = decodeMessage('task', payload);
-      // The agent's own rule: the task's input must fit its MNIST examples (784 values).
-      if (task.task.input.shape.reduce((a, b) => a * b, 1) !== 784) return false;
+      // The agent's own rule: the task must fit its MNIST examples.
+      if (taskMismatch({ shape: [28, 28, 1], target: { kind: 'classification', classes: [...'0123456789'] } }, task.task) !== undefined) return false;
       parseCodec(task.codec);
       parseDownlink(task.downlink);
     } else if (kind === 'global') {
