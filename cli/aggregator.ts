@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { connectAggregator, coordinatorSpecs, createCoordinator, createEvaluator, parseCoordinatorOptions, registerAggregatorMetrics } from '../aggregator/index.js';
-import { deviceExamples, loadDeviceData, loadMnist, parseDeviceDataOptions, type Examples } from '../datasets/index.js';
+import { assertTaskFits, deviceExamples, loadDeviceData, loadMnist, parseDeviceDataOptions, type Examples } from '../datasets/index.js';
 import { initBackend } from '../learning/index.js';
 import { buildReport, reportRound, type ReportRound } from '../simulator/index.js';
 import { printable } from '../monitor/index.js';
@@ -37,7 +37,8 @@ export const aggregatorCommand: Command = {
     const url = str(flags, 'broker');
     if (url === undefined) throw new UsageError('--broker URL is required, e.g. --broker mqtt://127.0.0.1:1883');
     const { backend: wanted, ...federation } = federationOptions(flags);
-    const { task, initialWeights, evaluate } = await taskOptions(flags);
+    const { task, initialWeights, evaluate, taskNotes } = await taskOptions(flags);
+    for (const note of taskNotes ?? []) console.log(`task: ${note}`);
     const evalSpec = str(flags, 'eval') === 'mnist' ? 'mnist' : dataPath(flags, 'eval');
     // Central evaluation where there is data for it: MNIST's test set for a built-in task, or --eval FILE.
     const where = evaluate ?? (evalSpec !== undefined ? ['central' as const] : undefined);
@@ -47,10 +48,17 @@ export const aggregatorCommand: Command = {
     const builtin = isBuiltinTask(options.task);
     if (central && evalSpec === undefined && !builtin) throw new UsageError(`task ${options.task.name} has no central evaluation data: give --eval FILE, or --evaluate federated`);
     if (evalSpec === 'mnist' && !builtin) throw new UsageError(`--eval mnist evaluates the built-in MNIST tasks; task ${options.task.name} needs --eval FILE`);
-    const dataConfig = parseDeviceDataOptions({ ...deviceDataOptions(flags), holdout: 0 });
+    // An evaluation file is read as the task reads its data: the task's named features unless --features says otherwise.
+    const dataFlags = deviceDataOptions(flags);
+    const dataConfig = parseDeviceDataOptions({ ...(options.task.input.features && { features: options.task.input.features }), ...dataFlags, holdout: 0 });
     const backend = await initBackend(wanted ?? 'auto');
     let held: Examples | null = null;
-    if (central) held = evalSpec === undefined || evalSpec === 'mnist' ? (await loadMnist()).test : deviceExamples(await loadDeviceData(evalSpec, dataConfig), dataConfig).train;
+    if (central && (evalSpec === undefined || evalSpec === 'mnist')) held = (await loadMnist()).test;
+    else if (central && evalSpec !== undefined) {
+      const examples = deviceExamples(await loadDeviceData(evalSpec, dataConfig), dataConfig);
+      assertTaskFits(examples, options.task, `--eval ${evalSpec}`, 'eval');
+      held = examples.train;
+    }
     const client = await connectAggregator({ url, fleet: options.fleet, ...login(flags) });
     const evaluator = held ? await createEvaluator(options.task, held) : null;
     const coordinator = createCoordinator(options, { client, ...(evaluator && { evaluate: evaluator }), ...(initialWeights && { initialWeights }) });

@@ -74,7 +74,7 @@ export const taskFlags: FlagSpecs = {
 };
 
 /** `--task` (or `--model`) loaded, and `--evaluate` read: the coordinator settings they give. */
-export async function taskOptions(flags: Flags): Promise<{ task?: Task; initialWeights?: Float32Array; taskSource?: string; evaluate?: Evaluation[] }> {
+export async function taskOptions(flags: Flags): Promise<{ task?: Task; initialWeights?: Float32Array; taskSource?: string; taskNotes?: string[]; evaluate?: Evaluation[] }> {
   const spec = str(flags, 'task');
   if (spec !== undefined && str(flags, 'model') !== undefined) {
     throw new UsageError(`--task and --model both name the task: give one (--model ${str(flags, 'model')} is --task ${str(flags, 'model')})`);
@@ -86,7 +86,7 @@ export async function taskOptions(flags: Flags): Promise<{ task?: Task; initialW
   }
   if (spec === undefined) return { evaluate: where };
   const source = await loadTaskSource(spec);
-  return { task: source.task, initialWeights: source.weights, taskSource: source.source, evaluate: where };
+  return { task: source.task, initialWeights: source.weights, taskSource: source.source, taskNotes: source.notes, evaluate: where };
 }
 
 /** How a device's data file is read: the flags of `agent` and `simulate` (datasets/deviceDataOptions.ts). */

@@ -46,7 +46,8 @@ export const simulateCommand: Command = {
     // Flags first (paths, task, data options), then the task file: nothing starts before all are checked.
     const data = dataPath(flags, 'data');
     const evalData = dataPath(flags, 'eval-data');
-    const { taskSource, ...task } = await taskOptions(flags);
+    const { taskSource, taskNotes, ...task } = await taskOptions(flags);
+    for (const note of taskNotes ?? []) console.log(`task: ${note}`);
     const simulation = new Simulation({
       ...federationOptions(flags),
       ...task,
