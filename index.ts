@@ -52,6 +52,32 @@ export {
   type StatusMessage,
 } from './protocol/index.js';
 
-// Data and models.
+// Tasks: what the fleet trains (model, input, output, loss, metrics, optimizer), as JSON.
+export {
+  builtinTask,
+  parseTask,
+  isBuiltinTaskName,
+  BUILTIN_TASK_NAMES,
+  taskLayout,
+  taskParamCount,
+  TaskError,
+  type Task,
+  type TaskInput,
+  type TaskOutput,
+  type TaskLayer,
+  type TaskLayout,
+  type BuiltinTaskName,
+  type LossName,
+  type MetricName,
+  type OptimizerSpec,
+} from './protocol/index.js';
+export { loadTaskSource, type TaskSource } from './aggregator/index.js';
+
+// Data.
 export { loadMnist, partition, parsePartition, loadLocalFile, type Dataset, type PartitionSpec } from './datasets/index.js';
-export { initBackend, modelInfo, MODEL_NAMES, TrainingStoppedError, type BackendName, type ModelName } from './learning/index.js';
+export { loadDeviceData, parseDeviceDataOptions, type DeviceData, type DeviceDataOptions, type DeviceDataConfig } from './datasets/index.js';
+export { deviceExamples, datasetExamples, MNIST_SHAPE, type DeviceExamples, type Examples } from './datasets/index.js';
+
+// Models built from a task.
+export { initBackend, TaskModel, taskInitialWeights, importKerasModel, TrainingStoppedError, TrainingDataError, type BackendName } from './learning/index.js';
+export type { TaskData, TaskTrainOptions, TaskTrainResult, TaskEvalResult } from './learning/index.js';

@@ -6,8 +6,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { Rng, parseCodec } from '../protocol/index.js';
-import { modelInfo } from '../learning/index.js';
+import { Rng, builtinTask, parseCodec, taskLayout, type BuiltinTaskName } from '../protocol/index.js';
 import type { RunReport } from '../simulator/index.js';
 import { runGrid, roundsTo } from './grid.js';
 import { codecsTask } from './tasks.js';
@@ -29,7 +28,7 @@ const reports = await runGrid(
   process.argv.includes('--fresh'),
 );
 
-const delta = realisticDelta(modelInfo(task.model as '2nn').paramCount, 7);
+const delta = realisticDelta(taskLayout(builtinTask(task.model as BuiltinTaskName)).paramCount, 7);
 const f32 = reports.get('f32');
 const updates = (r: RunReport): number => r.rounds.reduce((s, x) => s + x.accepted, 0);
 const bytesPerUpdate = (r: RunReport): number => r.final.bytesUpTotal / updates(r);

@@ -10,7 +10,8 @@
 import os from 'node:os';
 import path from 'node:path';
 import { loadMnist, parsePartition, partition, subset } from '../datasets/index.js';
-import { LocalModel, initialWeights, isModelName } from '../learning/index.js';
+import { TaskModel, taskInitialWeights } from '../learning/index.js';
+import { builtinTask, isBuiltinTaskName } from '../protocol/index.js';
 import { applyDelta, centeredClip, coordinateMedian, krumSelect, l2Norm, mean, trimmedMean } from '../aggregator/index.js';
 import { chooseAttackers, deviceId, parseAttack } from '../simulator/index.js';
 import { runGrid, roundsTo, type GridRun } from './grid.js';
@@ -85,11 +86,12 @@ console.log(`wrote ${out}`);
 async function probe(at: number[]): Promise<void> {
   const n = Number(task.devices);
   const seed = Number(task.seed);
-  if (!isModelName(task.model)) throw new Error(`unknown model ${task.model}`);
+  if (!isBuiltinTaskName(task.model)) throw new Error(`unknown model ${task.model}`);
+  const builtin = builtinTask(task.model);
   const { train, test } = await loadMnist();
   const shards = partition(train.y, n, parsePartition(task.partition), seed);
   const ids = Array.from({ length: n }, (_, i) => deviceId(i, n));
-  const model = await LocalModel.create(task.model);
+  const model = await TaskModel.create(builtin);
   const f = 4;
   const aggregators: Record<string, (x: Float32Array[], previous: Float64Array) => ArrayLike<number>> = {
     fedavg: (x) => mean(x),
@@ -103,12 +105,12 @@ async function probe(at: number[]): Promise<void> {
     const a = parseAttack(spec);
     return { spec, attackers: chooseAttackers(ids, a.fraction, seed), factor: a.kind === 'signflip' ? -a.param! : a.param! };
   });
-  let w = initialWeights(task.model, seed);
+  let w = taskInitialWeights(builtin, seed);
   let previous: Float64Array = new Float64Array(w.length);
   const rows: Record<string, string | number>[] = [];
   const accuracyOf = async (step: ArrayLike<number>): Promise<number> => {
     model.setWeights(applyDelta(w, step));
-    return (await model.evaluate(test)).accuracy;
+    return (await model.evaluate(test)).metrics.accuracy ?? NaN;
   };
   for (let round = 1; round <= Math.max(...at); round++) {
     const honest: Float32Array[] = [];

@@ -3,13 +3,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import mqtt, { type MqttClient } from 'mqtt';
-import { Rng, build, decodeGlobal, decodeMessage, encodeMessage, int8Codec, parseCodec, type RoundMessage } from '../protocol/index.js';
+import { Rng, build, decodeGlobal, decodeMessage, encodeMessage, int8Codec, parseCodec, builtinTask, taskLayout, type RoundMessage } from '../protocol/index.js';
 import { Coordinator, DEFAULT_CODEC, DEFAULT_INFLUENCE_MULTIPLIER, l2Norm, type RoundReport } from '../aggregator/index.js';
 import { loadCheckpoint } from '../aggregator/checkpoint.js';
-import { initialWeights, modelInfo } from '../learning/index.js';
+import { taskInitialWeights } from '../learning/index.js';
 import { aggregatorFixture, f32Delta, publishUpdate, rawDevice, topics } from './helpers.js';
 
-const PARAMS = modelInfo('mlp').paramCount;
+const PARAMS = taskLayout(builtinTask('mlp')).paramCount;
 /** The largest float32. */
 const FLT_MAX = 3.4028234663852886e38;
 
@@ -91,7 +91,7 @@ describe('an aggregator given an update of huge values', () => {
     await expect.poll(() => watcher.versions).toEqual([0, 1, 2]);
     expect(afterRound2.every(Number.isFinite)).toBe(true);
     // The momentum was put back as it was after round 1 (v = 0.01): round 3 steps by 0.9 x 0.01 + 0.02.
-    const start = initialWeights('mlp', 0);
+    const start = taskInitialWeights(builtinTask('mlp'), 0);
     for (let i = 0; i < PARAMS; i += 997) expect(coordinator.weights[i]! - start[i]!).toBeCloseTo(0.01 + 0.029, 3);
     const saved = await loadCheckpoint(file, 'mlp', PARAMS);
     expect(saved?.round).toBe(3);
@@ -124,7 +124,7 @@ describe('an aggregator given an update of huge values', () => {
 
     // Assert: each counted as 100 examples: (0 x 100 + 0.01 x 100 + 0.01 x 100) / 300.
     expect(report!.accepted).toBe(3);
-    const start = initialWeights('mlp', 0);
+    const start = taskInitialWeights(builtinTask('mlp'), 0);
     for (let i = 0; i < PARAMS; i += 997) expect(coordinator.weights[i]! - start[i]!).toBeCloseTo(0.02 / 3, 5);
   });
 

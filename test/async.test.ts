@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { BufferedCoordinator, stalenessWeight, type RoundReport } from '../aggregator/index.js';
-import { initialWeights, modelInfo } from '../learning/index.js';
-import type { RoundMessage } from '../protocol/index.js';
+import { taskInitialWeights } from '../learning/index.js';
+import { builtinTask, taskLayout, type RoundMessage } from '../protocol/index.js';
 import { aggregatorFixture, f32Delta, publishUpdate, rawDevice, updatePayload } from './helpers.js';
 
-const PARAMS = modelInfo('mlp').paramCount;
+const PARAMS = taskLayout(builtinTask('mlp')).paramCount;
 
 /** The next round message that sends `id` off (after round `after`). */
 async function assignment(device: Awaited<ReturnType<typeof rawDevice>>, id: string, after = 0): Promise<RoundMessage> {
@@ -50,7 +50,7 @@ describe('async mode (FedBuff) over a real broker', () => {
     expect([again.participants, again.globalVersion]).toEqual([['a'], 0]);
     expect([afterGlobal.participants, afterGlobal.globalVersion]).toEqual([['b'], 1]);
     const expected = (0.01 + 0.03) / 2 + ((0.04 + 0.02) / 2) * stalenessWeight(1);
-    const start = initialWeights('mlp', 0);
+    const start = taskInitialWeights(builtinTask('mlp'), 0);
     for (let i = 0; i < PARAMS; i += 997) expect(coordinator.weights[i]! - start[i]!).toBeCloseTo(expected, 5);
     expect(rejected).toEqual(['a:duplicate']);
     expect(reports.map((r) => [r.accepted, r.staleness])).toEqual([
@@ -85,7 +85,7 @@ describe('async mode (FedBuff) over a real broker', () => {
       [2, { mean: 0.5, max: 1 }],
     ]);
     const expected = (0.01 + 0.03) / 2 + (0.04 * stalenessWeight(1) + 0.02) / 2;
-    const start = initialWeights('mlp', 0);
+    const start = taskInitialWeights(builtinTask('mlp'), 0);
     for (let i = 0; i < PARAMS; i += 997) expect(coordinator.weights[i]! - start[i]!).toBeCloseTo(expected, 5);
   });
 

@@ -3,10 +3,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Coordinator, connectAggregator } from '../aggregator/index.js';
-import { initialWeights, modelInfo } from '../learning/index.js';
+import { builtinTask, taskLayout } from '../protocol/index.js';
+import { taskInitialWeights } from '../learning/index.js';
 import { aggregatorFixture, f32Delta, publishUpdate, rawDevice, updatePayload } from './helpers.js';
 
-const PARAMS = modelInfo('mlp').paramCount;
+const PARAMS = taskLayout(builtinTask('mlp')).paramCount;
 
 describe('an aggregator restarted from its checkpoint', () => {
   const fixture = aggregatorFixture();
@@ -46,7 +47,7 @@ describe('an aggregator restarted from its checkpoint', () => {
     expect(resumed).toEqual([{ file, round: 1, version: 1, strategy: 'fedavgm:0.9:1', restoredState: ['velocity'], savedStrategy: 'fedavgm:0.9:1' }]);
     expect(again.globalVersion).toBe(1);
     expect(reports.map((r) => r.round)).toEqual([2, 3]);
-    const start = initialWeights('mlp', 0);
+    const start = taskInitialWeights(builtinTask('mlp'), 0);
     // FedAvgM (beta 0.9, lr 1): v = 0.01, then 0.9 x 0.01 + 0.02 = 0.029 (0.02 had the momentum
     // been lost), then 0.9 x 0.029 + 0.03 = 0.0561; the global moved by the sum of the v's.
     for (let i = 0; i < PARAMS; i += 997) expect(after.weights[i]! - start[i]!).toBeCloseTo(0.01 + 0.029 + 0.0561, 5);

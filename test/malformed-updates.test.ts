@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { Rng, f32Codec } from '../protocol/index.js';
+import { Rng, f32Codec, builtinTask, taskLayout } from '../protocol/index.js';
 import { Coordinator, type RoundReport } from '../aggregator/index.js';
-import { modelInfo } from '../learning/index.js';
 import { aggregatorFixture, publishUpdate, rawDevice, updatePayload } from './helpers.js';
 
-const PARAMS = modelInfo('mlp').paramCount;
+const PARAMS = taskLayout(builtinTask('mlp')).paramCount;
 
 describe('an aggregator under malformed updates', () => {
   const fixture = aggregatorFixture();

@@ -1,16 +1,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
 import { Registry } from 'prom-client';
-import { Rng, TypedEmitter, build, encodeMessage, f32Codec, type FederatedMetrics, type RoundMessage } from '../protocol/index.js';
+import { Rng, TypedEmitter, build, encodeMessage, f32Codec, builtinTask, taskLayout, type FederatedMetrics, type RoundMessage } from '../protocol/index.js';
 import { Coordinator, registerAggregatorMetrics, type CoordinatorEvents, type RoundReport } from '../aggregator/index.js';
-import { modelInfo } from '../learning/index.js';
 import { registerBrokerMetrics, startBroker, type BrokerHandle } from '../broker/index.js';
 import { serveMetrics, type MetricsServer } from '../cli/metrics-server.js';
 import { publishUpdate, rawDevice, smallEvaluator, testBroker } from './helpers.js';
 import { parsePrometheus, sample, scrape, type PromText } from './monitor-support.js';
 import { FedmqProcess } from './processes.js';
 
-const PARAMS = modelInfo('mlp').paramCount;
+const PARAMS = taskLayout(builtinTask('mlp')).paramCount;
 const goodUpdate = (round: RoundMessage, deviceId: string): Uint8Array =>
   encodeMessage(build.update({
     round: round.round, deviceId, numExamples: 10, codec: 'f32', delta: f32Codec.encode(new Float32Array(PARAMS), new Rng(0)),

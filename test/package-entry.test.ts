@@ -23,16 +23,17 @@ describe("the package's entry point", () => {
     // Prepare
     const dir = await consumer({
       'main.js': [
-        "import { Simulation, parseCodec } from 'fedmq';",
-        "const report = await new Simulation({ devices: 2, rounds: 1, codec: 'int8', backend: 'wasm', workers: 0, seed: 1 }).run();",
-        'console.log(JSON.stringify({ rounds: report.final.rounds, accepted: report.rounds[0].accepted, accuracy: report.final.accuracy, codec: parseCodec(report.config.codec).spec }));',
+        "import { Simulation, parseCodec, builtinTask, taskLayout } from 'fedmq';",
+        "const task = builtinTask('mlp');",
+        "const report = await new Simulation({ task, devices: 2, rounds: 1, codec: 'int8', backend: 'wasm', workers: 0, seed: 1 }).run();",
+        'console.log(JSON.stringify({ rounds: report.final.rounds, accepted: report.rounds[0].accepted, accuracy: report.final.accuracy, codec: parseCodec(report.config.codec).spec, params: taskLayout(task).paramCount }));',
       ].join('\n'),
     });
     // Execute
     const { stdout } = await run(process.execPath, ['main.js'], { cwd: dir, timeout: 120_000 });
     // Assert
-    const result = JSON.parse(stdout.trim().split('\n').at(-1)!) as { rounds: number; accepted: number; accuracy: number; codec: string };
-    expect(result).toMatchObject({ rounds: 1, accepted: 2, codec: 'int8' });
+    const result = JSON.parse(stdout.trim().split('\n').at(-1)!) as { rounds: number; accepted: number; accuracy: number; codec: string; params: number };
+    expect(result).toMatchObject({ rounds: 1, accepted: 2, codec: 'int8', params: 101_770 });
     expect(result.accuracy).toBeGreaterThan(0.5);
   }, 150_000);
 
@@ -40,11 +41,14 @@ describe("the package's entry point", () => {
     // Prepare: a consumer that uses the types, and a deep import the exports map must refuse.
     const dir = await consumer({
       'ok.ts': [
-        "import { Simulation, type SimulationSettings, type RoundReport } from 'fedmq';",
-        "const settings: SimulationSettings = { devices: 2, codec: 'topk:0.01+int8+ef', strategy: 'fedavgm' };",
+        "import { Simulation, TaskModel, datasetExamples, parseTask, taskInitialWeights, type DeviceExamples, type SimulationSettings, type RoundReport, type Task } from 'fedmq';",
+        "const task: Task = parseTask({ name: 'motes', input: { features: ['a', 'b'] }, output: { kind: 'binary' }, model: { layers: [{ kind: 'dense', units: 1 }] } });",
+        "const settings: SimulationSettings = { task, devices: 2, codec: 'topk:0.01+int8+ef', strategy: 'fedavgm' };",
         'const sim = new Simulation(settings);',
         "sim.on('roundClosed', (r: RoundReport) => r.accuracy.toFixed(2));",
         'export const devices: number = sim.options.devices;',
+        'export const model: Promise<TaskModel> = TaskModel.create(task, taskInitialWeights(task, 1));',
+        'export const examples = (x: Float32Array, y: Uint8Array): DeviceExamples => datasetExamples({ x, y, count: y.length, features: 2, numClasses: 2 }, [2]);',
       ].join('\n'),
       'tsconfig.json': JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', strict: true, noEmit: true, skipLibCheck: true, types: [] }, files: ['ok.ts'] }),
     });
@@ -52,8 +56,12 @@ describe("the package's entry point", () => {
     // Execute
     const typed = await run(process.execPath, [tsc, '-p', '.'], { cwd: dir }).then(() => 'ok', (e: { stdout: string }) => e.stdout);
     const deep = await run(process.execPath, ['--input-type=module', '-e', "await import('fedmq/dist/simulator/simulation.js')"], { cwd: dir }).then(() => 'loaded', (e: { stderr: string }) => e.stderr);
+    // The retired model zoo is not part of the package any more.
+    const exported = await run(process.execPath, ['--input-type=module', '-e', "console.log(Object.keys(await import('fedmq')).join(','))"], { cwd: dir }).then(({ stdout }) => stdout.trim().split(','));
     // Assert
     expect(typed).toBe('ok');
     expect(deep).toContain('ERR_PACKAGE_PATH_NOT_EXPORTED');
+    expect(exported).toEqual(expect.arrayContaining(['builtinTask', 'parseTask', 'taskLayout', 'TaskModel', 'taskInitialWeights', 'loadTaskSource', 'deviceExamples', 'datasetExamples', 'loadDeviceData']));
+    expect(exported.filter((name) => ['modelInfo', 'MODEL_NAMES', 'initialWeights', 'LocalModel', 'isModelName'].includes(name))).toEqual([]);
   }, 60_000);
 });

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Simulation } from '../simulator/index.js';
-import { int8Codec } from '../protocol/index.js';
-import { modelInfo } from '../learning/index.js';
+import { int8Codec, builtinTask, taskLayout } from '../protocol/index.js';
 
 describe('a simulated fleet', () => {
   it('writes a run report whose bytesUp is what the devices really published', async () => {
@@ -27,7 +26,7 @@ describe('a simulated fleet', () => {
     expect(report.final.accuracy).toBe(report.rounds[1]!.accuracy);
     // bytesUp: the sum of the update payloads on the wire, each an int8 delta plus a small CBOR envelope.
     expect(report.final.bytesUpTotal).toBe(published.reduce((a, b) => a + b, 0));
-    const int8Bytes = int8Codec().encode(new Float32Array(modelInfo('mlp').paramCount), { next: () => 0 } as never).byteLength;
+    const int8Bytes = int8Codec().encode(new Float32Array(taskLayout(builtinTask('mlp')).paramCount), { next: () => 0 } as never).byteLength;
     for (const b of published) {
       expect(b).toBeGreaterThan(int8Bytes);
       expect(b).toBeLessThan(int8Bytes + 300);
@@ -48,7 +47,7 @@ describe('a simulated fleet', () => {
     simulation.on('updateAccepted', (u) => published.push(u.bytes));
     const report = await simulation.run();
     expect(report.rounds.map((r) => r.accepted)).toEqual([3, 3]);
-    const f32Bytes = modelInfo('mlp').paramCount * 4;
+    const f32Bytes = taskLayout(builtinTask('mlp')).paramCount * 4;
     for (const b of published) expect(f32Bytes / b).toBeGreaterThan(100);
     expect(report.final.accuracy).toBeGreaterThan(0.3);
   }, 120_000);

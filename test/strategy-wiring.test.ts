@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
 import { Coordinator } from '../aggregator/index.js';
-import { initialWeights, modelInfo } from '../learning/index.js';
+import { builtinTask, taskLayout } from '../protocol/index.js';
+import { taskInitialWeights } from '../learning/index.js';
 import { aggregatorFixture, f32Delta, publishUpdate, rawDevice, updatePayload } from './helpers.js';
 
-const PARAMS = modelInfo('mlp').paramCount;
+const PARAMS = taskLayout(builtinTask('mlp')).paramCount;
 describe('the --strategy option over a real broker', () => {
   const fixture = aggregatorFixture();
 
@@ -20,7 +21,7 @@ describe('the --strategy option over a real broker', () => {
     await Promise.all(devices.map((d, k) => publishUpdate(d.client, ['a', 'b', 'c'][k]!, updatePayload(round, ['a', 'b', 'c'][k]!, f32Delta([0.01, 0.02, 5][k]!)))));
     await running;
     // Assert: every weight moved by the median step 0.02, not the mean 1.67.
-    const start = initialWeights('mlp', 0);
+    const start = taskInitialWeights(builtinTask('mlp'), 0);
     for (let i = 0; i < PARAMS; i += 1001) expect(coordinator.weights[i]! - start[i]!).toBeCloseTo(0.02, 5);
     expect(round.mu).toBe(0);
 

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { TrainingDataError } from '../../learning/errors.js';
-import { NUM_CLASSES, PIXELS } from '../../learning/models.js';
+import { NUM_CLASSES, PIXELS } from './models.js';
 
 /** Flat MNIST-shaped examples: `x` row-major, `count * 784` pixels in [0, 1]; `y` labels 0..9. */
 export interface TrainingData {

@@ -10,7 +10,7 @@ import { initBackend } from '../../learning/backend.js';
 import { BatchBuffer, checkTrainingData, type TrainingData } from './batches.js';
 import { ModelBusyError, ModelDisposedError, TrainingStoppedError } from '../../learning/errors.js';
 import { crossEntropySum } from '../../learning/metrics.js';
-import { isDenseOnly, isModelName, modelInfo, type ModelInfo, type ModelName } from '../../learning/models.js';
+import { isDenseOnly, isModelName, modelInfo, type ModelInfo, type ModelName } from './models.js';
 import { Metrics } from './metrics.js';
 import { Network } from './network.js';
 import { autodiffStep, denseStep, ProximalTerm, type SgdStep } from './sgdStep.js';

@@ -5,9 +5,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { WeightsLengthError } from '../../learning/errors.js';
-import { initialWeights } from '../../learning/initialWeights.js';
+import { initialWeights } from './initialWeights.js';
 import { conv2dReluLayer, denseLayer, maxPoolLayer, networkOptionsForBackend, type NetworkOptions } from '../../learning/layerOps.js';
-import { modelSpec, paramSpecs, type LayerSpec, type ModelName, type ParamSpec } from '../../learning/models.js';
+import { modelSpec, paramSpecs, type LayerSpec, type ModelName, type ParamSpec } from './models.js';
 
 /**
  * A model's trainable tensors as tfjs variables, in flat-vector order, and its forward pass

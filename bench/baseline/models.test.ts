@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { initialWeights, isModelName, MODEL_NAMES, modelInfo } from './index.js';
-import { paramSpecs } from './models.js';
+import { initialWeights } from './initialWeights.js';
+import { isModelName, MODEL_NAMES, modelInfo, paramSpecs } from './models.js';
 
 describe('the model zoo', () => {
   it('has the parameter counts of the papers', () => {

@@ -1,6 +1,8 @@
 /**
- * The model zoo as plain data: architectures, parameter shapes and their order in the flat
- * weight vector. Pure, no tfjs, so the aggregator can size and initialise models without it.
+ * The retired model zoo as plain data: architectures, parameter shapes and their order in the
+ * flat weight vector. Kept only for bench/baseline/ (LocalModel, the speed baseline of
+ * bench/task-speed.ts and the reference of TaskModel's built-in-task tests); fedmq itself
+ * describes models as tasks (protocol/task.ts `builtinTask`, `taskLayout`).
  */
 
 export const MODEL_NAMES = ['mlp', '2nn', 'cnn'] as const;

@@ -1,4 +1,4 @@
-import { Rng } from '../protocol/random.js';
+import { Rng } from '../../protocol/random.js';
 import { paramSpecs, type ModelName } from './models.js';
 
 /**
