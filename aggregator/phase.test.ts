@@ -65,6 +65,8 @@ describe('the fleet\'s evaluation', () => {
     expect(fleet.metrics.accuracy).toBeCloseTo(0.8, 12);
     expect(fleet.metrics.f1).toBeCloseTo(0.5, 12);
     expect(fleet.spread.f1).toEqual({ min: 0, median: 1 / 3, max: 2 / 3 });
+    // Device b has no actual positives: it has no recall, so the spread is device a's alone.
+    expect(fleet.spread.recall).toEqual({ min: 0.5, median: 0.5, max: 0.5 });
     expect(fleet.spread.loss).toEqual({ min: 0.2, median: 0.30000000000000004, max: 0.4 });
     expect(fleetEvaluation(binary, 1, [replies[2]!])).toBeNull();
   });

@@ -85,13 +85,27 @@ export function fleetEvaluation(task: Task, globalVersion: number, replies: Iter
     for (const name of SUM_NAMES) total[name] += sums[name];
     count += r.count;
     const own = metricsFromSums(task, sums, r.count);
-    perDevice.push({ loss: own.loss, ...own.metrics } as Record<string, number>);
+    // A device with nothing to find (no positives, no positive predictions) has no precision,
+    // recall or F1 to speak of: it is left out of those metrics' spread, not counted as 0.
+    const defined = Object.entries(own.metrics).filter(([name]) => definedOn(name, sums));
+    perDevice.push({ loss: own.loss, ...Object.fromEntries(defined) } as Record<string, number>);
   }
   if (count === 0) return null;
   const pooled = metricsFromSums(task, total, count);
   const spread: Record<string, Spread> = {};
-  for (const name of ['loss', ...task.metrics]) spread[name] = spreadOf(perDevice.map((d) => d[name] as number));
+  for (const name of ['loss', ...task.metrics]) {
+    const values = perDevice.flatMap((d) => (d[name] === undefined ? [] : [d[name]]));
+    if (values.length > 0) spread[name] = spreadOf(values);
+  }
   return { globalVersion, devices: perDevice.length, count, loss: pooled.loss, metrics: pooled.metrics as Record<string, number>, spread };
+}
+
+/** Whether a ratio metric has a denominator on these sums (precision: predicted positives; recall: actual positives). */
+function definedOn(name: string, s: EvalSums): boolean {
+  if (name === 'precision') return s.tp + s.fp > 0;
+  if (name === 'recall') return s.tp + s.fn > 0;
+  if (name === 'f1') return s.tp + s.fp + s.fn > 0;
+  return true;
 }
 
 /** A reply's sums, or null when they are missing or cannot describe `count` examples. */
