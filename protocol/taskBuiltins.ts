@@ -1,7 +1,7 @@
 import type { Task, TaskLayer } from './taskTypes.js';
 
 /**
- * The model zoo of learning/models.ts as tasks: MNIST, 28x28x1 grey pixels already in [0, 1]
+ * The MNIST model zoo fedmq started with (kept in bench/baseline/models.ts) as tasks: MNIST, 28x28x1 grey pixels already in [0, 1]
  * (the MNIST loader reads bytes and divides by 255, so no `input.scale`), ten classes, plain
  * SGD at the aggregator's defaults (lr 0.05, E = 1, B = 20). Same layers, same flat weight
  * order, same parameter counts; `learning/task` seeds their initial weights exactly as

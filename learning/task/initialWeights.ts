@@ -6,7 +6,7 @@ import { taskLayout, type Task } from '../../protocol/task.js';
  * order), Keras's defaults: Glorot-uniform kernels, U(-l, l) with l = sqrt(6 / (fanIn +
  * fanOut)); orthogonal recurrent kernels (Saxe et al. 2014); zero biases, but 1 on an LSTM's
  * forget gate (Keras's `unit_forget_bias`). Pure JS, so every process derives the same vector.
- * Seeded by (seed, task name) exactly as `initialWeights(name, seed)` of learning/models.ts, so
+ * Seeded by (seed, task name) exactly as the zoo's `initialWeights(name, seed)` (bench/baseline/initialWeights.ts), so
  * the built-in tasks start from the very weights the model zoo does.
  */
 export function taskInitialWeights(task: Task, seed: number): Float32Array {

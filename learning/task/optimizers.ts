@@ -27,7 +27,8 @@ export class LocalOptimizer {
     this.gradScale = plain ? lr : 1;
     this.anchor = mu > 0 ? params.map((v) => tf.clone(v)) : null;
     const slotCount = spec.kind === 'adam' ? 2 : plain ? 0 : 1;
-    this.slots = params.map((v) => Array.from({ length: slotCount }, () => tf.variable(tf.zerosLike(v), false)));
+    // In a tidy: the zeros a slot starts from are freed once the variable holds them.
+    this.slots = params.map((v) => Array.from({ length: slotCount }, () => tf.tidy(() => tf.variable(tf.zerosLike(v), false))));
   }
 
   /** One step from gradients scaled by `gradScale`, in `params` order. Call inside a tidy. */

@@ -4,7 +4,7 @@ import { Rng } from '../../protocol/random.js';
 import { builtinTask, parseTask, type Task } from '../../protocol/task.js';
 import { LocalModel } from '../../bench/baseline/localModel.js';
 import { Network } from '../../bench/baseline/network.js';
-import { initialWeights } from '../initialWeights.js';
+import { initialWeights } from '../../bench/baseline/initialWeights.js';
 import { tensorCount } from '../memory.js';
 import { bandsData, maxAbsDiff } from '../testSupport.js';
 import { taskInitialWeights, TaskModel, type TaskData } from './index.js';
@@ -189,6 +189,23 @@ describe('a task model: every layer kind trains', () => {
     expect(result.metrics.accuracy).toBeCloseTo((result.sums.tp + result.sums.tn) / 20, 6);
     expect(trained.steps).toBe(1);
     model.dispose();
+  });
+
+  it('frees its optimiser state after every training: adam and momentum keep nothing between rounds', async () => {
+    for (const optimizer of [{ kind: 'adam' }, { kind: 'sgd', momentum: 0.9 }]) {
+      // Prepare
+      const task = parseTask({ input: { shape: [8, 2] }, output: { kind: 'binary' }, model: { layers: [{ kind: 'flatten' }, { kind: 'dense', units: 4 }, { kind: 'dense', units: 1 }] }, optimizer });
+      const data = sequences(20, 6);
+      data.y = data.y.map((c) => (c === 0 ? 1 : 0));
+      const model = await TaskModel.create(task);
+      await model.train(data, { seed: 1 });
+      const tensors = tensorCount();
+      // Execute
+      for (let round = 2; round < 5; round++) await model.train(data, { seed: round });
+      // Assert
+      expect(tensorCount()).toBe(tensors);
+      model.dispose();
+    }
   });
 });
 
