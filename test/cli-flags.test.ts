@@ -115,7 +115,9 @@ const CASES: [string[], RegExp][] = [
   [[...AGGREGATOR, '--min-devices', '0'], /--min-devices: /],
   [[...AGGREGATOR, '--wait-devices', '-1'], /--wait-devices expects seconds/],
   [[...AGGREGATOR, '--metrics-port', '70000'], /--metrics-port expects PORT/],
-  [[...AGGREGATOR, '--eval', 'nonsense'], /--eval 'nonsense'/],
+  [[...AGGREGATOR, '--eval', 'nonsense'], /--eval "nonsense": no such file or folder/],
+  [[...AGGREGATOR, '--task', 'examples/sensor/task.json', '--evaluate', 'central'], /task sensor-anomaly has no central evaluation data: give --eval FILE, or --evaluate federated/],
+  [[...AGGREGATOR, '--task', 'examples/sensor/task.json', '--eval', 'mnist'], /--eval mnist evaluates the built-in MNIST tasks/],
   [[...AGGREGATOR, '--report', path.join(tmp, 'missing', 'r.json')], /--report .*does not exist/],
   [['aggregator', '--broker', 'not a url'], /--broker expects a URL/],
   // broker: refused before it listens.
