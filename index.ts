@@ -74,7 +74,7 @@ export {
 export { loadTaskSource, type TaskSource } from './aggregator/index.js';
 
 // Data.
-export { loadMnist, partition, parsePartition, loadLocalFile, type Dataset, type PartitionSpec } from './datasets/index.js';
+export { loadMnist, partition, parsePartition, type Dataset, type PartitionSpec } from './datasets/index.js';
 export { loadDeviceData, parseDeviceDataOptions, type DeviceData, type DeviceDataOptions, type DeviceDataConfig } from './datasets/index.js';
 export { deviceExamples, datasetExamples, MNIST_SHAPE, type DeviceExamples, type Examples } from './datasets/index.js';
 

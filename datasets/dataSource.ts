@@ -1,16 +1,15 @@
 import { OptionsError } from '../protocol/errors.js';
 import { subset, type Dataset } from './dataset.js';
-import { localFileFormat, loadLocalFile } from './localFile.js';
 import { loadMnist, MNIST_TRAIN_COUNT } from './mnist.js';
 import { partition } from './partition.js';
 import { formatPartition, parsePartition, type PartitionSpec } from './partitionSpec.js';
 
-/** Where a device agent's training data comes from (its `--data` flag). */
-export type DataSource =
-  /** Client `index` of `of` in a seeded partition of MNIST's training set (simulation, demos). */
-  | { kind: 'mnist'; partition: PartitionSpec; index: number; of: number }
-  /** The device's own examples in a CSV or NDJSON file. */
-  | { kind: 'file'; path: string };
+/**
+ * A device's share of MNIST (`--data mnist:...`): client `index` of `of` in a seeded partition of
+ * MNIST's training set (demos, and a fleet over several processes that matches a simulation). A
+ * device's own data files are read by `loadDeviceData`.
+ */
+export type DataSource = { kind: 'mnist'; partition: PartitionSpec; index: number; of: number };
 
 export interface DataSourceOptions {
   /** Fleet size used when the spec omits `/<of>`. @default 10 */
@@ -21,16 +20,15 @@ export const DEFAULT_NUM_DEVICES = 10;
 
 const USAGE =
   "expected 'mnist:<partition>:<index>[/<of>]' (e.g. mnist:iid:3/10, mnist:shards:2:0/100, " +
-  'mnist:dirichlet:0.5:7/20) or a path to a .csv, .ndjson or .jsonl file';
+  'mnist:dirichlet:0.5:7/20)';
 const CLIENT = /^(\d+)(?:\/(\d+))?$/;
 
-/** Resolves a `--data` value; throws `OptionsError('data', ...)` saying what was expected. */
+/** Resolves an `mnist:...` `--data` value; throws `OptionsError('data', ...)` saying what was expected. */
 export function parseDataSource(spec: string, options: DataSourceOptions = {}): DataSource {
   const text = spec.trim();
   if (text === '') throw bad(spec, 'empty');
   if (text === 'mnist' || text.startsWith('mnist:')) return parseMnist(spec, text.slice('mnist:'.length), options);
-  if (localFileFormat(text) !== null) return { kind: 'file', path: text };
-  throw bad(spec, 'neither an mnist spec nor a .csv / .ndjson / .jsonl file');
+  throw bad(spec, 'not an mnist spec');
 }
 
 function parseMnist(spec: string, rest: string, options: DataSourceOptions): DataSource {
@@ -67,7 +65,6 @@ const partitions = new Map<string, Uint32Array[]>();
  * and shared by every simulated device of the process.
  */
 export async function loadDataSource(source: DataSource, seed: number): Promise<Dataset> {
-  if (source.kind === 'file') return loadLocalFile(source.path);
   const { train } = await loadMnist();
   const key = `${formatPartition(source.partition)}|${source.of}|${seed}`;
   let parts = partitions.get(key);

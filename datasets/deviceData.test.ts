@@ -8,7 +8,6 @@ import {
   DataRowError,
   gatherExamples,
   loadDeviceData,
-  loadLocalFile,
   parseDeviceDataOptions,
   toDataset,
   type DeviceDataOptions,
@@ -263,15 +262,3 @@ describe('parseDeviceDataOptions', () => {
   });
 });
 
-describe('the legacy --data file.csv reader', () => {
-  it('still reads label,x0,x1,... and still divides by 255 once a value exceeds 1 (the new path never does)', async () => {
-    // Prepare
-    const path = await file('legacy.csv', '3,0,255\n1,51,0\n');
-
-    // Execute
-    const legacy = await loadLocalFile(path);
-
-    // Assert
-    expect([...legacy.x]).toEqual([0, 1, Math.fround(0.2), 0]);
-  });
-});

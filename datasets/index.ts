@@ -1,9 +1,8 @@
 /**
  * Datasets for fedmq: MNIST from IDX files, partitioners that split a dataset across
- * simulated clients (iid, shards, dirichlet), and local CSV / NDJSON files for real devices:
- * the legacy `label,x0,x1,...` reader (`loadLocalFile`) and the named-column device data path
- * (`loadDeviceData`: labels, feature columns, windows, held-out split, natural `by:COLUMN`
- * splits, federated feature statistics). See datasets/README.md.
+ * simulated clients (iid, shards, dirichlet), and a device's own CSV / NDJSON files read by
+ * named columns (`loadDeviceData`: labels, feature columns, windows, held-out split, natural
+ * `by:COLUMN` splits, federated feature statistics). See datasets/README.md.
  */
 export { subset, labelHistogram, type Dataset } from './dataset.js';
 export { DataFileError, DataRowError, IdxFormatError } from './errors.js';
@@ -28,7 +27,6 @@ export {
 export { parsePartition, formatPartition, PARTITION_USAGE, type PartitionSpec } from './partitionSpec.js';
 export { partition } from './partition.js';
 export { DIRICHLET_MAX_ATTEMPTS, DIRICHLET_MIN_SIZE, dirichletMinSize } from './dirichlet.js';
-export { loadLocalFile, localFileFormat, type LocalFileFormat } from './localFile.js';
 export {
   parseDataSource,
   loadDataSource,

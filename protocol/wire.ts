@@ -206,7 +206,6 @@ const validators: { [K in MessageType]: (o: f.Obj) => ByType[K] } = {
       ...trainConfig(o),
     }),
   update: (o) => {
-    const metrics = f.obj(o, 'metrics');
     return build.update({
       round: f.int(o, 'round', 1),
       deviceId: deviceId(o),
