@@ -398,7 +398,8 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
 
   /** Announces an `evaluate` or `statistics` round to the online devices and collects their replies until all answered, left, or the deadline. */
   private async runPhase(kind: 'evaluate' | 'statistics', round: number, globalVersion: number): Promise<PhaseCollection | null> {
-    const participants = this.registry.online();
+    // A busy device declines work; evaluating is work too.
+    const participants = this.registry.all().filter((d) => d.state === 'online' || d.state === 'training').map((d) => d.deviceId).sort();
     if (participants.length === 0) return null;
     const o = this.options;
     const now = this.clock.now();

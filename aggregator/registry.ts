@@ -1,9 +1,11 @@
-import type { Capabilities, DeviceState, StatusMessage } from '../protocol/index.js';
+import type { Capabilities, DeviceState, Resources, StatusMessage } from '../protocol/index.js';
 
 export interface DeviceRecord {
   deviceId: string;
   state: DeviceState;
   capabilities: Capabilities | undefined;
+  /** What the device last said it can spare (battery, temperature, load, memory). */
+  resources?: Resources;
   /**
    * Examples the device declared (`capabilities.samples`) when it joined: its first
    * declaration, lowered by any smaller later one, never raised. Undefined until it declares.
@@ -35,6 +37,7 @@ export class DeviceRegistry {
       deviceId: status.deviceId,
       state: status.state,
       capabilities: status.capabilities ?? prev?.capabilities,
+      resources: status.resources ?? prev?.resources,
       lastSeen: now,
     });
     const samples = declared === undefined ? prev?.declaredSamples : Math.min(declared, prev?.declaredSamples ?? Infinity);
@@ -70,7 +73,7 @@ export class DeviceRegistry {
     return state === 'online' || state === 'training';
   }
 
-  /** Ids of devices that are online or training, sorted so that selection is deterministic. */
+  /** Ids of devices that are online, training or busy (connected), sorted so that selection is deterministic. */
   online(): string[] {
     return [...this.devices.values()]
       .filter((d) => d.state !== 'offline')

@@ -24,7 +24,8 @@ export interface SelectionOptions {
  */
 export function selectParticipants(devices: DeviceRecord[], options: SelectionOptions, rng: Rng): string[] {
   const eligible = devices
-    .filter((d) => d.state !== 'offline' && (options.criterion?.(d) ?? true))
+    // A busy device declines work (its own policy: on battery, hot, loaded) until it says online again.
+    .filter((d) => d.state !== 'offline' && d.state !== 'busy' && (options.criterion?.(d) ?? true))
     .map((d) => d.deviceId)
     .sort();
   const wanted = Math.max(options.minParticipants, Math.ceil(options.fraction * eligible.length));

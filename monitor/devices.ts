@@ -5,7 +5,7 @@ import { boundedRecord } from './evaluation.js';
 export interface DeviceView {
   id: string;
   /** From its retained status; `unknown` until one arrives (e.g. only an update was seen). */
-  state: 'online' | 'training' | 'offline' | 'unknown';
+  state: 'online' | 'training' | 'busy' | 'offline' | 'unknown';
   /** Last time anything came from it: status, update, or its connection in `$SYS`. */
   lastSeen: number;
   backend?: string;
@@ -99,8 +99,8 @@ export class DeviceTable {
     this.devices.delete(id);
   }
 
-  counts(): { total: number; online: number; training: number; offline: number; unknown: number } {
-    const c = { total: 0, online: 0, training: 0, offline: 0, unknown: 0 };
+  counts(): { total: number; online: number; training: number; busy: number; offline: number; unknown: number } {
+    const c = { total: 0, online: 0, training: 0, busy: 0, offline: 0, unknown: 0 };
     for (const d of this.devices.values()) {
       c.total += 1;
       c[d.state] += 1;
@@ -108,9 +108,9 @@ export class DeviceTable {
     return c;
   }
 
-  /** Training first, then online, unknown, offline; by id within each. */
+  /** Training first, then online, busy, unknown, offline; by id within each. */
   list(): DeviceView[] {
-    const order = { training: 0, online: 1, unknown: 2, offline: 3 } as const;
+    const order = { training: 0, online: 1, busy: 2, unknown: 3, offline: 4 } as const;
     return [...this.devices.values()]
       .map((d) => ({ ...d, ...(d.evalMetrics && { evalMetrics: { ...d.evalMetrics } }) }))
       .sort((a, b) => order[a.state] - order[b.state] || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));

@@ -58,7 +58,7 @@ export interface MonitorSnapshot {
   phase: PhaseView | null;
   /** The evaluation (federated, central) of the last closed round that reported one. */
   evaluation: EvaluationView | null;
-  devices: { total: number; online: number; training: number; offline: number; unknown: number; list: DeviceView[] };
+  devices: { total: number; online: number; training: number; busy: number; offline: number; unknown: number; list: DeviceView[] };
   history: RoundHistoryEntry[];
   traffic: Record<string, FamilyTraffic>;
   /** Messages on fleet topics that failed validation. */

@@ -165,7 +165,11 @@ export interface StatisticsMessage {
   sumSquares: number[];
 }
 
-export const DeviceState = { Online: 'online', Training: 'training', Offline: 'offline' } as const;
+/**
+ * `busy`: online, but declining to train now (its `--train-when` policy: on battery, hot,
+ * loaded); selection skips it until it says `online` again.
+ */
+export const DeviceState = { Online: 'online', Training: 'training', Busy: 'busy', Offline: 'offline' } as const;
 export type DeviceState = (typeof DeviceState)[keyof typeof DeviceState];
 
 export interface Capabilities {
@@ -175,6 +179,20 @@ export interface Capabilities {
   samples: number;
 }
 
+/** What the device's OS says it can spare, as read when the status was sent; each absent when unknown. */
+export interface Resources {
+  /** On mains power (or charging). */
+  onAc?: boolean;
+  /** Battery charge, 0..100. */
+  batteryPercent?: number;
+  /** CPU temperature, degrees Celsius. */
+  cpuTempC?: number;
+  /** One-minute load average divided by the CPU count. */
+  load?: number;
+  /** Memory available to new work, MB. */
+  freeMemMb?: number;
+}
+
 /** Retained on `status/{deviceId}`; the device's last will sets it `offline`. */
 export interface StatusMessage {
   v: number;
@@ -182,6 +200,9 @@ export interface StatusMessage {
   deviceId: string;
   state: DeviceState;
   capabilities?: Capabilities;
+  resources?: Resources;
+  /** Why the device is `busy` (the rule of its policy that failed, e.g. `cpu-temp<70: 74.5`). */
+  reason?: string;
   /** Unix epoch milliseconds when the device sent it. */
   ts: number;
 }

@@ -8,6 +8,7 @@ import {
   type Body,
   type EvaluationMessage,
   type FederatedMetrics,
+  type Resources,
   type Spread,
   type StatisticsMessage,
   type TrainMetrics,
@@ -253,6 +254,8 @@ const validators: { [K in MessageType]: (o: f.Obj) => ByType[K] } = {
           samples: f.int(caps, 'samples'),
         },
       }),
+      ...(o.resources !== undefined && { resources: resources(f.obj(o, 'resources')) }),
+      ...(o.reason !== undefined && { reason: f.str(o, 'reason', 128) }),
     });
   },
   metrics: (o) =>
@@ -288,4 +291,23 @@ function federatedMetrics(o: f.Obj): FederatedMetrics {
     globalVersion: f.int(o, 'globalVersion'), devices: f.int(o, 'devices'), count: f.int(o, 'count'),
     loss: f.numOrNaN(o, 'loss'), metrics: f.numberRecord(o, 'metrics', 16), spread,
   };
+}
+
+function resources(o: f.Obj): Resources {
+  const r: Resources = {};
+  if (o.onAc !== undefined) {
+    if (typeof o.onAc !== 'boolean') throw new DecodeError(DecodeReason.BadField, 'field "onAc" must be a boolean');
+    r.onAc = o.onAc;
+  }
+  const within = (field: 'batteryPercent' | 'cpuTempC' | 'load' | 'freeMemMb', min: number, max: number): void => {
+    if (o[field] === undefined) return;
+    const v = f.num(o, field);
+    if (v < min || v > max) throw new DecodeError(DecodeReason.BadField, `field "${field}" must be in [${min}, ${max}]`);
+    r[field] = v;
+  };
+  within('batteryPercent', 0, 100);
+  within('cpuTempC', -100, 250);
+  within('load', 0, 1e6);
+  within('freeMemMb', 0, 1e9);
+  return r;
 }

@@ -76,7 +76,8 @@ export function asyncTiming(clock: ManualClock, profileOf: (deviceId: string) =>
       coordinator.on('idle', () => scheduler.idle());
       coordinator.on('updateAccepted', (u) => scheduler.settled(u.deviceId, 'update'));
       coordinator.on('updateRejected', (u) => scheduler.settled(u.deviceId, 'update'));
-      coordinator.on('deviceStatus', (d) => d.state !== 'training' && scheduler.settled(d.deviceId, d.state));
+      // Simulated devices never decline work (no train-when policy): busy is online here.
+      coordinator.on('deviceStatus', (d) => d.state !== 'training' && scheduler.settled(d.deviceId, d.state === 'busy' ? 'online' : d.state));
     },
     gate: (id) => (work: FinishedWork) => scheduler.finished(id, work, trainMs.get(id) ?? 0),
     trained: (id, ms) => trainMs.set(id, ms),
