@@ -1,6 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
-import { DeviceAgent, FOLLOW_MODES, FileResidualStore, connectDevice, type FollowMode } from '../device-agent/index.js';
+import { DeviceAgent, FOLLOW_MODES, FileModelStore, FileResidualStore, connectDevice, expandHome, type FollowMode } from '../device-agent/index.js';
 import {
   MNIST_SHAPE, datasetExamples, deviceExamples, loadDataSource, loadDeviceData, parseDataSource, parseDeviceDataOptions,
   type DeviceDataConfig, type DeviceExamples,
@@ -33,7 +33,7 @@ export const agentCommand: Command = {
     fleet: { type: 'string', placeholder: 'ID', description: 'fleet id', default: 'default' },
     backend: { type: 'string', placeholder: 'NAME', description: 'auto | tensorflow | wasm | cpu', default: 'auto' },
     follow: { type: 'string', placeholder: 'MODE', description: 'download the global always, or when-selected for a round', default: 'always' },
-    'state-dir': { type: 'string', placeholder: 'DIR', description: 'where error-feedback residuals survive restarts', default: '~/.fedmq' },
+    'state-dir': { type: 'string', placeholder: 'DIR', description: 'where error-feedback residuals survive restarts and the newest global is kept (model.safetensors, for fedmq predict)', default: '~/.fedmq' },
     ...loginFlags,
   },
 
@@ -60,8 +60,13 @@ export const agentCommand: Command = {
     client.on('offline', () => console.log('connection lost; reconnecting'));
     client.on('connect', () => console.log('connected'));
 
-    const stateDir = str(flags, 'state-dir') ?? path.join(os.homedir(), '.fedmq');
-    const agent = new DeviceAgent(client, { deviceId, fleet, data, follow }, { residuals: new FileResidualStore(stateDir, { onWarning: (e) => console.error(`warning: ${printable(e.message)}`) }) });
+    const stateDir = expandHome(str(flags, 'state-dir') ?? path.join(os.homedir(), '.fedmq'));
+    const models = new FileModelStore(stateDir);
+    const agent = new DeviceAgent(client, { deviceId, fleet, data, follow }, {
+      residuals: new FileResidualStore(stateDir, { onWarning: (e) => console.error(`warning: ${printable(e.message)}`) }),
+      models,
+    });
+    agent.on('modelSaved', (m) => console.log(`global v${m.version} (round ${m.round}) kept in ${models.file}`));
     agent.on('trainingStarted', (r) => console.log(`round ${r.round}: training (E=${r.epochs}, B=${r.batchSize}, lr=${r.lr})`));
     agent.on('updatePublished', (u) => console.log(`round ${u.round}: published ${formatBytes(u.bytes)} update, train loss ${u.loss.toFixed(4)}${metricsText(u.metrics)}, ${(u.trainMs / 1000).toFixed(1)} s`));
     agent.on('evaluated', (e) => console.log(e.count === 0

@@ -23,6 +23,7 @@ import { TrainingStoppedError, currentBackend } from '../learning/index.js';
 import { taskMismatch, type DeviceExamples } from '../datasets/index.js';
 import { MessageRefusedError } from './errors.js';
 import { GlobalCopy, type FollowMode } from './globalCopy.js';
+import type { ModelStore, SavedModel } from './modelStore.js';
 import { MemoryResidualStore, type ResidualStore } from './residualStore.js';
 import { LocalTrainer, numbers, type Trainer, type TrainOutcome } from './trainer.js';
 
@@ -59,6 +60,11 @@ export interface AgentDeps {
   gate?: (work: FinishedWork) => Promise<void | 'late'>;
   /** The clock round deadlines are checked on; a simulated fleet passes its own. @default systemClock */
   clock?: Clock;
+  /**
+   * Where the device keeps the newest verified global with its task (device-agent/modelStore.ts),
+   * to use what it learned (`fedmq predict`, `--serve`). By default none: nothing is kept.
+   */
+  models?: ModelStore;
 }
 
 /** What a device is about to report for a round. */
@@ -88,6 +94,8 @@ export type AgentEvents = {
   statisticsSent: [info: { round: number; count: number }];
   /** The update for the open round went out again: the round was announced again after it was sent (a restarted broker lost it). */
   updateResent: [info: { round: number; bytes: number }];
+  /** A newly verified global and its task were written to the model store (`AgentDeps.models`). */
+  modelSaved: [info: { version: number; round: number; sha256: string }];
   /** Something went wrong but the agent keeps running (a refused message: `MessageRefusedError`; failed training). */
   warning: [error: Error];
 };
@@ -105,6 +113,11 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
   private readonly dropout: AgentDeps['dropout'];
   private readonly gate: AgentDeps['gate'];
   private readonly clock: Clock;
+  private readonly models: ModelStore | undefined;
+  /** What the model store holds or is writing (version, checksum and task), and the newest global waiting to be written. */
+  private savedKey = '';
+  private saving: Promise<void> | null = null;
+  private toSave: { key: string; model: SavedModel } | null = null;
   private task: TaskMessage | null = null;
   /** The task's update codec, resolved once when the task arrives. */
   private codec: Codec | null = null;
@@ -141,6 +154,7 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
     this.dropout = deps.dropout;
     this.gate = deps.gate;
     this.clock = deps.clock ?? systemClock;
+    this.models = deps.models;
     this.global = new GlobalCopy(options.follow);
   }
 
@@ -180,6 +194,8 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
     this.client.off('connect', this.onConnect);
     this.training?.stop.abort();
     if (this.client.connected) await this.publishStatus(DeviceState.Offline).catch(() => undefined);
+    // A model being written is finished (the write is atomic either way); newer ones are not started.
+    await this.saving;
     if (this.ownsTrainer) this.trainer.dispose();
   }
 
@@ -210,7 +226,42 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
       this.emit('warning', e instanceof MessageRefusedError ? e : new MessageRefusedError(kind, e.message, { cause: e }));
       return;
     }
+    if (kind !== 'round') this.keepModel();
     void this.maybeTrain();
+  }
+
+  /**
+   * Hands the global to the model store when it is new (another version, checksum or task) and
+   * its task can be used as it is (its statistics are numbers, not `'fleet'`). Written in the
+   * background, one write at a time; globals that arrive during a write wait, and only the
+   * newest of them is written next. A failed write is a `warning`; the next global tries again.
+   */
+  private keepModel(): void {
+    const weights = this.global.weights;
+    const task = this.task?.task;
+    if (!this.models || !weights || !task || task.preprocessing?.standardize === 'fleet') return;
+    const model: SavedModel = { task, version: this.global.version, round: this.global.round, sha256: this.global.sha256, weights };
+    const key = `${model.version} ${model.sha256} ${JSON.stringify(task)}`;
+    if (key === this.savedKey || key === this.toSave?.key) return;
+    this.toSave = { key, model };
+    this.saving ??= this.writeModels();
+  }
+
+  private async writeModels(): Promise<void> {
+    const store = this.models!;
+    for (let next = this.toSave; next !== null && !this.stopped; next = this.toSave) {
+      this.toSave = null;
+      const previous = this.savedKey;
+      this.savedKey = next.key;
+      try {
+        await store.save(next.model);
+        this.emit('modelSaved', { version: next.model.version, round: next.model.round, sha256: next.model.sha256 });
+      } catch (error) {
+        if (this.savedKey === next.key) this.savedKey = previous;
+        this.emit('warning', error as Error);
+      }
+    }
+    this.saving = null;
   }
 
   /** The task's codec, or `MessageRefusedError` unless this device's data fits the task as announced. */

@@ -21,6 +21,9 @@ export const FOLLOW_MODES: readonly FollowMode[] = ['always', 'when-selected'];
 export class GlobalCopy {
   version = -1;
   weights: Float32Array | null = null;
+  /** The round that produced `weights`, and their hex SHA-256 as verified (the global message's or its step's). */
+  round = -1;
+  sha256 = '';
   private length: number | null = null;
   private deltaMode = false;
   private missedStep = false;
@@ -47,6 +50,8 @@ export class GlobalCopy {
     if (this.weights && this.weights.length !== task.paramCount) {
       this.weights = null;
       this.version = -1;
+      this.round = -1;
+      this.sha256 = '';
     }
     const pending = this.pending;
     this.pending = null;
@@ -66,6 +71,8 @@ export class GlobalCopy {
     }
     this.weights = decodeGlobal(message, this.length);
     this.version = message.version;
+    this.round = message.round;
+    this.sha256 = message.sha256;
     this.missedStep = false;
   }
 
@@ -74,6 +81,8 @@ export class GlobalCopy {
     if (this.weights && message.baseVersion === this.version) {
       this.weights = applyGlobalDelta(this.weights, message);
       this.version = message.version;
+      this.round = message.round;
+      this.sha256 = message.sha256;
     } else if (message.version !== this.version) {
       this.missedStep = true;
     }

@@ -4,3 +4,7 @@ export { MessageRefusedError, type RefusedKind } from './errors.js';
 export { connectDevice, sendImmediately, withBackoff, type DeviceConnectOptions } from './connect.js';
 export { LocalTrainer, numbers, taskKey, type EvalJob, type Trainer, type TrainJob, type TrainOutcome } from './trainer.js';
 export { GlobalCopy, FOLLOW_MODES, type FollowMode } from './globalCopy.js';
+export {
+  FileModelStore, MemoryModelStore, SavedModelError, MODEL_FILE, MODEL_FORMAT, MODEL_FORMAT_VERSION,
+  expandHome, formatModelFile, loadSavedModel, modelFile, parseModelFile, type ModelStore, type SavedModel,
+} from './modelStore.js';
