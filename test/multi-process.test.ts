@@ -1,8 +1,22 @@
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FedmqProcess } from './processes.js';
+
+const READINGS = new URL('../examples/sensor/readings.csv', import.meta.url);
+
+/** One mote's readings as that device would hold them: its own file, only the columns it reads. */
+function moteFile(dir: string, mote: string): string {
+  const [header, ...rows] = readFileSync(READINGS, 'utf8').trim().split('\n');
+  const columns = header!.split(',');
+  const keep = ['reading', 'humidity', 'temperature', 'label'].map((c) => columns.indexOf(c));
+  const own = rows.map((r) => r.split(',')).filter((f) => f[columns.indexOf('mote')] === mote);
+  const file = path.join(dir, `mote-${mote}.csv`);
+  writeFileSync(file, ['reading,humidity,temperature,label', ...own.map((f) => keep.map((k) => f[k]).join(','))].join('\n') + '\n');
+  return file;
+}
 
 describe('fedmq as separate processes: broker, aggregator and three agents', () => {
   const processes: FedmqProcess[] = [];
@@ -61,5 +75,36 @@ describe('fedmq as separate processes: broker, aggregator and three agents', () 
     // Three devices train at once and two make a global: some update joins a newer global than it started from.
     expect(globals.some((l) => /staleness \d\.\d \(max [1-9]/.test(l))).toBe(true);
     for (const p of [...agents, broker]) expect(await p.stop()).toBe(0);
+  }, 240_000);
+
+  it('trains a user\'s task across processes: the aggregator publishes the task file, devices bring only their own CSV', async () => {
+    // Prepare: two motes with events, each agent with its own file and nothing else.
+    const broker = new FedmqProcess(['broker', '--host', '127.0.0.1', '--port', '0']);
+    processes.push(broker);
+    const [, url] = await broker.waitFor(/broker listening on (mqtt:\/\/\S+)/);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'fedmq-motes-'));
+    const task = fileURLToPath(new URL('../examples/sensor/task.json', import.meta.url));
+
+    // Execute
+    const aggregator = new FedmqProcess(['aggregator', '--broker', url!, '--fleet', 'motes', '--task', task, '--rounds', '2', '--min-devices', '2', '--codec', 'f32', '--round-timeout', '120']);
+    processes.push(aggregator);
+    const agents = ['1', '4'].map((mote) => new FedmqProcess([
+      'agent', '--broker', url!, '--fleet', 'motes', '--id', `mote-${mote}`, '--data', moteFile(dir, mote), '--time', 'reading', '--window', '30', '--state-dir', dir,
+    ]));
+    processes.push(...agents);
+    const code = await aggregator.exit();
+
+    // Assert: statistics before round 1, then two rounds each evaluated on both motes' held-out windows.
+    expect(code, aggregator.lines.join('\n')).toBe(0);
+    expect(aggregator.lines.some((l) => /^statistics: 2 device\(s\), \d+ readings; mean /.test(l))).toBe(true);
+    const rounds = aggregator.lines.filter((l) => l.startsWith('round ') && l.includes('fleet['));
+    expect(rounds, aggregator.lines.join('\n')).toHaveLength(2);
+    expect(rounds.every((l) => l.includes('fleet[2 dev') && l.includes('participants 2/2'))).toBe(true);
+    for (const agent of agents) {
+      await agent.waitFor(/round 2: evaluated global 2 on \d+ held-out examples/);
+      expect(agent.lines.some((l) => /sent feature statistics/.test(l))).toBe(true);
+      expect(await agent.stop()).toBe(0);
+    }
+    expect(await broker.stop()).toBe(0);
   }, 240_000);
 });
