@@ -1,6 +1,9 @@
 import os from 'node:os';
 import path from 'node:path';
-import { DeviceAgent, FOLLOW_MODES, FileModelStore, FileResidualStore, connectDevice, expandHome, type FollowMode } from '../device-agent/index.js';
+import {
+  DeviceAgent, FOLLOW_MODES, FileModelStore, FileResidualStore, PREDICTOR_RUNTIMES, PredictServer, connectDevice, expandHome, openPredictor,
+  parsePredictorRuntime, parseServeAddress, type FollowMode,
+} from '../device-agent/index.js';
 import {
   MNIST_SHAPE, datasetExamples, deviceExamples, loadDataSource, loadDeviceData, parseDataSource, parseDeviceDataOptions,
   type DeviceDataConfig, type DeviceExamples,
@@ -21,6 +24,7 @@ export const agentCommand: Command = {
     'npx fedmq agent --broker mqtt://hub.local:1883 --id kitchen-sensor --data /var/lib/fedmq/readings.csv --label event --features temperature,humidity',
     'npx fedmq agent --broker mqtt://hub.local:1883 --id mote-3 --data /var/lib/fedmq/readings/ --time t --window 12 --stride 6 --holdout-by tail',
     'npx fedmq agent --broker mqtt://hub.local:1883 --id boiler --data boiler.ndjson --label kwh --target regression --holdout 0.1',
+    'npx fedmq agent --broker mqtt://hub.local:1883 --id kitchen-sensor --data readings.csv --label event --serve 127.0.0.1:8765',
   ],
   flags: {
     broker: { type: 'string', placeholder: 'URL', description: 'broker URL (required)' },
@@ -34,6 +38,12 @@ export const agentCommand: Command = {
     backend: { type: 'string', placeholder: 'NAME', description: 'auto | tensorflow | wasm | cpu', default: 'auto' },
     follow: { type: 'string', placeholder: 'MODE', description: 'download the global always, or when-selected for a round', default: 'always' },
     'state-dir': { type: 'string', placeholder: 'DIR', description: 'where error-feedback residuals survive restarts and the newest global is kept (model.safetensors, for fedmq predict)', default: '~/.fedmq' },
+    serve: {
+      type: 'string', placeholder: 'HOST:PORT',
+      description: "answer predictions with the newest kept global over HTTP: POST /predict {\"inputs\": [[...], ...]}, GET /health (503 until a model is held); loopback addresses only (127.0.0.1, ::1, localhost) unless --serve-public",
+    },
+    'serve-public': { type: 'boolean', description: '--serve may bind a non-loopback address: anyone who reaches it can use the model, with no login' },
+    runtime: { type: 'string', placeholder: 'NAME', description: `where --serve predictions run: ${PREDICTOR_RUNTIMES.join(' | ')}`, default: 'auto' },
     ...loginFlags,
   },
 
@@ -48,9 +58,30 @@ export const agentCommand: Command = {
     const loadData = dataLoader(flags, dataSpec);
     const follow = (str(flags, 'follow') ?? 'always') as FollowMode;
     if (!FOLLOW_MODES.includes(follow)) throw new UsageError(`--follow must be ${FOLLOW_MODES.join(' or ')}`);
+    const serveSpec = str(flags, 'serve');
+    if (serveSpec === undefined && (flags['serve-public'] === true || str(flags, 'runtime') !== undefined)) throw new UsageError('--serve-public and --runtime go with --serve');
+    const serve = serveSpec === undefined ? undefined : parseServeAddress(serveSpec, flags['serve-public'] === true);
+    const runtime = parsePredictorRuntime(str(flags, 'runtime') ?? 'auto');
     const backend = await initBackend((str(flags, 'backend') ?? 'auto') as BackendName | 'auto');
     const data = await loadData();
     const fleet = str(flags, 'fleet');
+    const stateDir = expandHome(str(flags, 'state-dir') ?? path.join(os.homedir(), '.fedmq'));
+    const models = new FileModelStore(stateDir);
+    // Bound before the broker is reached: a port in use is a configuration error, said at once.
+    let server: PredictServer | undefined;
+    if (serve) {
+      server = new PredictServer({ ...serve, open: (m) => openPredictor(m.task, m.weights, { runtime }) });
+      server.on('serving', (s) => console.log(`predictions: global v${s.version} on ${s.runtime}`));
+      server.on('warning', (e) => console.error(`warning: predictions: ${printable(e.message)}`));
+      const bound = await server.listen();
+      console.log(`serving predictions on http://${bound.host.includes(':') ? `[${bound.host}]` : bound.host}:${bound.port}/predict`);
+      // The model kept by an earlier run answers until this run receives a newer one.
+      const kept = await models.load().catch((e: Error) => {
+        console.error(`warning: ${printable(e.message)}; predictions wait for the next global`);
+        return null;
+      });
+      if (kept) void server.use(kept);
+    }
     const client = await connectDevice({
       url, deviceId, fleet, ...login(flags, deviceId),
       onRetry: (e) => console.log(`broker not reachable (${e.message}); retrying`),
@@ -60,13 +91,14 @@ export const agentCommand: Command = {
     client.on('offline', () => console.log('connection lost; reconnecting'));
     client.on('connect', () => console.log('connected'));
 
-    const stateDir = expandHome(str(flags, 'state-dir') ?? path.join(os.homedir(), '.fedmq'));
-    const models = new FileModelStore(stateDir);
     const agent = new DeviceAgent(client, { deviceId, fleet, data, follow }, {
       residuals: new FileResidualStore(stateDir, { onWarning: (e) => console.error(`warning: ${printable(e.message)}`) }),
       models,
     });
-    agent.on('modelSaved', (m) => console.log(`global v${m.version} (round ${m.round}) kept in ${models.file}`));
+    agent.on('modelSaved', (m) => {
+      console.log(`global v${m.version} (round ${m.round}) kept in ${models.file}`);
+      void server?.use(m);
+    });
     agent.on('trainingStarted', (r) => console.log(`round ${r.round}: training (E=${r.epochs}, B=${r.batchSize}, lr=${r.lr})`));
     agent.on('updatePublished', (u) => console.log(`round ${u.round}: published ${formatBytes(u.bytes)} update, train loss ${u.loss.toFixed(4)}${metricsText(u.metrics)}, ${(u.trainMs / 1000).toFixed(1)} s`));
     agent.on('evaluated', (e) => console.log(e.count === 0
@@ -83,6 +115,7 @@ export const agentCommand: Command = {
       resolve();
     }));
     await agent.stop();
+    await server?.close();
     await client.endAsync();
     console.log('agent stopped');
     return 0;

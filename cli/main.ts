@@ -9,9 +9,10 @@ import { brokerCommand } from './broker.js';
 import { exportCommand } from './export.js';
 import { monitorCommand } from './monitor.js';
 import { passwdCommand } from './passwd.js';
+import { predictCommand } from './predict.js';
 import { simulateCommand } from './simulate.js';
 
-const commands: Command[] = [simulateCommand, brokerCommand, aggregatorCommand, agentCommand, monitorCommand, passwdCommand, exportCommand];
+const commands: Command[] = [simulateCommand, brokerCommand, aggregatorCommand, agentCommand, monitorCommand, passwdCommand, predictCommand, exportCommand];
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };

@@ -95,7 +95,7 @@ export type AgentEvents = {
   /** The update for the open round went out again: the round was announced again after it was sent (a restarted broker lost it). */
   updateResent: [info: { round: number; bytes: number }];
   /** A newly verified global and its task were written to the model store (`AgentDeps.models`). */
-  modelSaved: [info: { version: number; round: number; sha256: string }];
+  modelSaved: [model: SavedModel];
   /** Something went wrong but the agent keeps running (a refused message: `MessageRefusedError`; failed training). */
   warning: [error: Error];
 };
@@ -255,7 +255,7 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
       this.savedKey = next.key;
       try {
         await store.save(next.model);
-        this.emit('modelSaved', { version: next.model.version, round: next.model.round, sha256: next.model.sha256 });
+        this.emit('modelSaved', next.model);
       } catch (error) {
         if (this.savedKey === next.key) this.savedKey = previous;
         this.emit('warning', error as Error);

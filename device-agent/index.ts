@@ -8,3 +8,11 @@ export {
   FileModelStore, MemoryModelStore, SavedModelError, MODEL_FILE, MODEL_FORMAT, MODEL_FORMAT_VERSION,
   expandHome, formatModelFile, loadSavedModel, modelFile, parseModelFile, type ModelStore, type SavedModel,
 } from './modelStore.js';
+export { PREDICTOR_RUNTIMES, openPredictor, parsePredictorRuntime, type Predictor, type PredictorOptions, type PredictorRuntime } from './predictor.js';
+export {
+  PredictInputError, exampleSize, flatExamples, inputFormat, parsePredictInputs, predictions, type InputFormat, type PredictInputs, type Prediction,
+} from './predictInputs.js';
+export {
+  DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_EXAMPLES, PredictServer, isLoopback, parseServeAddress,
+  type PredictServerEvents, type PredictServerOptions, type ServeAddress,
+} from './predictServer.js';
