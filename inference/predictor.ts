@@ -40,13 +40,19 @@ export interface Predictor {
   dispose(): Promise<void>;
 }
 
+const ORT_NODE: string = 'onnxruntime-node';
+type OrtApi = Pick<typeof import('onnxruntime-web'), 'InferenceSession' | 'Tensor'>;
+
 /**
  * How each ONNX runtime is imported: on first use only. Tests replace these to play a board
  * whose native binary does not load.
  */
 export const runtimeImports = {
-  'onnxruntime-node': () => import('onnxruntime-node'),
-  'onnxruntime-web': () => import('onnxruntime-web'),
+  // onnxruntime-node is an optional dependency: named through a variable, so that the build
+  // neither needs it nor a bundler tries to inline its native binary. Its API is
+  // onnxruntime-common's, which onnxruntime-web (a dependency) types as well.
+  'onnxruntime-node': (): Promise<OrtApi> => import(ORT_NODE) as Promise<OrtApi>,
+  'onnxruntime-web': (): Promise<typeof import('onnxruntime-web')> => import('onnxruntime-web'),
 };
 
 type Backend = { run(x: Float32Array, count: number): Promise<Float32Array>; release(): Promise<void> };
