@@ -80,4 +80,5 @@ export { deviceExamples, datasetExamples, MNIST_SHAPE, type DeviceExamples, type
 
 // Models built from a task.
 export { initBackend, TaskModel, taskInitialWeights, importKerasModel, TrainingStoppedError, TrainingDataError, type BackendName } from './learning/index.js';
+export { exportOnnx, createPredictor, type Predictor, type PredictorOptions, type RuntimeName } from './inference/index.js';
 export type { TaskData, TaskTrainOptions, TaskTrainResult, TaskEvalResult } from './learning/index.js';
