@@ -2,7 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   DeviceAgent, FOLLOW_MODES, FileModelStore, FileResidualStore, PREDICTOR_RUNTIMES, PredictServer, connectDevice, expandHome, openPredictor,
-  parsePredictorRuntime, parseServeAddress, type FollowMode,
+  IDLE_LOAD, parsePredictorRuntime, parseServeAddress, parseTrainPolicy, readResources, type FollowMode,
 } from '../device-agent/index.js';
 import {
   MNIST_SHAPE, datasetExamples, deviceExamples, loadDataSource, loadDeviceData, parseDataSource, parseDeviceDataOptions,
@@ -25,6 +25,7 @@ export const agentCommand: Command = {
     'npx fedmq agent --broker mqtt://hub.local:1883 --id mote-3 --data /var/lib/fedmq/readings/ --time t --window 12 --stride 6 --holdout-by tail',
     'npx fedmq agent --broker mqtt://hub.local:1883 --id boiler --data boiler.ndjson --label kwh --target regression --holdout 0.1',
     'npx fedmq agent --broker mqtt://hub.local:1883 --id kitchen-sensor --data readings.csv --label event --serve 127.0.0.1:8765',
+    'npx fedmq agent --broker mqtt://hub.local:1883 --id phone-01 --data readings.csv --label event --train-when charging,idle,cpu-temp<70,battery>30',
   ],
   flags: {
     broker: { type: 'string', placeholder: 'URL', description: 'broker URL (required)' },
@@ -44,6 +45,11 @@ export const agentCommand: Command = {
     },
     'serve-public': { type: 'boolean', description: '--serve may bind a non-loopback address: anyone who reaches it can use the model, with no login' },
     runtime: { type: 'string', placeholder: 'NAME', description: `where --serve predictions run: ${PREDICTOR_RUNTIMES.join(' | ')}`, default: 'auto' },
+    'train-when': {
+      type: 'string', placeholder: 'RULES',
+      description: `train (and evaluate) only while every rule holds, else say busy and decline rounds: charging (on mains or charging), idle (1-min load average per CPU < ${IDLE_LOAD}), cpu-temp<C, battery>PERCENT, mem>MB (available), load<PER_CPU (also <=, >=); a rule this device cannot read (no battery, no thermal zone) holds`,
+    },
+    'check-every': { type: 'string', placeholder: 'SECONDS', description: 'how often --train-when is checked between rounds', default: '30' },
     ...loginFlags,
   },
 
@@ -62,6 +68,11 @@ export const agentCommand: Command = {
     if (serveSpec === undefined && (flags['serve-public'] === true || str(flags, 'runtime') !== undefined)) throw new UsageError('--serve-public and --runtime go with --serve');
     const serve = serveSpec === undefined ? undefined : parseServeAddress(serveSpec, flags['serve-public'] === true);
     const runtime = parsePredictorRuntime(str(flags, 'runtime') ?? 'auto');
+    const trainWhen = str(flags, 'train-when');
+    const policy = trainWhen === undefined ? undefined : parseTrainPolicy(trainWhen);
+    const checkEvery = num(flags, 'check-every');
+    if (checkEvery !== undefined && !(checkEvery >= 1 && checkEvery <= 86_400)) throw new UsageError(`--check-every must be a number of seconds in [1, 86400], got ${checkEvery}`);
+    if (checkEvery !== undefined && policy === undefined) throw new UsageError('--check-every goes with --train-when');
     const backend = await initBackend((str(flags, 'backend') ?? 'auto') as BackendName | 'auto');
     const data = await loadData();
     const fleet = str(flags, 'fleet');
@@ -91,9 +102,22 @@ export const agentCommand: Command = {
     client.on('offline', () => console.log('connection lost; reconnecting'));
     client.on('connect', () => console.log('connected'));
 
+    // Every status says what the device can spare (power, CPU temperature, load, memory).
+    const resources = (): ReturnType<typeof readResources> => readResources();
+    if (policy) {
+      const unchecked = policy.unchecked(await resources());
+      for (const why of unchecked) console.log(`--train-when ${why}; the rule holds`);
+    }
     const agent = new DeviceAgent(client, { deviceId, fleet, data, follow }, {
       residuals: new FileResidualStore(stateDir, { onWarning: (e) => console.error(`warning: ${printable(e.message)}`) }),
-      models,
+      models, resources,
+      ...(policy && { policy, ...(checkEvery !== undefined && { policyEveryMs: checkEvery * 1000 }) }),
+    });
+    let lastState = '';
+    agent.on('status', (state, info) => {
+      if (state === 'busy' && lastState !== `busy ${info.reason}`) console.log(`busy, declining rounds: ${info.reason ?? ''}`);
+      else if (state === 'online' && lastState.startsWith('busy')) console.log(`--train-when ${policy?.text ?? ''} holds: online`);
+      lastState = state === 'busy' ? `busy ${info.reason}` : state;
     });
     agent.on('modelSaved', (m) => {
       console.log(`global v${m.version} (round ${m.round}) kept in ${models.file}`);

@@ -15,6 +15,7 @@ import {
   type Clock,
   type Codec,
   type FleetTopics,
+  type Resources,
   type RoundMessage,
   type TaskMessage,
 } from '../protocol/index.js';
@@ -25,6 +26,8 @@ import { MessageRefusedError } from './errors.js';
 import { GlobalCopy, type FollowMode } from './globalCopy.js';
 import type { ModelStore, SavedModel } from './modelStore.js';
 import { MemoryResidualStore, type ResidualStore } from './residualStore.js';
+import { boundResources, readResources } from './resources.js';
+import type { TrainPolicy } from './trainPolicy.js';
 import { LocalTrainer, numbers, type Trainer, type TrainOutcome } from './trainer.js';
 
 export interface AgentOptions {
@@ -65,6 +68,21 @@ export interface AgentDeps {
    * to use what it learned (`fedmq predict`, `--serve`). By default none: nothing is kept.
    */
   models?: ModelStore;
+  /**
+   * What the device can spare now (power, CPU temperature, load, free memory), sent in every
+   * status. By default none is read, unless there is a `policy` (then device-agent/resources.ts's
+   * `readResources()`, the OS's /sys and /proc).
+   */
+  resources?: () => Promise<Resources>;
+  /**
+   * When the device may train (`--train-when`): checked when a training or evaluate round chooses
+   * it and every `policyEveryMs` on `clock`. While it fails the device says `busy` (with the
+   * failing rules as `reason`) and declines rounds (`roundSkipped`, reason `busy`); once it holds
+   * again the device says `online`.
+   */
+  policy?: TrainPolicy;
+  /** @default 30000 */
+  policyEveryMs?: number;
 }
 
 /** What a device is about to report for a round. */
@@ -78,13 +96,14 @@ export interface FinishedWork {
 
 /**
  * Why the agent did not report for a round: `missed-deadline` when training was stopped at the
- * deadline (or ended after it), `superseded` when a newer round chose the device while it trained.
+ * deadline (or ended after it), `superseded` when a newer round chose the device while it trained,
+ * `busy` when its policy (`AgentDeps.policy`) declined the work.
  */
-export type SkipReason = 'not-selected' | 'past-deadline' | 'awaiting-statistics' | 'codec-mismatch' | 'dropped-out' | 'missed-deadline' | 'superseded';
+export type SkipReason = 'not-selected' | 'past-deadline' | 'awaiting-statistics' | 'codec-mismatch' | 'dropped-out' | 'missed-deadline' | 'superseded' | 'busy';
 
 export type AgentEvents = {
-  /** Told whenever the device publishes its status. */
-  status: [state: DeviceState];
+  /** Told whenever the device publishes its status (`reason`: why it is busy). */
+  status: [state: DeviceState, info: { reason?: string; resources?: Resources }];
   roundSkipped: [info: { round: number; reason: SkipReason }];
   trainingStarted: [round: RoundMessage];
   updatePublished: [info: { round: number; bytes: number; trainMs: number; loss: number; metrics: Record<string, number> }];
@@ -114,6 +133,14 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
   private readonly gate: AgentDeps['gate'];
   private readonly clock: Clock;
   private readonly models: ModelStore | undefined;
+  private readonly resources: (() => Promise<Resources>) | undefined;
+  private readonly policy: TrainPolicy | undefined;
+  private readonly policyEveryMs: number;
+  /** Why the policy declines work now (the failing rules), or null when it allows it. */
+  private declining: string | null = null;
+  /** The round the policy last allowed: it is not asked again for it. */
+  private cleared = '';
+  private readonly policyWatch = new AbortController();
   /** What the model store holds or is writing (version, checksum and task), and the newest global waiting to be written. */
   private savedKey = '';
   private saving: Promise<void> | null = null;
@@ -155,6 +182,10 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
     this.gate = deps.gate;
     this.clock = deps.clock ?? systemClock;
     this.models = deps.models;
+    this.policy = deps.policy;
+    this.resources = deps.resources ?? (deps.policy ? () => readResources() : undefined);
+    this.policyEveryMs = deps.policyEveryMs ?? 30_000;
+    if (!(this.policyEveryMs > 0)) throw new RangeError(`policyEveryMs must be positive, got ${this.policyEveryMs}`);
     this.global = new GlobalCopy(options.follow);
   }
 
@@ -164,7 +195,66 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
     const always = this.global.follow === 'always';
     await this.client.subscribeAsync(this.subscriptions(always), { qos: 1 });
     this.fullSubscribed = always;
-    await this.publishStatus(DeviceState.Online);
+    // The first status already says whether the device declines work.
+    if (this.policy) this.declining = this.policy.check(await this.readResources());
+    await this.publishStatus(this.idleState());
+    if (this.policy) void this.watchPolicy();
+  }
+
+  /** The device's state when it is not training: `busy` while its policy declines work. */
+  private idleState(): DeviceState {
+    return this.declining === null ? DeviceState.Online : DeviceState.Busy;
+  }
+
+  private async readResources(): Promise<Resources> {
+    if (!this.resources) return {};
+    try {
+      return boundResources(await this.resources());
+    } catch (error) {
+      this.emit('warning', error as Error);
+      return {};
+    }
+  }
+
+  /** Checks the policy every `policyEveryMs` on the agent's clock, until the agent stops. */
+  private async watchPolicy(): Promise<void> {
+    const signal = this.policyWatch.signal;
+    while (!this.stopped) {
+      await this.clock.sleepUntil(this.clock.now() + this.policyEveryMs, signal);
+      if (this.stopped) return;
+      await this.checkPolicy();
+    }
+  }
+
+  /**
+   * Reads the resources and asks the policy; when its answer changes, says so (`busy` with the
+   * reason, or `online`) unless the device is training (its status after training says it).
+   * Returns the reason it declines, or null.
+   */
+  private async checkPolicy(): Promise<string | null> {
+    const declining = this.policy!.check(await this.readResources());
+    const changed = declining !== this.declining;
+    this.declining = declining;
+    if (changed && !this.training && !this.stopped) {
+      await this.publishStatus(this.idleState()).catch((e: Error) => this.emit('warning', e));
+      if (declining === null) void this.maybeTrain();
+    }
+    return declining;
+  }
+
+  /** A round chose this device: asks the policy first (once per round), then handles the round, or declines it as `busy`. */
+  private async consultPolicy(round: RoundMessage): Promise<void> {
+    this.busy = true;
+    let declining: string | null = null;
+    try {
+      declining = await this.checkPolicy();
+    } finally {
+      this.busy = false;
+    }
+    if (this.stopped) return;
+    if (declining === null) this.cleared = roundKey(round);
+    else this.skip(round, 'busy');
+    void this.maybeTrain();
   }
 
   private subscriptions(full: boolean): string[] {
@@ -183,7 +273,7 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
     if (options.resubscribe === false || !((options.reconnectPeriod ?? 0) > 0)) {
       this.client.subscribeAsync(this.subscriptions(this.fullSubscribed), { qos: 1 }).catch((e: Error) => this.emit('warning', e));
     }
-    this.publishStatus(this.busy ? DeviceState.Training : DeviceState.Online).catch((e: Error) => this.emit('warning', e));
+    this.publishStatus(this.training ? DeviceState.Training : this.idleState()).catch((e: Error) => this.emit('warning', e));
   }
 
   /** Says goodbye (retained offline status) and stops listening; the caller ends the client. */
@@ -193,6 +283,7 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
     this.client.off('message', this.onMessage);
     this.client.off('connect', this.onConnect);
     this.training?.stop.abort();
+    this.policyWatch.abort();
     if (this.client.connected) await this.publishStatus(DeviceState.Offline).catch(() => undefined);
     // A model being written is finished (the write is atomic either way); newer ones are not started.
     await this.saving;
@@ -358,6 +449,8 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
     // Both are retained and published before the round; wait until they have arrived. In
     // async mode the global may have moved on since: a newer one is a better start.
     if (!task || !codec || !weights || this.global.version < round.globalVersion) return;
+    // Training and evaluating are work the device's policy may decline (statistics cost nothing).
+    if (this.policy && this.cleared !== roundKey(round)) return this.consultPolicy(round);
     if (kind === 'evaluate') return this.answer(round, task.task, weights);
     // Statistics not in yet: the aggregator publishes the task with them before any training round.
     if (task.task.preprocessing?.standardize === 'fleet') return this.skip(round, 'awaiting-statistics');
@@ -398,7 +491,7 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
       this.busy = false;
     }
     if (!this.stopped) {
-      await this.publishStatus(DeviceState.Online).catch((e: Error) => this.emit('warning', e));
+      await this.publishStatus(this.idleState()).catch((e: Error) => this.emit('warning', e));
       void this.maybeTrain();
     }
   }
@@ -468,7 +561,7 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
       await this.gate?.({ round, outcome: 'dropout', bytes: 0 });
       await this.publishStatus(DeviceState.Offline);
       await this.gate?.({ round, outcome: 'rejoin', bytes: 0 });
-      await this.publishStatus(DeviceState.Online);
+      await this.publishStatus(this.idleState());
     } catch (error) {
       this.emit('warning', error as Error);
     } finally {
@@ -483,17 +576,30 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
     this.emit('roundSkipped', { round: round.round, reason });
   }
 
+  /** Publishes the retained status: with the resources read now (when the agent reads them), and while `busy` the reason. */
   private async publishStatus(state: DeviceState): Promise<void> {
+    const resources = this.resources && state !== DeviceState.Offline ? await this.readResources() : undefined;
+    // The wire takes a reason of up to 128 characters.
+    const reason = state === DeviceState.Busy && this.declining !== null ? clip(this.declining, MAX_REASON_LENGTH) : undefined;
     const status = build.status({
       deviceId: this.deviceId, state, ts: this.clock.now(),
       capabilities: {
         cpus: os.cpus().length, memoryMb: Math.round(os.totalmem() / 2 ** 20),
         backend: currentBackend() ?? 'none', samples: this.options.data.train.count,
       },
+      ...(resources && { resources }),
+      ...(reason !== undefined && { reason }),
     });
     await this.client.publishAsync(this.topics.status(this.deviceId), Buffer.from(encodeMessage(status)), { qos: 1, retain: true });
-    this.emit('status', state);
+    this.emit('status', state, { ...(reason !== undefined && { reason }), ...(resources && { resources }) });
   }
+}
+
+/** The longest `reason` a status carries (protocol/wire.ts). */
+const MAX_REASON_LENGTH = 128;
+
+function clip(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 3)}...`;
 }
 
 /** What tells one round message from another: an evaluate round may share its training round's number and (simulated) deadline. */

@@ -16,3 +16,5 @@ export {
   DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_EXAMPLES, PredictServer, isLoopback, parseServeAddress,
   type PredictServerEvents, type PredictServerOptions, type ServeAddress,
 } from './predictServer.js';
+export { boundResources, readResources, type ResourceReaderOptions } from './resources.js';
+export { IDLE_LOAD, TRAIN_WHEN_USAGE, parseTrainPolicy, type PolicyRule, type TrainPolicy } from './trainPolicy.js';

@@ -102,7 +102,7 @@ describe('fedmq agent --serve: predictions over local HTTP with the global the a
       ['text/plain', { body: JSON.stringify({ inputs: [one] }), type: 'text/plain' }, 415, /application\/json/],
     ];
     // Execute
-    const answers = [];
+    const answers: Awaited<ReturnType<typeof request>>[] = [];
     for (const [, c] of cases) answers.push(await request(base, c.path ?? '/predict', c));
     const good = await request(base, '/predict', { body: JSON.stringify({ inputs: [one] }) });
     const none = await request(base, '/predict', { body: JSON.stringify({ inputs: [] }) });
