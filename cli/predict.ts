@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  PREDICTOR_RUNTIMES, PredictInputError, expandHome, inputFormat, loadSavedModel, modelFile, openPredictor, parsePredictInputs, parsePredictorRuntime, predictions,
+  PREDICTOR_RUNTIMES, PredictInputError, describeRuntime, expandHome, inputFormat, loadSavedModel, modelFile, openPredictor, parsePredictInputs, parsePredictorRuntime, predictions,
   type InputFormat,
 } from '../device-agent/index.js';
 import { UsageError, str, type Command } from './args.js';
@@ -53,7 +53,7 @@ export const predictCommand: Command = {
       throw e;
     }
     const predictor = await openPredictor(model.task, model.weights, { runtime });
-    process.stderr.write(`fedmq predict: global v${model.version} (round ${model.round}) of task "${model.task.name}", ${examples.count} examples, runtime ${predictor.runtime}\n`);
+    process.stderr.write(`fedmq predict: global v${model.version} (round ${model.round}) of task "${model.task.name}", ${examples.count} examples, runtime ${describeRuntime(predictor)}\n`);
     try {
       const n = examples.x.length / Math.max(1, examples.count);
       for (let start = 0; start < examples.count; start += BATCH) {

@@ -8,7 +8,7 @@ export {
   FileModelStore, MemoryModelStore, SavedModelError, MODEL_FILE, MODEL_FORMAT, MODEL_FORMAT_VERSION,
   expandHome, formatModelFile, loadSavedModel, modelFile, parseModelFile, type ModelStore, type SavedModel,
 } from './modelStore.js';
-export { PREDICTOR_RUNTIMES, openPredictor, parsePredictorRuntime, type Predictor, type PredictorOptions, type PredictorRuntime } from './predictor.js';
+export { PREDICTOR_RUNTIMES, describeRuntime, openPredictor, parsePredictorRuntime, type Predictor, type PredictorOptions, type PredictorRuntime } from './predictor.js';
 export {
   PredictInputError, exampleSize, flatExamples, inputFormat, parsePredictInputs, predictions, type InputFormat, type PredictInputs, type Prediction,
 } from './predictInputs.js';

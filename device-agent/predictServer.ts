@@ -3,7 +3,7 @@ import { isIP, type AddressInfo } from 'node:net';
 import { OptionsError, TypedEmitter } from '../protocol/index.js';
 import type { SavedModel } from './modelStore.js';
 import { PredictInputError, flatExamples, predictions } from './predictInputs.js';
-import type { Predictor } from './predictor.js';
+import { describeRuntime, type Predictor } from './predictor.js';
 
 /** Most bytes of a `POST /predict` body. */
 export const DEFAULT_MAX_BODY_BYTES = 4 * 2 ** 20;
@@ -128,7 +128,7 @@ export class PredictServer extends TypedEmitter<PredictServerEvents> {
       const old = this.current;
       this.current = { model, predictor };
       await old?.predictor.dispose().catch((e: Error) => this.emit('warning', e));
-      this.emit('serving', { version: model.version, runtime: predictor.runtime });
+      this.emit('serving', { version: model.version, runtime: describeRuntime(predictor) });
     });
   }
 

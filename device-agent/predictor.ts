@@ -1,18 +1,12 @@
-import { TaskModel, currentBackend } from '../learning/index.js';
+import { RUNTIME_CHOICES, createPredictor, type Predictor as InferencePredictor, type RuntimeChoice } from '../inference/index.js';
 import { OptionsError, type Task } from '../protocol/index.js';
 
-/** Where predictions run; `auto` picks the best that loads on this machine. */
-export const PREDICTOR_RUNTIMES = ['auto', 'onnxruntime-node', 'onnxruntime-web', 'tfjs'] as const;
-export type PredictorRuntime = (typeof PREDICTOR_RUNTIMES)[number];
+/** Where predictions run; `auto` picks the best that loads on this machine (inference/predictor.ts). */
+export const PREDICTOR_RUNTIMES: readonly RuntimeChoice[] = RUNTIME_CHOICES;
+export type PredictorRuntime = RuntimeChoice;
 
 /** A task's model with fixed weights, answering predictions on raw (unscaled, unstandardised) inputs. */
-export interface Predictor {
-  /** The runtime that answers (`tfjs`, `onnxruntime-node`, ...). */
-  readonly runtime: string;
-  /** Outputs (as the task declares them) of `count` examples, flat, row-major. */
-  predict(x: Float32Array, count: number): Promise<Float32Array>;
-  dispose(): Promise<void>;
-}
+export type Predictor = Pick<InferencePredictor, 'runtime' | 'skipped' | 'predict' | 'dispose'>;
 
 export interface PredictorOptions {
   /** @default 'auto' */
@@ -26,21 +20,15 @@ export function parsePredictorRuntime(text: string): PredictorRuntime {
 }
 
 /**
- * A predictor for `task` with `weights`. Until inference/ offers `createPredictor` (ONNX Runtime
- * where it loads), this runs on tfjs through `TaskModel.predict`, the model training uses.
+ * A predictor for `task` with `weights`: inference/'s `createPredictor` (ONNX Runtime's native
+ * build where it loads, its wasm build elsewhere, tfjs for what ONNX export refuses).
  */
-export async function openPredictor(task: Task, weights: Float32Array, options: PredictorOptions = {}): Promise<Predictor> {
-  const runtime = options.runtime ?? 'auto';
-  if (runtime !== 'auto' && runtime !== 'tfjs') throw new OptionsError('runtime', `${runtime} is not available in this build; use auto or tfjs`);
-  const model = await TaskModel.create(task, weights);
-  let disposed = false;
-  return {
-    runtime: `tfjs (${currentBackend() ?? 'none'})`,
-    predict: async (x, count) => model.predict(x, count),
-    dispose: async () => {
-      if (disposed) return;
-      disposed = true;
-      model.dispose();
-    },
-  };
+export function openPredictor(task: Task, weights: Float32Array, options: PredictorOptions = {}): Promise<Predictor> {
+  return createPredictor(task, weights, { runtime: options.runtime ?? 'auto' });
+}
+
+/** `onnxruntime-node (skipped: ...)`: the runtime used, and why `auto` passed over others. */
+export function describeRuntime(predictor: Predictor): string {
+  const skipped = predictor.skipped.map((s) => `${s.runtime}: ${s.reason}`);
+  return skipped.length === 0 ? predictor.runtime : `${predictor.runtime} (passed over ${skipped.join('; ')})`;
 }

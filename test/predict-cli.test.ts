@@ -41,9 +41,13 @@ describe('fedmq predict', () => {
     // Execute
     const fromCsv = await fedmq(['predict', '--input', csv, '--state-dir', dir]);
     const fromStdin = await fedmq(['predict', '--input', '-', '--state-dir', dir], '[[20, 0.5], [25, 0.7], [15, 0.2]]');
+    const onTfjs = await fedmq(['predict', '--input', csv, '--state-dir', dir, '--runtime', 'tfjs']);
+    const onWasm = await fedmq(['predict', '--input', csv, '--state-dir', dir, '--runtime', 'onnxruntime-web']);
     // Assert
     expect(fromCsv.code).toBe(0);
-    expect(fromCsv.stderr).toMatch(/global v7 \(round 6\) of task "kitchen", 3 examples, runtime tfjs/);
+    expect(fromCsv.stderr).toMatch(/global v7 \(round 6\) of task "kitchen", 3 examples, runtime (onnxruntime-node|onnxruntime-web|tfjs)/);
+    expect(onTfjs.stderr).toMatch(/runtime tfjs\n$/);
+    expect(onWasm.stderr).toMatch(/runtime onnxruntime-web\n$/);
     const lines = fromCsv.stdout.trim().split('\n').map((l) => JSON.parse(l) as { output: number[]; label: number });
     const model = await TaskModel.create(TASK, weights);
     const expected = model.predict(Float32Array.of(20, 0.5, 25, 0.7, 15, 0.2), 3);
@@ -51,11 +55,15 @@ describe('fedmq predict', () => {
     expect(lines).toHaveLength(3);
     lines.forEach((l, i) => {
       expect(Object.keys(l)).toEqual(['output', 'label']);
-      expect(l.output[0]).toBeCloseTo(expected[i]!, 6);
+      expect(l.output[0]).toBeCloseTo(expected[i]!, 5);
       expect(l.label).toBe(expected[i]! >= 0.5 ? 1 : 0);
     });
     expect(fromStdin.code).toBe(0);
     expect(fromStdin.stdout).toBe(fromCsv.stdout);
+    for (const other of [onTfjs, onWasm]) {
+      const outputs = other.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { output: number[] }).output[0]!);
+      outputs.forEach((v, i) => expect(v).toBeCloseTo(lines[i]!.output[0]!, 5));
+    }
   });
 
   it('says so when there is no model, when the kept one is corrupt, and where the input does not fit', async () => {

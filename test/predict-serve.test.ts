@@ -58,22 +58,22 @@ describe('fedmq agent --serve: predictions over local HTTP with the global the a
     expect(before.map((r) => r.status)).toEqual([503, 503]);
     expect(before[1]!.json.error).toMatch(/no model yet/);
     expect(health.status).toBe(200);
-    expect(health.json).toMatchObject({ ready: true, version: 0, task: 'mlp', runtime: expect.stringMatching(/^tfjs/) });
+    expect(health.json).toMatchObject({ ready: true, version: 0, task: 'mlp', runtime: expect.stringMatching(/^(onnxruntime-node|onnxruntime-web|tfjs)$/) });
     expect(saved.map((m) => m.version)).toEqual([0, 1]);
     for (const [answer, weights] of [[first, saved[0]!.weights], [second, v1]] as const) {
       expect(answer.status).toBe(200);
       const outputs = answer.json.outputs as number[][];
       expect(outputs).toHaveLength(3);
-      // The same as tfjs's TaskModel with those weights, example by example.
+      // The same as tfjs's TaskModel with those weights, example by example, within 1e-5.
       const model = await TaskModel.create(builtinTask('mlp'), weights);
       const expected = model.predict(Float32Array.from(inputs.flat()), 3);
       model.dispose();
       for (let i = 0; i < 3; i++) {
         expect(outputs[i]).toHaveLength(10);
-        outputs[i]!.forEach((v, k) => expect(v).toBeCloseTo(expected[i * 10 + k]!, 6));
+        outputs[i]!.forEach((v, k) => expect(v).toBeCloseTo(expected[i * 10 + k]!, 5));
         expect((answer.json.classes as number[])[i]).toBe(outputs[i]!.indexOf(Math.max(...outputs[i]!)));
       }
-      expect(answer.json.runtime).toMatch(/^tfjs/);
+      expect(answer.json.runtime).toBe(health.json.runtime);
     }
     expect(first.json.version).toBe(0);
     expect(second.json.version).toBe(1);
