@@ -1,4 +1,4 @@
-import type { EvaluationMessage, StatusMessage, UpdateMessage } from '../protocol/index.js';
+import type { EvaluationMessage, Resources, StatusMessage, UpdateMessage } from '../protocol/index.js';
 import { boundedRecord } from './evaluation.js';
 
 /** A device as the monitor sees it; every time is the monitor's receipt time (Unix ms). */
@@ -12,6 +12,10 @@ export interface DeviceView {
   cpus?: number;
   memoryMb?: number;
   samples?: number;
+  /** Why it is `busy` (the rules of its `--train-when` that fail), as its last status said. */
+  reason?: string;
+  /** What its last status said it can spare (power, CPU temperature, load, free memory). */
+  resources?: Resources;
   /** Payload bytes of its last update, as published. */
   lastUpdateBytes?: number;
   lastUpdateRound?: number;
@@ -57,6 +61,11 @@ export class DeviceTable {
     const at = retained && message.ts > 0 && message.ts < now ? message.ts : now;
     const d = this.touch(message.deviceId, at);
     d.state = message.state;
+    if (message.state === 'busy' && message.reason !== undefined) d.reason = message.reason;
+    else delete d.reason;
+    // A status without resources (a last will, an older agent) leaves none: old readings would mislead.
+    if (message.resources) d.resources = { ...message.resources };
+    else delete d.resources;
     const caps = message.capabilities;
     if (caps) {
       d.backend = caps.backend;
@@ -112,7 +121,7 @@ export class DeviceTable {
   list(): DeviceView[] {
     const order = { training: 0, online: 1, busy: 2, unknown: 3, offline: 4 } as const;
     return [...this.devices.values()]
-      .map((d) => ({ ...d, ...(d.evalMetrics && { evalMetrics: { ...d.evalMetrics } }) }))
+      .map((d) => ({ ...d, ...(d.evalMetrics && { evalMetrics: { ...d.evalMetrics } }), ...(d.resources && { resources: { ...d.resources } }) }))
       .sort((a, b) => order[a.state] - order[b.state] || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
@@ -135,4 +144,20 @@ export class DeviceTable {
     victim ??= [...this.devices.values()].reduce((a, b) => (a.lastSeen <= b.lastSeen ? a : b));
     this.devices.delete(victim.id);
   }
+}
+
+/**
+ * A device's resources in a few characters: `mains 95%  52C  load 0.30  512 MB free` (`battery
+ * 30%` when on battery); parts it did not report are left out, `-` when none.
+ */
+export function formatResources(r: Resources | undefined): string {
+  if (!r) return '-';
+  const parts: string[] = [];
+  const power = r.onAc === undefined ? '' : r.onAc ? 'mains' : 'battery';
+  const charge = r.batteryPercent === undefined ? '' : `${Math.round(r.batteryPercent)}%`;
+  if (power || charge) parts.push([power, charge].filter(Boolean).join(' '));
+  if (r.cpuTempC !== undefined) parts.push(`${Math.round(r.cpuTempC)}C`);
+  if (r.load !== undefined) parts.push(`load ${r.load.toFixed(2)}`);
+  if (r.freeMemMb !== undefined) parts.push(`${Math.round(r.freeMemMb).toLocaleString('en-US')} MB free`);
+  return parts.length === 0 ? '-' : parts.join('  ');
 }

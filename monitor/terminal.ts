@@ -1,3 +1,4 @@
+import { formatResources } from './devices.js';
 import { deviceEvaluation, deviceMetricName, evaluationRows, formatMetric } from './evaluation.js';
 import { formatBytes, formatDuration, formatRate, progressBar, sparkline } from './format.js';
 import { printableDeep } from './printable.js';
@@ -89,7 +90,8 @@ export function renderTerminal(snapshot: MonitorSnapshot, options: TerminalOptio
 
   const d = s.devices;
   lines.push(
-    `${paint('bold', 'Devices')} ${d.total}: ${paint('green', `${d.online} online`)}, ${paint('yellow', `${d.training} training`)}, ${paint('dim', `${d.offline} offline`)}` +
+    `${paint('bold', 'Devices')} ${d.total}: ${paint('green', `${d.online} online`)}, ${paint('yellow', `${d.training} training`)}, ` +
+      (d.busy > 0 ? `${paint('cyan', `${d.busy} busy`)}, ` : '') + paint('dim', `${d.offline} offline`) +
       (d.unknown > 0 ? `, ${d.unknown} without status` : ''),
   );
   const trafficRows = TOPIC_FAMILIES.filter((f) => s.traffic[f]).length + 2;
@@ -97,17 +99,22 @@ export function renderTerminal(snapshot: MonitorSnapshot, options: TerminalOptio
   const shown = d.list.slice(0, room);
   // Each device's last evaluation, once any device evaluated: its loss and the task's main metric.
   const metric = deviceMetricName(d.list, t?.task.metrics);
+  // What devices can spare (power, temperature, load, memory), once any reports it: last, so a narrow terminal cuts it first.
+  const resources = d.list.some((dev) => dev.resources !== undefined);
   lines.push(paint('dim', `  ${'ID'.padEnd(18)} ${'STATE'.padEnd(9)} ${'LAST SEEN'.padStart(9)} ${'BACKEND'.padEnd(10)} ${'LAST UPDATE'.padStart(11)} ${'ROUND'.padStart(5)} ${'TRAIN ACC'.padStart(9)}` +
-    (metric !== undefined ? ` ${'EVAL LOSS'.padStart(9)} ${cut(metric, 9).toUpperCase().padStart(9)}` : '')));
+    (metric !== undefined ? ` ${'EVAL LOSS'.padStart(9)} ${cut(metric, 9).toUpperCase().padStart(9)}` : '') + (resources ? '  RESOURCES' : '')));
   for (const dev of shown) {
-    const color: Style = dev.state === 'online' ? 'green' : dev.state === 'training' ? 'yellow' : 'dim';
+    const color: Style = dev.state === 'online' ? 'green' : dev.state === 'training' ? 'yellow' : dev.state === 'busy' ? 'cyan' : 'dim';
     const evaluation = deviceEvaluation(dev, metric);
     lines.push(
       `  ${dev.id.padEnd(18)} ${paint(color, dev.state.padEnd(9))} ${formatDuration(s.ts - dev.lastSeen).padStart(9)} ${(dev.backend ?? '-').padEnd(10)} ` +
         `${(dev.lastUpdateBytes === undefined ? '-' : formatBytes(dev.lastUpdateBytes)).padStart(11)} ${String(dev.lastUpdateRound ?? '-').padStart(5)} ` +
         `${formatMetric(dev.trainAccuracy).padStart(9)}` +
-        (metric !== undefined ? ` ${formatMetric(evaluation.loss).padStart(9)} ${formatMetric(evaluation.metric).padStart(9)}` : ''),
+        (metric !== undefined ? ` ${formatMetric(evaluation.loss).padStart(9)} ${formatMetric(evaluation.metric).padStart(9)}` : '') +
+        (resources ? `  ${formatResources(dev.resources)}` : ''),
     );
+    // Why a busy device declines work (its --train-when rules that fail), under its row.
+    if (dev.state === 'busy' && dev.reason !== undefined) lines.push(paint('cyan', `    busy: ${dev.reason}`));
   }
   if (d.list.length > shown.length) lines.push(paint('dim', `  ... and ${d.list.length - shown.length} more`));
   lines.push('');
@@ -188,7 +195,7 @@ export function frameSignature(s: MonitorSnapshot): string {
     r && [r.round, r.received, r.rejected, r.closed],
     s.phase && [s.phase.kind, s.phase.round, s.phase.received, s.phase.done],
     s.history.length,
-    s.devices.list.map((d) => [d.id, d.state, d.lastUpdateRound, d.evalRound]),
+    s.devices.list.map((d) => [d.id, d.state, d.reason, d.lastUpdateRound, d.evalRound]),
     s.invalid.count,
   ]);
 }

@@ -1,3 +1,5 @@
+import { formatResources } from '../../devices.js';
+import { printable } from '../../printable.js';
 import { deviceEvaluation, deviceMetricName, evaluationRows, formatMetric } from '../../evaluation.js';
 import { formatBytes, formatDuration, formatRate } from '../../format.js';
 import type { MonitorSnapshot } from '../../state.js';
@@ -64,12 +66,14 @@ export function renderSummary(doc: Document, s: MonitorSnapshot): void {
   renderEvaluation(doc, s);
   const d = s.devices;
   setText(doc, 'kpi-devices', String(d.total));
-  setText(doc, 'kpi-devices-detail', `${d.online} online · ${d.training} training · ${d.offline} offline`);
+  setText(doc, 'kpi-devices-detail', `${d.online} online · ${d.training} training · ${d.busy > 0 ? `${d.busy} busy · ` : ''}${d.offline} offline`);
   setText(doc, 'kpi-rejected', r ? String(r.rejected) : '–');
   setText(doc, 'kpi-rejected-detail', r && r.rejected > 0 ? `${Object.entries(r.rejectedByReason).map(([k, v]) => `${k} ${v}`).join(' · ')} (${r.rejectionsFrom})` : 'this round');
 
-  const devices = byId<HTMLTableElement>(doc, 'devices').tBodies[0]!;
-  const numeric = new Set([2, 4, 5, 6, 7, 8, 9, 10]);
+  const table = byId<HTMLTableElement>(doc, 'devices');
+  addResourcesHeader(doc, table);
+  const devices = table.tBodies[0]!;
+  const numeric = new Set([3, 5, 6, 7, 8, 9, 10, 11]);
   const metric = deviceMetricName(d.list, t?.task.metrics);
   setText(doc, 'devices-eval-metric', `Eval ${metric ?? 'metric'}`);
   devices.replaceChildren(
@@ -77,7 +81,9 @@ export function renderSummary(doc: Document, s: MonitorSnapshot): void {
       const evaluation = deviceEvaluation(dev, metric);
       const tr = row(doc, [
         dev.id,
-        { text: dev.state, className: `state-${dev.state}` },
+        // A busy device says why: the rules of its --train-when that fail (text from the network: control and bidi characters shown escaped).
+        { text: dev.state === 'busy' && dev.reason !== undefined ? `busy: ${printable(dev.reason)}` : dev.state, className: `state-${dev.state}` },
+        formatResources(dev.resources).replace(/^-$/, '–'),
         formatDuration(s.ts - dev.lastSeen),
         dev.backend ?? '–',
         dev.samples === undefined ? '–' : dev.samples.toLocaleString(),
@@ -114,6 +120,16 @@ export function renderSummary(doc: Document, s: MonitorSnapshot): void {
           (b.lastHeartbeat ? ` · heartbeat ${formatDuration(s.ts - b.lastHeartbeat)} ago` : '') +
           (s.invalid.count > 0 ? ` · ${s.invalid.count} invalid messages (last on ${s.invalid.last?.topic}: ${s.invalid.last?.error})` : ''),
   );
+}
+
+/** The devices table's Resources column header (after State), added once to a page whose header lacks it. */
+function addResourcesHeader(doc: Document, table: HTMLTableElement): void {
+  const header = table.tHead?.rows[0];
+  if (!header || header.querySelector('.devices-resources')) return;
+  const th = doc.createElement('th');
+  th.className = 'devices-resources';
+  th.textContent = 'Resources';
+  header.insertBefore(th, header.cells[2] ?? null);
 }
 
 /** The evaluation panel: the fleet's loss and metrics pooled, their spread across devices (min, median, max), and central's. */
