@@ -113,11 +113,13 @@ export const agentCommand: Command = {
       models, resources,
       ...(policy && { policy, ...(checkEvery !== undefined && { policyEveryMs: checkEvery * 1000 }) }),
     });
+    // One line when the device goes busy or the rules that fail change (not each new reading), one when it is back.
     let lastState = '';
     agent.on('status', (state, info) => {
-      if (state === 'busy' && lastState !== `busy ${info.reason}`) console.log(`busy, declining rounds: ${info.reason ?? ''}`);
+      const now = state === 'busy' ? `busy ${(info.reason ?? '').split('; ').map((part) => part.split(': ')[0]).join(',')}` : state;
+      if (state === 'busy' && now !== lastState) console.log(`busy, declining rounds: ${printable(info.reason ?? '')}`);
       else if (state === 'online' && lastState.startsWith('busy')) console.log(`--train-when ${policy?.text ?? ''} holds: online`);
-      lastState = state === 'busy' ? `busy ${info.reason}` : state;
+      lastState = now;
     });
     agent.on('modelSaved', (m) => {
       console.log(`global v${m.version} (round ${m.round}) kept in ${models.file}`);
