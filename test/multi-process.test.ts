@@ -51,8 +51,8 @@ describe('fedmq as separate processes: broker, aggregator and three agents', () 
       expect(await agent.stop()).toBe(0);
       expect(agent.lines).toContain('agent stopped');
     }
-    // Each agent saved what its sparse updates left out, to carry into its next round.
-    expect(readdirSync(stateDir).sort()).toEqual(['pi-0.residual', 'pi-1.residual', 'pi-2.residual']);
+    // Each agent saved what its sparse updates left out, to carry into its next round, and the global it now holds.
+    expect(readdirSync(stateDir).sort()).toEqual(['model.safetensors', 'pi-0.residual', 'pi-1.residual', 'pi-2.residual']);
     expect(await broker.stop()).toBe(0);
     expect(broker.lines).toContain('broker closed');
   }, 240_000);
