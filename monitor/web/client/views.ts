@@ -122,7 +122,7 @@ export function renderSummary(doc: Document, s: MonitorSnapshot): void {
   );
 }
 
-/** The devices table's Resources column header (after State), added once to a page whose header lacks it. */
+/** The devices table's Resources column header (after State): index.html has it; a page saved from an older dashboard gets it once. */
 function addResourcesHeader(doc: Document, table: HTMLTableElement): void {
   const header = table.tHead?.rows[0];
   if (!header || header.querySelector('.devices-resources')) return;
