@@ -27,6 +27,7 @@ import { DeviceRegistry } from './registry.js';
 import type { CoordinatorDeps, CoordinatorEvents, Evaluator, RoundReport } from './contract.js';
 import { RoundCollection, type Closing, type UpdateVerdict } from './round.js';
 import { PhaseCollection, fleetEvaluation, fleetStatistics } from './phase.js';
+import { Outbox } from './outbox.js';
 import { selectParticipants, type Criterion } from './selection.js';
 import { AdaptiveNormBound, type Strategy } from './strategies/index.js';
 
@@ -73,10 +74,8 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
   protected announced = 0;
   private readonly onMessage = (topic: string, payload: Buffer): void => this.handle(topic, payload);
   private readonly onConnect = (connack: IConnackPacket): void => void this.restore(connack.sessionPresent === true);
-  /** Publishes go out one after another, so a republish after a reconnect never overtakes a newer message. */
-  private outbox: Promise<unknown> = Promise.resolve();
-  /** The last payload published retained on task, global and metrics: what a restarted broker is given again. */
-  private readonly retained = new Map<string, Buffer>();
+  /** Every publish, in order; it remembers the retained task, global and metrics for a restarted broker. */
+  private readonly outbox: Outbox;
   /** The last round message sent. */
   protected lastRound: Buffer | null = null;
 
@@ -85,6 +84,7 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
     this.options = parseCoordinatorOptions(options);
     this.topics = fleetTopics(this.options.fleet);
     this.client = deps.client;
+    this.outbox = new Outbox(this.client, (topic) => topic !== this.topics.round);
     this.strategy = deps.strategy ?? this.options.strategy;
     this.influence = this.options.influence === 'adaptive' ? new AdaptiveNormBound(this.strategy) : null;
     this.aggregator = this.influence ?? this.strategy;
@@ -159,25 +159,11 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
    * that joins the restarted broker gets the task, the global and the round to train for.
    */
   private async restore(sessionPresent: boolean): Promise<void> {
-    const topics: string[] = [];
+    let topics: string[];
     try {
       if (!sessionPresent) await this.client.subscribeAsync(this.subscriptions, { qos: 1 });
-      await this.serially(async () => {
-        const own = (topic: string): [string, Buffer][] => {
-          const payload = this.retained.get(topic);
-          return payload ? [[topic, payload]] : [];
-        };
-        const state = [
-          ...own(this.topics.task),
-          ...own(this.topics.global),
-          ...this.openRounds().map((payload): [string, Buffer] => [this.topics.round, payload]),
-          ...own(this.topics.metrics),
-        ];
-        for (const [topic, payload] of state) {
-          await this.client.publishAsync(topic, payload, { qos: 1, retain: true });
-          topics.push(topic);
-        }
-      });
+      const t = this.topics;
+      topics = await this.outbox.republish([t.task, t.global, this.openRounds(), t.metrics], t.round);
     } catch {
       // The client was ended (stop, or its owner closed it): there is nothing to restore to.
       return;
@@ -521,18 +507,7 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
     await this.publish(this.topics.global, release.full);
   }
 
-  private async publish(topic: string, payload: Uint8Array, retain = true): Promise<void> {
-    const buffer = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
-    await this.serially(async () => {
-      if (retain && topic !== this.topics.round) this.retained.set(topic, buffer);
-      await this.client.publishAsync(topic, buffer, { qos: 1, retain });
-    });
-  }
-
-  /** Runs `job` after every publish queued before it. */
-  private serially(job: () => Promise<void>): Promise<void> {
-    const run = this.outbox.then(job);
-    this.outbox = run.catch(() => undefined);
-    return run;
+  private publish(topic: string, payload: Uint8Array, retain = true): Promise<void> {
+    return this.outbox.publish(topic, payload, retain);
   }
 }
