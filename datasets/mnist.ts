@@ -55,6 +55,120 @@ function mnistDataDir(): string {
   }
 }
 
+let trainLabels: Promise<Uint8Array> | null = null;
+
+/**
+ * MNIST's 60,000 training labels alone (60 KB): what a partition needs, without the 188 MB of
+ * float pixels `loadMnist` holds. Read once per process, checked as `loadMnist` checks them.
+ */
+export function loadMnistTrainLabels(): Promise<Uint8Array> {
+  if (trainLabels === null) {
+    const dir = mnistDataDir();
+    trainLabels = readCheckedLabels(join(dir, 'train-labels-idx1-ubyte'), MNIST_TRAIN_COUNT);
+    trainLabels.catch(() => {
+      trainLabels = null;
+    });
+  }
+  return trainLabels;
+}
+
+/**
+ * The training examples at `indices`, in that order, read from the IDX files with positioned
+ * reads: only those rows' pixels are ever in memory. Bit for bit `subset(loadMnist().train, indices)`.
+ */
+export async function loadMnistTrainRows(indices: ArrayLike<number>): Promise<Dataset> {
+  const dir = mnistDataDir();
+  const labels = await loadMnistTrainLabels();
+  return readIdxRows(join(dir, 'train-images-idx3-ubyte'), labels, indices, MNIST_TRAIN_COUNT);
+}
+
+/**
+ * The examples at `indices` of an IDX images file whose (already read and checked) labels are
+ * `labels`. Rows are read in file order, nearby rows in one read (a gap of up to
+ * `ROW_GAP` rows is read through rather than seeked over, a read spans at most `SPAN_BYTES`),
+ * and scaled to [0, 1] as `loadMnist` does.
+ */
+export async function readIdxRows(imagesPath: string, labels: Uint8Array, indices: ArrayLike<number>, expectedCount?: number): Promise<Dataset> {
+  let handle: FileHandle;
+  try {
+    handle = await open(imagesPath, 'r');
+  } catch (cause) {
+    throw new IdxFormatError(imagesPath, `cannot read: ${(cause as Error).message}`, { cause });
+  }
+  try {
+    const { size } = await handle.stat();
+    const head = new Uint8Array(IDX_IMAGES_HEADER_BYTES);
+    await readFully(handle, head, 0, imagesPath);
+    const shape = parseIdxImagesHeader(head, size, imagesPath);
+    if (labels.length !== shape.count) {
+      throw new IdxFormatError(imagesPath, `${shape.count} images for ${labels.length} labels`);
+    }
+    if (expectedCount !== undefined && shape.count !== expectedCount) {
+      throw new IdxFormatError(imagesPath, `${shape.count} images, MNIST has ${expectedCount}`);
+    }
+    const features = shape.rows * shape.cols;
+    const count = indices.length;
+    const order = new Uint32Array(count);
+    for (let k = 0; k < count; k++) {
+      const i = indices[k] as number;
+      if (!Number.isInteger(i) || i < 0 || i >= shape.count) {
+        throw new RangeError(`readIdxRows: index ${i} at position ${k} is outside 0..${shape.count - 1}`);
+      }
+      order[k] = k;
+    }
+    // Positions k sorted by their row, so the file is read front to back.
+    order.sort((a, b) => (indices[a] as number) - (indices[b] as number));
+    const x = new Float32Array(count * features);
+    const y = new Uint8Array(count);
+    const table = new Float32Array(256);
+    for (let v = 0; v < 256; v++) table[v] = v / 255;
+    const maxRows = Math.max(1, Math.floor(SPAN_BYTES / features));
+    const span = new Uint8Array(maxRows * features);
+    let s = 0;
+    while (s < count) {
+      const first = indices[order[s] as number] as number;
+      let e = s + 1;
+      while (e < count) {
+        const row = indices[order[e] as number] as number;
+        const previous = indices[order[e - 1] as number] as number;
+        if (row - previous > ROW_GAP || row - first >= maxRows) break;
+        e++;
+      }
+      const last = indices[order[e - 1] as number] as number;
+      const rows = span.subarray(0, (last - first + 1) * features);
+      await readFully(handle, rows, IDX_IMAGES_HEADER_BYTES + first * features, imagesPath);
+      for (let t = s; t < e; t++) {
+        const k = order[t] as number;
+        const i = indices[k] as number;
+        const from = (i - first) * features;
+        const to = k * features;
+        for (let j = 0; j < features; j++) x[to + j] = table[rows[from + j] as number] as number;
+        y[k] = labels[i] as number;
+      }
+      s = e;
+    }
+    return { x, y, count, features, numClasses: MNIST_CLASSES };
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Rows at most this far apart are read in one go rather than seeked between. */
+const ROW_GAP = 8;
+/** The largest single read (and the one buffer it goes into). */
+const SPAN_BYTES = 256 * 1024;
+
+async function readCheckedLabels(path: string, expectedCount: number | undefined): Promise<Uint8Array> {
+  const labels = await readLabels(path);
+  if (expectedCount !== undefined && labels.length !== expectedCount) {
+    throw new IdxFormatError(path, `${labels.length} labels, MNIST has ${expectedCount}`);
+  }
+  for (let i = 0; i < labels.length; i++) {
+    if ((labels[i] as number) >= MNIST_CLASSES) throw new IdxFormatError(path, `label ${labels[i]} at ${i} is not a digit`);
+  }
+  return labels;
+}
+
 async function loadSplit(imagesPath: string, labelsPath: string, expectedCount: number | undefined): Promise<Dataset> {
   const [images, labels] = await Promise.all([readImages(imagesPath), readLabels(labelsPath)]);
   if (labels.length !== images.count) {
