@@ -1,9 +1,15 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Slow suites, left out unless FEDMQ_SLOW=1 (`.ci/run` runs them on their own):
+ * test/deploy-emulated.test.ts builds the arm64 and armv7l bundles and trains under qemu-user.
+ */
+const SLOW = ['test/deploy-emulated.test.ts'];
+
 export default defineConfig({
   test: {
     include: ['**/*.test.ts'],
-    exclude: ['node_modules/**', 'dist/**'],
+    exclude: ['node_modules/**', 'dist/**', ...(process.env.FEDMQ_SLOW === '1' ? [] : SLOW)],
     globalSetup: ['./test/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
