@@ -25,10 +25,12 @@ import { taskMismatch, type DeviceExamples } from '../datasets/index.js';
 import { MessageRefusedError } from './errors.js';
 import { GlobalCopy, type FollowMode } from './globalCopy.js';
 import type { ModelStore, SavedModel } from './modelStore.js';
+import { ModelKeeper } from './modelKeeper.js';
+import { evaluationReply, statisticsReply } from './replies.js';
 import { MemoryResidualStore, type ResidualStore } from './residualStore.js';
 import { boundResources, readResources } from './resources.js';
 import type { TrainPolicy } from './trainPolicy.js';
-import { LocalTrainer, numbers, type Trainer, type TrainOutcome } from './trainer.js';
+import { LocalTrainer, type Trainer, type TrainOutcome } from './trainer.js';
 
 export interface AgentOptions {
   deviceId: string;
@@ -132,7 +134,6 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
   private readonly dropout: AgentDeps['dropout'];
   private readonly gate: AgentDeps['gate'];
   private readonly clock: Clock;
-  private readonly models: ModelStore | undefined;
   private readonly resources: (() => Promise<Resources>) | undefined;
   private readonly policy: TrainPolicy | undefined;
   private readonly policyEveryMs: number;
@@ -141,10 +142,8 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
   /** The round the policy last allowed: it is not asked again for it. */
   private cleared = '';
   private readonly policyWatch = new AbortController();
-  /** What the model store holds or is writing (version, checksum and task), and the newest global waiting to be written. */
-  private savedKey = '';
-  private saving: Promise<void> | null = null;
-  private toSave: { key: string; model: SavedModel } | null = null;
+  /** Writes each new global to the model store (`AgentDeps.models`), when there is one. */
+  private readonly keeper: ModelKeeper | null;
   private task: TaskMessage | null = null;
   /** The task's update codec, resolved once when the task arrives. */
   private codec: Codec | null = null;
@@ -181,7 +180,7 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
     this.dropout = deps.dropout;
     this.gate = deps.gate;
     this.clock = deps.clock ?? systemClock;
-    this.models = deps.models;
+    this.keeper = deps.models ? new ModelKeeper(deps.models, (m) => this.emit('modelSaved', m), (e) => this.emit('warning', e)) : null;
     this.policy = deps.policy;
     this.resources = deps.resources ?? (deps.policy ? () => readResources() : undefined);
     this.policyEveryMs = deps.policyEveryMs ?? 30_000;
@@ -285,8 +284,7 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
     this.training?.stop.abort();
     this.policyWatch.abort();
     if (this.client.connected) await this.publishStatus(DeviceState.Offline).catch(() => undefined);
-    // A model being written is finished (the write is atomic either way); newer ones are not started.
-    await this.saving;
+    await this.keeper?.stop();
     if (this.ownsTrainer) this.trainer.dispose();
   }
 
@@ -321,38 +319,12 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
     void this.maybeTrain();
   }
 
-  /**
-   * Hands the global to the model store when it is new (another version, checksum or task) and
-   * its task can be used as it is (its statistics are numbers, not `'fleet'`). Written in the
-   * background, one write at a time; globals that arrive during a write wait, and only the
-   * newest of them is written next. A failed write is a `warning`; the next global tries again.
-   */
+  /** Offers the global to the model store when its task can be used as it is (statistics are numbers, not `'fleet'`). */
   private keepModel(): void {
     const weights = this.global.weights;
     const task = this.task?.task;
-    if (!this.models || !weights || !task || task.preprocessing?.standardize === 'fleet') return;
-    const model: SavedModel = { task, version: this.global.version, round: this.global.round, sha256: this.global.sha256, weights };
-    const key = `${model.version} ${model.sha256} ${JSON.stringify(task)}`;
-    if (key === this.savedKey || key === this.toSave?.key) return;
-    this.toSave = { key, model };
-    this.saving ??= this.writeModels();
-  }
-
-  private async writeModels(): Promise<void> {
-    const store = this.models!;
-    for (let next = this.toSave; next !== null && !this.stopped; next = this.toSave) {
-      this.toSave = null;
-      const previous = this.savedKey;
-      this.savedKey = next.key;
-      try {
-        await store.save(next.model);
-        this.emit('modelSaved', next.model);
-      } catch (error) {
-        if (this.savedKey === next.key) this.savedKey = previous;
-        this.emit('warning', error as Error);
-      }
-    }
-    this.saving = null;
+    if (!this.keeper || !weights || !task || task.preprocessing?.standardize === 'fleet') return;
+    this.keeper.offer({ task, version: this.global.version, round: this.global.round, sha256: this.global.sha256, weights });
   }
 
   /** The task's codec, or `MessageRefusedError` unless this device's data fits the task as announced. */
@@ -527,24 +499,12 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
     this.busy = true;
     this.lastRound = roundKey(round);
     try {
-      const base = { round: round.round, deviceId: this.deviceId };
-      let reply: Uint8Array;
-      if (weights === null) {
-        const m = this.options.data.moments();
-        const scale = task.input.scale ?? 1;
-        reply = encodeMessage(build.statistics({ ...base, count: m.count, sum: m.sum.map((v) => v / scale), sumSquares: m.sumSquares.map((v) => v / (scale * scale)) }));
-        this.emit('statisticsSent', { round: round.round, count: Math.max(0, ...m.count) });
-      } else {
-        const holdout = this.options.data.holdout;
-        const result = holdout
-          ? await this.trainer.evaluate({ task, weights, data: holdout }).then(
-            (r) => ({ count: r.count, loss: r.loss, metrics: numbers(r.metrics), sums: { ...r.sums } }),
-            (e: Error) => ({ count: 0, loss: 0, metrics: {}, sums: {}, error: e.message.slice(0, 256) }))
-          : { count: 0, loss: 0, metrics: {}, sums: {}, error: 'no held-out data' };
-        reply = encodeMessage(build.evaluation({ ...base, globalVersion: round.globalVersion, ...result }));
-        this.emit('evaluated', { round: round.round, globalVersion: round.globalVersion, count: result.count, loss: result.loss, metrics: result.metrics });
-      }
-      await this.client.publishAsync(this.topics.update(this.deviceId), Buffer.from(reply.buffer, reply.byteOffset, reply.byteLength), { qos: 1 });
+      const reply = weights === null
+        ? statisticsReply(round, this.deviceId, this.options.data, task)
+        : await evaluationReply(round, this.deviceId, this.options.data, task, weights, this.trainer);
+      await this.client.publishAsync(this.topics.update(this.deviceId), Buffer.from(reply.payload.buffer, reply.payload.byteOffset, reply.payload.byteLength), { qos: 1 });
+      if (reply.kind === 'statistics') this.emit('statisticsSent', { round: round.round, count: reply.count });
+      else this.emit('evaluated', { round: round.round, globalVersion: round.globalVersion, count: reply.count, loss: reply.loss, metrics: reply.metrics });
     } catch (error) {
       this.emit('warning', error as Error);
     } finally {
