@@ -1,0 +1,5 @@
+/**
+ * privacy/: differential privacy (dp/) and secure aggregation (secagg/). Other folders import
+ * only this file.
+ */
+export * from './dp/index.js';
