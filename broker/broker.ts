@@ -4,12 +4,13 @@ import type { Duplex } from 'node:stream';
 import { Aedes } from 'aedes';
 import { recordSource } from './connectionInfo.js';
 import { TooManyConnectionsError } from './errors.js';
-import { limitPayload, limitRetained, refuseEmptyClientId } from './hooks/index.js';
+import { certificateHooks, limitPayload, limitRetained, refuseEmptyClientId } from './hooks/index.js';
 import type { AcceptConnection, Listener } from './listener.js';
 import { maxPacketBytes as largestPacket, parseBrokerOptions, type BrokerOptions } from './options.js';
 import { IncompleteBytesBudget, guardPackets } from './packetGuard.js';
 import { StatsCounter, type BrokerStats } from './stats.js';
 import { listenTcp } from './tcpListener.js';
+import { listenTls } from './tlsListener.js';
 import { listenWebSocket } from './wsListener.js';
 
 /** A running broker. */
@@ -22,6 +23,14 @@ export interface BrokerHandle {
   readonly url: string;
   /** `ws://host:wsPort`, `undefined` without a WebSocket listener. */
   readonly wsUrl: string | undefined;
+  /** Bound MQTT-over-TLS port, `undefined` without TLS. */
+  readonly tlsPort: number | undefined;
+  /** `mqtts://host:tlsPort`, `undefined` without TLS. */
+  readonly tlsUrl: string | undefined;
+  /** Bound secure WebSocket port, `undefined` without one. */
+  readonly wssPort: number | undefined;
+  /** `wss://host:wssPort`, `undefined` without a secure WebSocket listener. */
+  readonly wssUrl: string | undefined;
   /**
    * The Aedes instance, for its events (`client`, `clientError`, `publish`, ...) and for
    * publishing on the broker's behalf. Errors of a listener after start-up are emitted
@@ -39,7 +48,13 @@ export interface BrokerHandle {
 /** Starts Aedes and its listeners; rejects with `OptionsError` or `BrokerListenError`. */
 export async function startBroker(options: BrokerOptions = {}): Promise<BrokerHandle> {
   const parsed = parseBrokerOptions(options);
-  const { hooks } = parsed;
+  const { tls } = parsed;
+  // With a CA, a verified client certificate is an identity. Without a certificate a client goes
+  // to the configured policy, unless certificates are required and no authenticate hook was
+  // given that could log it in some other way (the default lets anyone in).
+  const hooks = tls?.verifiesClients
+    ? certificateHooks(parsed.hooks, { withoutCertificate: tls.requireClientCert && options.hooks?.authenticate === undefined ? 'refuse' : 'next' })
+    : parsed.hooks;
   const aedes = new Aedes();
   const stats = new StatsCounter(aedes);
   // The wrappers hold whatever policy is configured: MQTT's own rules and the limits are not
@@ -75,13 +90,14 @@ export async function startBroker(options: BrokerOptions = {}): Promise<BrokerHa
       open -= 1;
     });
     const guarded = guardPackets(conn, guardLimits);
-    recordSource(guarded, conn, request);
+    recordSource(guarded, conn, request, tls?.verifiesClients);
     aedes.handle(guarded, request);
   };
   const onListenerError = (error: Error): void => {
     aedes.emit('error', error);
   };
 
+  const onHandshakeError = stats.countRefusedConnection;
   const listeners: Listener[] = [];
   const closeAll = async (): Promise<void> => {
     // Listeners first, so no new client arrives while Aedes closes the ones it has.
@@ -89,17 +105,28 @@ export async function startBroker(options: BrokerOptions = {}): Promise<BrokerHa
     await new Promise<void>((resolve) => aedes.close(() => resolve()));
     await listenersClosed;
   };
+  let ws: Listener | undefined;
+  let secure: Listener | undefined;
+  let wss: Listener | undefined;
   try {
-    listeners.push(await listenTcp(parsed.host, parsed.port, accept, onListenerError));
+    const tcp = await listenTcp(parsed.host, parsed.port, accept, onListenerError);
+    listeners.push(tcp);
     if (parsed.wsPort !== undefined) {
-      listeners.push(await listenWebSocket(parsed.host, parsed.wsPort, maxPacketBytes, accept, onListenerError));
+      listeners.push(ws = await listenWebSocket(parsed.host, parsed.wsPort, maxPacketBytes, accept, onListenerError));
+    }
+    if (tls !== undefined) {
+      listeners.push(secure = await listenTls(parsed.host, tls.port, tls, parsed.packetTimeoutMs, accept, onHandshakeError, onListenerError));
+      if (tls.wssPort !== undefined) {
+        const wssOptions = { tls, handshakeTimeoutMs: parsed.packetTimeoutMs, onHandshakeError };
+        listeners.push(wss = await listenWebSocket(parsed.host, tls.wssPort, maxPacketBytes, accept, onListenerError, wssOptions));
+      }
     }
   } catch (error) {
     await closeAll();
     throw error;
   }
 
-  const [tcp, ws] = listeners as [Listener, Listener | undefined];
+  const tcp = listeners[0]!;
   const host = urlHost(parsed.host);
   let closing: Promise<void> | undefined;
   return {
@@ -107,6 +134,10 @@ export async function startBroker(options: BrokerOptions = {}): Promise<BrokerHa
     wsPort: ws?.port,
     url: `mqtt://${host}:${tcp.port}`,
     wsUrl: ws === undefined ? undefined : `ws://${host}:${ws.port}`,
+    tlsPort: secure?.port,
+    tlsUrl: secure === undefined ? undefined : `mqtts://${host}:${secure.port}`,
+    wssPort: wss?.port,
+    wssUrl: wss === undefined ? undefined : `wss://${host}:${wss.port}`,
     aedes,
     stats: () => stats.snapshot(),
     close: () => (closing ??= closeAll()),

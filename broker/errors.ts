@@ -34,17 +34,19 @@ export class PublishRejectedError extends FedmqError {
   }
 }
 
-/** A listener (TCP or WebSocket) could not bind its port. */
+const LISTENER_NAMES = { tcp: 'MQTT', tls: 'MQTT over TLS', ws: 'MQTT over WebSocket', wss: 'MQTT over secure WebSocket' } as const;
+
+/** A listener (TCP, TLS, WebSocket or secure WebSocket) could not bind its port. */
 export class BrokerListenError extends FedmqError {
   override name = 'BrokerListenError';
   constructor(
-    readonly listener: 'tcp' | 'ws',
+    readonly listener: keyof typeof LISTENER_NAMES,
     readonly host: string,
     readonly port: number,
     options?: { cause?: unknown },
   ) {
     const reason = options?.cause instanceof Error ? `: ${options.cause.message}` : '';
-    super(`cannot listen for ${listener === 'tcp' ? 'MQTT' : 'MQTT over WebSocket'} on ${host}:${port}${reason}`, options);
+    super(`cannot listen for ${LISTENER_NAMES[listener]} on ${host}:${port}${reason}`, options);
   }
 }
 
@@ -60,6 +62,8 @@ export const ConnectionRefuseReason = {
   TooLarge: 'packet-too-large',
   /** Bytes that are not an MQTT packet, a first packet other than CONNECT, or a string that is not well-formed UTF-8. */
   Malformed: 'malformed-packet',
+  /** A TLS handshake failed: no client certificate where one is required, one the CA did not sign, not TLS at all, or too slow. */
+  TlsHandshake: 'tls-handshake',
 } as const;
 export type ConnectionRefuseReason = (typeof ConnectionRefuseReason)[keyof typeof ConnectionRefuseReason];
 
@@ -114,6 +118,16 @@ export class IncompleteBytesLimitError extends ConnectionRefusedError {
   }
 }
 
+/** A TLS handshake on a TLS or secure WebSocket listener failed (`cause` says why); the connection never reached MQTT. */
+export class TlsHandshakeError extends ConnectionRefusedError {
+  override name = 'TlsHandshakeError';
+  constructor(readonly source: string | undefined, options?: { cause?: unknown }) {
+    const why = options?.cause instanceof Error ? (options.cause as Error & { reason?: string }).reason ?? options.cause.message : 'unknown reason';
+    super(ConnectionRefuseReason.TlsHandshake, `TLS handshake with ${source ?? 'an unknown address'} failed: ${why}`);
+    if (options?.cause !== undefined) this.cause = options.cause;
+  }
+}
+
 /** A new connection arrived while `maxConnections` were open; it is closed at once. */
 export class TooManyConnectionsError extends ConnectionRefusedError {
   override name = 'TooManyConnectionsError';
@@ -136,6 +150,10 @@ export const LoginRefuseReason = {
   Throttled: 'throttled',
   /** Too many password checks already waiting (CONNACK 3, server unavailable: try later). */
   Busy: 'busy',
+  /** Mutual TLS: no client certificate the broker's CA signed, and no other way to log in (CONNACK 5). */
+  NoCertificate: 'no-certificate',
+  /** A client certificate that does not name a client: no or several CN, no or unknown role OU, or one the CA did not sign (CONNACK 5). */
+  BadCertificate: 'bad-certificate',
 } as const;
 export type LoginRefuseReason = (typeof LoginRefuseReason)[keyof typeof LoginRefuseReason];
 

@@ -1,4 +1,4 @@
-/** The MQTT broker of fedmq: Aedes with TCP and WebSocket listeners, policy hooks and limits. */
+/** The MQTT broker of fedmq: Aedes with TCP, TLS and (secure) WebSocket listeners, policy hooks, limits, and the fleet's certificates. */
 export { startBroker, type BrokerHandle } from './broker.js';
 export {
   DEFAULT_HOST,
@@ -15,7 +15,10 @@ export {
   type LoginLimits,
   type ParsedLoginLimits,
   type ParsedBrokerOptions,
+  isLoopbackHost,
 } from './options.js';
+export { DEFAULT_TLS_PORT, type BrokerTlsOptions, type ParsedBrokerTls } from './tlsOptions.js';
+export * from './certs/index.js';
 export type { BrokerStats } from './stats.js';
 export {
   BrokerListenError,
@@ -31,6 +34,7 @@ export {
   PublishRejectReason,
   SubscribeRejectedError,
   SubscribeRejectReason,
+  TlsHandshakeError,
   TooManyConnectionsError,
 } from './errors.js';
 export {
@@ -38,6 +42,7 @@ export {
   authorizeForward,
   authorizePublish,
   authorizeSubscribe,
+  certificateHooks,
   credentialHooks,
   defaultBrokerHooks,
   deviceTopicOwner,
@@ -47,6 +52,7 @@ export {
   type AuthorizePublishHook,
   type AuthorizeSubscribeHook,
   type BrokerHooks,
+  type CertificatePolicyOptions,
 } from './hooks/index.js';
 export { registerBrokerMetrics } from './metrics.js';
 export { Authenticator, ROLES, hashPassword, loadCredentials, parseCredentials, verifyPassword, type Credential, type Credentials, type Role } from './credentials.js';

@@ -9,6 +9,9 @@ export type AcceptConnection = (conn: Duplex, request?: IncomingMessage) => void
 /** Called for errors of a listener after it started (not of a single client). */
 export type ListenerErrorHandler = (error: Error) => void;
 
+/** MQTT over TCP, over TLS, over WebSocket, over secure WebSocket. */
+export type ListenerKind = 'tcp' | 'tls' | 'ws' | 'wss';
+
 /** One bound port that accepts MQTT connections. */
 export interface Listener {
   readonly port: number;
@@ -17,7 +20,7 @@ export interface Listener {
 }
 
 /** Binds `server` to host:port; rejects with a {@link BrokerListenError}. */
-export function bind(server: Server, kind: 'tcp' | 'ws', host: string, port: number): Promise<number> {
+export function bind(server: Server, kind: ListenerKind, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (cause: Error): void => {
       server.off('listening', onListening);

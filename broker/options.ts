@@ -1,6 +1,7 @@
 import { OptionsError } from '../protocol/errors.js';
 import { systemClock, type Clock } from '../protocol/clock.js';
 import { defaultBrokerHooks, type BrokerHooks } from './hooks/index.js';
+import { parseTlsOptions, type BrokerTlsOptions, type ParsedBrokerTls } from './tlsOptions.js';
 
 export const DEFAULT_HOST = '0.0.0.0';
 /** IANA-registered MQTT port. */
@@ -54,6 +55,11 @@ export interface BrokerOptions {
   maxRetainedBytesPerClient?: number;
   /** Aedes hooks to override; the rest keep the safe defaults of `broker/hooks/`. @default {} */
   hooks?: Partial<BrokerHooks>;
+  /**
+   * TLS listeners beside the clear-text ones, and, with a CA, client certificates as identities
+   * (`tlsOptions.ts`). @default undefined: no TLS
+   */
+  tls?: BrokerTlsOptions;
 }
 
 /** Options after validation, every default filled in. */
@@ -68,6 +74,7 @@ export interface ParsedBrokerOptions {
   readonly maxIncompleteBytesTotal: number;
   readonly maxRetainedBytesPerClient: number;
   readonly hooks: Readonly<BrokerHooks>;
+  readonly tls: ParsedBrokerTls | undefined;
 }
 
 export function defaultBrokerOptions(): ParsedBrokerOptions {
@@ -82,10 +89,20 @@ export function defaultBrokerOptions(): ParsedBrokerOptions {
     maxIncompleteBytesTotal: DEFAULT_MAX_INCOMPLETE_BYTES_TOTAL,
     maxRetainedBytesPerClient: DEFAULT_RETAINED_PAYLOADS_PER_CLIENT * DEFAULT_MAX_PAYLOAD_BYTES,
     hooks: defaultBrokerHooks(),
+    tls: undefined,
   };
 }
 
 const HOOK_NAMES: ReadonlySet<string> = new Set(Object.keys(defaultBrokerHooks()));
+
+/**
+ * Whether listening on `host` keeps the broker to this machine: a loopback address (127.0.0.0/8,
+ * ::1) or `localhost`. Anything else (0.0.0.0 included) can be reached from the network.
+ */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || /^::ffff:127\./.test(h);
+}
 
 /** Validates `options` once and fills in defaults; throws {@link OptionsError}. */
 export function parseBrokerOptions(options: BrokerOptions = {}): ParsedBrokerOptions {
@@ -120,6 +137,7 @@ export function parseBrokerOptions(options: BrokerOptions = {}): ParsedBrokerOpt
   return {
     host, port, wsPort, maxPayloadBytes, maxConnections, packetTimeoutMs, clock: options.clock ?? defaults.clock, maxIncompleteBytesTotal, maxRetainedBytesPerClient,
     hooks: parseHooks(options.hooks ?? {}, defaults.hooks),
+    tls: options.tls === undefined ? undefined : parseTlsOptions(options.tls, { port, wsPort }, parsePort),
   };
 }
 

@@ -1,7 +1,11 @@
 /** Helpers for the broker's own tests: a real broker on a free port, real mqtt.js clients. */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { startBroker, type BrokerHandle } from './broker.js';
+import { addClient, authorityFiles, clientFiles, initAuthority } from './certs/index.js';
 import type { BrokerOptions } from './options.js';
 import { hashPassword, parseCredentials, type Credentials, type Role } from './credentials.js';
 
@@ -43,6 +47,61 @@ export class Fixture {
     for (const client of this.raws.splice(0)) client.destroy();
     await Promise.all(this.clients.splice(0).map((client) => client.endAsync(true)));
     await Promise.all(this.brokers.splice(0).map((broker) => broker.close()));
+  }
+}
+
+/** How a connection attempt ended: connected (the client is open), or refused with the error mqtt.js gave, if any. */
+export type ConnectOutcome = { connected: true; client: MqttClient } | { connected: false; error: (Error & { code?: unknown }) | undefined };
+
+/**
+ * Tries once to connect (no reconnects) and tells how it ended: `connect`, or the first `error`
+ * or `close`, whichever comes first. A refused client is ended; a connected one is the caller's.
+ */
+export function connectOutcome(url: string, options: IClientOptions = {}): Promise<ConnectOutcome> {
+  return new Promise((resolve) => {
+    const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 10_000, ...options });
+    let error: Error | undefined;
+    client.once('connect', () => {
+      client.removeAllListeners('close');
+      client.on('error', () => undefined);
+      resolve({ connected: true, client });
+    });
+    client.on('error', (e) => {
+      error ??= e;
+      client.end(true);
+    });
+    client.once('close', () => {
+      client.end(true);
+      resolve({ connected: false, error });
+    });
+  });
+}
+
+/** A fleet's certificates made by `fedmq certs`' code in a temporary folder: the broker's, and clients' on demand. */
+export class TestAuthority {
+  private constructor(readonly dir: string, readonly ca: string, readonly broker: { cert: string; key: string }) {}
+
+  static async create(): Promise<TestAuthority> {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'fedmq-ca-'));
+    await initAuthority(dir, []);
+    const files = authorityFiles(dir);
+    return new TestAuthority(dir, await readFile(files.caCert, 'utf8'), { cert: await readFile(files.brokerCert, 'utf8'), key: await readFile(files.brokerKey, 'utf8') });
+  }
+
+  /** The certificate and key of `name` in `role`, issued on first use. */
+  async client(role: Role, name: string): Promise<{ cert: string; key: string }> {
+    const files = clientFiles(this.dir, { role, name });
+    const read = async (): Promise<{ cert: string; key: string }> => ({ cert: await readFile(files.cert, 'utf8'), key: await readFile(files.key, 'utf8') });
+    try {
+      return await read();
+    } catch {
+      await addClient(this.dir, { role, name });
+      return read();
+    }
+  }
+
+  async remove(): Promise<void> {
+    await rm(this.dir, { recursive: true, force: true });
   }
 }
 

@@ -1,10 +1,22 @@
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import { WebSocketServer, createWebSocketStream } from 'ws';
+import { TlsHandshakeError } from './errors.js';
 import { bind, closeServer, type AcceptConnection, type Listener, type ListenerErrorHandler } from './listener.js';
+import { tlsServerOptions } from './tlsListener.js';
+import type { ParsedBrokerTls } from './tlsOptions.js';
+
+/** With `tls`, the WebSocket listener is a secure one (wss://) on an HTTPS server. */
+export interface SecureWebSocket {
+  tls: ParsedBrokerTls;
+  handshakeTimeoutMs: number;
+  onHandshakeError: (error: TlsHandshakeError) => void;
+}
 
 /**
- * MQTT over WebSocket, on its own HTTP server: each WebSocket becomes a byte stream
- * that Aedes reads exactly as a TCP socket (MQTT 3.1.1 section 6: one or more MQTT
+ * MQTT over WebSocket, on its own HTTP (or, with `secure`, HTTPS) server: each WebSocket becomes
+ * a byte stream that Aedes reads exactly as a TCP socket (MQTT 3.1.1 section 6: one or more MQTT
  * packets per binary WebSocket message, packets may span messages).
  */
 export async function listenWebSocket(
@@ -13,11 +25,16 @@ export async function listenWebSocket(
   maxMessageBytes: number,
   accept: AcceptConnection,
   onError: ListenerErrorHandler,
+  secure?: SecureWebSocket,
 ): Promise<Listener> {
-  const server = createServer((_request, response) => {
+  const refuseHttp = (_request: IncomingMessage, response: ServerResponse): void => {
     // Plain HTTP requests would otherwise hang until they time out.
     response.writeHead(426, { Connection: 'close', Upgrade: 'websocket' }).end('MQTT over WebSocket only\n');
-  });
+  };
+  const server = secure === undefined ? createServer(refuseHttp) : createHttpsServer(tlsServerOptions(secure.tls, secure.handshakeTimeoutMs), refuseHttp);
+  if (secure !== undefined) {
+    server.on('tlsClientError', (error: Error, socket: TLSSocket) => secure.onHandshakeError(new TlsHandshakeError(socket.remoteAddress, { cause: error })));
+  }
   // ws defaults to 100 MiB per message; a packet never needs more than the broker's limit.
   const wss = new WebSocketServer({ server, maxPayload: maxMessageBytes });
   wss.on('connection', (ws, request) => {
@@ -31,7 +48,7 @@ export async function listenWebSocket(
   // Errors of the underlying HTTP server are re-emitted by wss; listening for them here
   // keeps ws from throwing.
   wss.on('error', () => undefined);
-  const boundPort = await bind(server, 'ws', host, port);
+  const boundPort = await bind(server, secure === undefined ? 'ws' : 'wss', host, port);
   server.on('error', onError);
   return {
     port: boundPort,

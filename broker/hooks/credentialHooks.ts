@@ -1,20 +1,12 @@
 import type { Client } from 'aedes';
-import { filterReachesDeviceTopics, parseTopic } from '../../protocol/topics.js';
 import { Authenticator, type Credential, type Credentials } from '../credentials.js';
-import { LoginRefusedError, LoginRefuseReason, PublishRejectedError, PublishRejectReason, SubscribeRejectedError, SubscribeRejectReason } from '../errors.js';
+import { LoginRefusedError, LoginRefuseReason } from '../errors.js';
 import type { LoginLimits } from '../options.js';
 import { sourceOf } from '../connectionInfo.js';
-import { authorizePublish } from './authorizePublish.js';
+import { publishAsRole, subscribeAsRole } from './rolePolicy.js';
 import type { AuthenticateHook, AuthorizePublishHook, AuthorizeSubscribeHook, BrokerHooks } from './types.js';
 
-/**
- * Whether subscribing to `filter` could deliver another device's update (or anything under
- * it): `fedmq/v1/{fleet}/update/{id}[/...]` for an id other than `own`. Updates are derived
- * from a device's private data, so devices must not read each other's.
- */
-export function reachesOthersUpdates(filter: string, own: string): boolean {
-  return filterReachesDeviceTopics(filter, 'update', (id) => id !== own);
-}
+export { reachesOthersUpdates } from './rolePolicy.js';
 
 /**
  * Per-client security from a credentials file (`fedmq broker --auth FILE`): every client
@@ -64,37 +56,8 @@ export function credentialHooks(credentials: Credentials, limits: LoginLimits = 
     });
   };
 
-  const publish: AuthorizePublishHook = (client, packet, done) => {
-    authorizePublish(client, packet, (error) => {
-      if (error) return done(error);
-      const role = client ? logins.get(client)?.role : undefined;
-      const publisher = client?.id ?? (packet as { clientId?: string }).clientId;
-      if (role === 'aggregator') return done(null);
-      // A device, or a last will left by a broker instance that is gone (no client): exactly its own topics.
-      const topic = parseTopic(packet.topic);
-      const own = (role === 'device' || client === null) && topic !== null && 'deviceId' in topic && topic.deviceId === publisher;
-      if (!own) {
-        return done(new PublishRejectedError(PublishRejectReason.NotPermitted, packet.topic, publisher, `${role ?? 'client'} ${publisher ?? '(unknown)'} may not publish to ${packet.topic}`));
-      }
-      if (packet.retain && topic.kind !== 'status') {
-        return done(new PublishRejectedError(PublishRejectReason.RetainNotPermitted, packet.topic, publisher, `device ${publisher ?? '(unknown)'} may retain only its status, not ${packet.topic}`));
-      }
-      done(null);
-    });
-  };
-
-  const subscribe: AuthorizeSubscribeHook = (client, subscription, done) => {
-    const login = logins.get(client);
-    const filter = subscription.topic;
-    // Refused with SUBACK 0x80 (see StatsCounter.countSubscriptions): the client stays connected and learns which filter was refused.
-    const negate = (reason: SubscribeRejectReason, why: string): void =>
-      done(new SubscribeRejectedError(reason, filter, client.id, why, { suback: true }), null);
-    if (login?.role === 'device') {
-      if (filter.startsWith('$')) return negate(SubscribeRejectReason.ReservedTopic, `device ${login.name} may not read $ topics: ${filter}`);
-      if (reachesOthersUpdates(filter, login.name)) return negate(SubscribeRejectReason.OthersUpdates, `device ${login.name} may not read other devices' updates: ${filter}`);
-    }
-    done(null, subscription);
-  };
+  const publish: AuthorizePublishHook = (client, packet, done) => publishAsRole(client ? logins.get(client) : undefined, client, packet, done);
+  const subscribe: AuthorizeSubscribeHook = (client, subscription, done) => subscribeAsRole(logins.get(client), client, subscription, done);
 
   return { authenticate, authorizePublish: publish, authorizeSubscribe: subscribe };
 }

@@ -9,6 +9,8 @@ export { authorizeForward } from './authorizeForward.js';
 export { authorizePublish, deviceTopicOwner } from './authorizePublish.js';
 export { authorizeSubscribe } from './authorizeSubscribe.js';
 export { credentialHooks, reachesOthersUpdates } from './credentialHooks.js';
+export { certificateHooks, type CertificatePolicyOptions } from './certificateHooks.js';
+export { publishAsRole, subscribeAsRole, type Login } from './rolePolicy.js';
 export { limitPayload } from './payloadLimit.js';
 export { limitRetained } from './retainedLimit.js';
 export { invalidFilter, refuseEmptyClientId } from './mqttRules.js';
