@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import mqtt, { type MqttClient } from 'mqtt';
+import mqtt, { type ISecureClientOptions, type MqttClient } from 'mqtt';
 import { DEFAULT_FLEET } from '../protocol/index.js';
 
 export interface AggregatorConnectOptions {
@@ -8,6 +8,13 @@ export interface AggregatorConnectOptions {
   fleet?: string;
   username?: string;
   password?: string;
+  /** TLS for `mqtts://` and `wss://`: `ca` to trust, and for mutual TLS `cert` and `key`, PEM (mqtt.js's `ISecureClientOptions`). */
+  tls?: ISecureClientOptions;
+  /**
+   * The MQTT client id. A broker that knows clients by certificate wants the certificate's name
+   * first (`NAME/...`, see broker/certs/identity.ts). @default `aggregator-{fleet}-{pid}`
+   */
+  clientId?: string;
 }
 
 /**
@@ -17,10 +24,11 @@ export interface AggregatorConnectOptions {
  */
 export async function connectAggregator(options: AggregatorConnectOptions): Promise<MqttClient> {
   const client = await mqtt.connectAsync(options.url, {
-    clientId: `aggregator-${options.fleet ?? DEFAULT_FLEET}-${process.pid}`,
+    clientId: options.clientId ?? `aggregator-${options.fleet ?? DEFAULT_FLEET}-${process.pid}`,
     reconnectPeriod: 1000,
     ...(options.username !== undefined && { username: options.username }),
     ...(options.password !== undefined && { password: options.password }),
+    ...options.tls,
   });
   const noDelay = (): void => void (client.stream as Partial<Socket>).setNoDelay?.(true);
   noDelay();

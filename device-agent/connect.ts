@@ -1,18 +1,23 @@
 import type { Socket } from 'node:net';
-import mqtt, { type MqttClient } from 'mqtt';
+import mqtt, { type ISecureClientOptions, type MqttClient } from 'mqtt';
 import { DeviceState, build, encodeMessage, fleetTopics } from '../protocol/index.js';
 
 export const INITIAL_RECONNECT_MS = 500;
 export const MAX_RECONNECT_MS = 30_000;
 
 export interface DeviceConnectOptions {
-  /** Broker URL, e.g. mqtt://192.168.1.10:1883 or ws://host:8883. */
+  /** Broker URL, e.g. mqtt://192.168.1.10:1883, mqtts://hub.local:8883, ws://host:8080 or wss://host:8081. */
   url: string;
   deviceId: string;
   /** @default 'default' */
   fleet?: string;
   username?: string;
   password?: string;
+  /**
+   * TLS for `mqtts://` and `wss://`: `ca` to trust (else the system's CAs), and for mutual TLS the
+   * device's `cert` (its CN the device id) and `key`, PEM (mqtt.js's `ISecureClientOptions`).
+   */
+  tls?: ISecureClientOptions;
   /** @default 30 */
   keepaliveSeconds?: number;
   /** @default 10000 */
@@ -39,6 +44,7 @@ export async function connectDevice(options: DeviceConnectOptions): Promise<Mqtt
     reconnectPeriod: INITIAL_RECONNECT_MS,
     ...(options.username !== undefined && { username: options.username }),
     ...(options.password !== undefined && { password: options.password }),
+    ...options.tls,
     will: { topic: topics.status(options.deviceId), payload: Buffer.from(will), qos: 1, retain: true },
   });
   withBackoff(client);

@@ -1,4 +1,4 @@
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type ISecureClientOptions, type MqttClient } from 'mqtt';
 import { fleetTopics } from '../protocol/index.js';
 import { FleetState } from './state.js';
 
@@ -10,6 +10,11 @@ export interface WatchOptions {
   fleet?: string;
   username?: string;
   password?: string;
+  /**
+   * TLS for `mqtts://` and `wss://` in Node: `ca` to trust, and for mutual TLS `cert` and `key`, PEM
+   * (mqtt.js's `ISecureClientOptions`). A browser ignores it: the page trusts what the browser trusts.
+   */
+  tls?: ISecureClientOptions;
   /** Also subscribe to `$SYS/#` (brokers may refuse it). @default true */
   sys?: boolean;
   /** @default `fedmq-monitor-` and random hex */
@@ -48,6 +53,7 @@ export function watchFleet(options: WatchOptions): FleetWatch {
     connectTimeout: 10_000,
     ...(options.username !== undefined && { username: options.username }),
     ...(options.password !== undefined && { password: options.password }),
+    ...options.tls,
   };
   const client = mqtt.connect(options.url, clientOptions);
   state.connection('connecting', clock());
