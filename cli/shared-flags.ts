@@ -1,4 +1,6 @@
 import { statSync } from 'node:fs';
+import type { ISecureClientOptions } from 'mqtt';
+import { checkPair, identityOfCertificate, readPem, type CertificateIdentity } from '../broker/index.js';
 import { CODEC_SPECS, DEFAULT_FLEET, type Task } from '../protocol/index.js';
 import { EVALUATIONS, STRATEGY_SPECS, coordinatorSpecs, defaultCoordinatorOptions, loadTaskSource, type CoordinatorOptions, type CoordinatorSettings, type Evaluation } from '../aggregator/index.js';
 import type { DeviceDataOptions, HoldoutBy, TargetKind } from '../datasets/index.js';
@@ -152,4 +154,38 @@ export function login(flags: Flags, defaultUsername?: string): { username?: stri
   const password = str(flags, 'password') ?? (process.env.FEDMQ_PASSWORD || undefined);
   const username = str(flags, 'username') ?? (password === undefined ? undefined : defaultUsername);
   return { ...(username !== undefined && { username }), ...(password !== undefined && { password }) };
+}
+
+/** TLS flags of the clients (`agent`, `aggregator`, `monitor`; `simulate` takes `--ca`), for `mqtts://` and `wss://` URLs. */
+export const tlsFlags: FlagSpecs = {
+  ca: { type: 'string', placeholder: 'FILE', description: 'mqtts:// or wss://: trust this CA certificate (fedmq certs: DIR/ca.crt)', default: "the system's CAs" },
+  cert: { type: 'string', placeholder: 'FILE', description: 'mutual TLS: this client certificate (fedmq certs: DIR/ROLE/NAME.crt); the broker knows the client by its name (CN) and role (OU)' },
+  key: { type: 'string', placeholder: 'FILE', description: "mutual TLS: --cert's private key (DIR/ROLE/NAME.key)" },
+};
+
+/** What `--ca`, `--cert` and `--key` give a client: mqtt.js's TLS options, and who the certificate says the client is. */
+export interface ClientTls {
+  readonly tls: ISecureClientOptions;
+  readonly identity: CertificateIdentity | undefined;
+}
+
+/**
+ * `--ca`, `--cert` and `--key` read and checked before anything connects: each file must be PEM,
+ * the key the certificate's, the certificate must name a client, the URL must be `mqtts://` or
+ * `wss://`. `undefined` when none is given. A mistake is one line naming the flag.
+ */
+export async function clientTls(flags: Flags, url: string): Promise<ClientTls | undefined> {
+  const [caFile, certFile, keyFile] = [str(flags, 'ca'), str(flags, 'cert'), str(flags, 'key')];
+  if (caFile === undefined && certFile === undefined && keyFile === undefined) return undefined;
+  if ((certFile === undefined) !== (keyFile === undefined)) throw new UsageError('--cert and --key go together: the client certificate and its private key');
+  if (!/^(mqtts|wss|tls|ssl):/.test(url)) throw new UsageError(`--ca, --cert and --key are for mqtts:// and wss:// brokers; ${url} is not encrypted`);
+  const tls: ISecureClientOptions = {};
+  if (caFile !== undefined) tls.ca = await readPem(caFile, 'ca', 'CA certificate');
+  if (certFile === undefined || keyFile === undefined) return { tls, identity: undefined };
+  const cert = await readPem(certFile, 'cert', 'certificate');
+  const key = await readPem(keyFile, 'key', 'key');
+  checkPair(cert, key, certFile, keyFile, 'cert');
+  const identity = identityOfCertificate(cert);
+  if ('problem' in identity) throw new UsageError(`--cert ${certFile}: ${identity.problem}`);
+  return { tls: { ...tls, cert, key }, identity };
 }
