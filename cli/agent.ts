@@ -11,7 +11,7 @@ import {
 import { OptionsError } from '../protocol/index.js';
 import { initBackend, type BackendName } from '../learning/index.js';
 import { UsageError, num, str, type Command, type Flags } from './args.js';
-import { dataPath, deviceDataFlags, deviceDataOptions, login, loginFlags } from './shared-flags.js';
+import { clientTls, dataPath, deviceDataFlags, deviceDataOptions, login, loginFlags, tlsFlags } from './shared-flags.js';
 import { formatBytes } from './format.js';
 import { printable } from '../monitor/index.js';
 import { onShutdown } from './signals.js';
@@ -25,6 +25,7 @@ export const agentCommand: Command = {
     'npx fedmq agent --broker mqtt://hub.local:1883 --id mote-3 --data /var/lib/fedmq/readings/ --time t --window 12 --stride 6 --holdout-by tail',
     'npx fedmq agent --broker mqtt://hub.local:1883 --id boiler --data boiler.ndjson --label kwh --target regression --holdout 0.1',
     'npx fedmq agent --broker mqtt://hub.local:1883 --id kitchen-sensor --data readings.csv --label event --serve 127.0.0.1:8765',
+    'npx fedmq agent --broker mqtts://hub.local:8883 --id pi-01 --data mnist:iid:1/3 --ca certs/ca.crt --cert certs/device/pi-01.crt --key certs/device/pi-01.key',
     'npx fedmq agent --broker mqtt://hub.local:1883 --id phone-01 --data readings.csv --label event --train-when charging,idle,cpu-temp<70,battery>30',
   ],
   flags: {
@@ -51,6 +52,7 @@ export const agentCommand: Command = {
     },
     'check-every': { type: 'string', placeholder: 'SECONDS', description: 'how often --train-when is checked between rounds', default: '30' },
     ...loginFlags,
+    ...tlsFlags,
   },
 
   async run(flags) {
@@ -59,6 +61,11 @@ export const agentCommand: Command = {
     const dataSpec = str(flags, 'data');
     if (url === undefined || deviceId === undefined || dataSpec === undefined) {
       throw new UsageError('--broker, --id and --data are required');
+    }
+    const secure = await clientTls(flags, url);
+    const named = secure?.identity;
+    if (named !== undefined && (named.role !== 'device' || named.name !== deviceId)) {
+      throw new UsageError(`--cert is ${named.role} ${named.name}'s certificate; device ${deviceId} needs its own (fedmq certs --role device --name ${deviceId})`);
     }
     // Every flag is checked before the backend loads, the data is read or the broker is reached.
     const loadData = dataLoader(flags, dataSpec);
@@ -94,7 +101,7 @@ export const agentCommand: Command = {
       if (kept) void server.use(kept);
     }
     const client = await connectDevice({
-      url, deviceId, fleet, ...login(flags, deviceId),
+      url, deviceId, fleet, ...login(flags, deviceId), ...(secure && { tls: secure.tls }),
       onRetry: (e) => console.log(`broker not reachable (${e.message}); retrying`),
     });
     const held = data.holdout === null ? '' : `, ${data.holdout.count} held out`;
