@@ -9,7 +9,8 @@ import { UsageError, num, seconds, str, type Command } from './args.js';
 import { resumedLine, roundLine, settingsLine } from './format.js';
 import { serveMetrics } from './metrics-server.js';
 import { onShutdown } from './signals.js';
-import { dataPath, deviceDataFlags, deviceDataOptions, federationFlags, federationOptions, federationSettings, login, loginFlags, taskFlags, taskOptions } from './shared-flags.js';
+import { clientTls, dataPath, deviceDataFlags, deviceDataOptions, federationFlags, federationOptions, federationSettings, login, loginFlags, taskFlags, taskOptions, tlsFlags } from './shared-flags.js';
+import { certificateClientId } from '../broker/index.js';
 
 export const aggregatorCommand: Command = {
   name: 'aggregator',
@@ -19,6 +20,7 @@ export const aggregatorCommand: Command = {
     'npx fedmq aggregator --broker mqtt://pi-hub.local:1883 --fraction 0.1 --min-participants 5 --round-timeout 300',
     'npx fedmq aggregator --broker mqtt://pi-hub.local:1883 --mode async --buffer 10 --fraction 0.2 --rounds 200',
     'npx fedmq aggregator --broker mqtt://pi-hub.local:1883 --rounds 500 --checkpoint /var/lib/fedmq/global.ckpt',
+    'npx fedmq aggregator --broker mqtts://pi-hub.local:8883 --ca certs/ca.crt --cert certs/aggregator/hub.crt --key certs/aggregator/hub.key',
     'npx fedmq aggregator --broker mqtt://pi-hub.local:1883 --task examples/sensor/task.json --min-devices 4 --rounds 20',
   ],
   flags: {
@@ -29,6 +31,7 @@ export const aggregatorCommand: Command = {
     ...taskFlags,
     ...deviceDataFlags,
     ...loginFlags,
+    ...tlsFlags,
     'metrics-port': { type: 'string', placeholder: '[HOST:]PORT', description: 'serve Prometheus metrics at http://HOST:PORT/metrics (host: 0.0.0.0)' },
     ...federationFlags,
   },
@@ -36,6 +39,10 @@ export const aggregatorCommand: Command = {
   async run(flags) {
     const url = str(flags, 'broker');
     if (url === undefined) throw new UsageError('--broker URL is required, e.g. --broker mqtt://127.0.0.1:1883');
+    const secure = await clientTls(flags, url);
+    if (secure?.identity !== undefined && secure.identity.role !== 'aggregator') {
+      throw new UsageError(`--cert is ${secure.identity.role} ${secure.identity.name}'s certificate; the aggregator needs an aggregator certificate (fedmq certs --role aggregator --name NAME)`);
+    }
     const { backend: wanted, ...federation } = federationOptions(flags);
     const { task, initialWeights, evaluate, taskNotes } = await taskOptions(flags);
     for (const note of taskNotes ?? []) console.log(`task: ${note}`);
@@ -59,7 +66,11 @@ export const aggregatorCommand: Command = {
       assertTaskFits(examples, options.task, `--eval ${evalSpec}`, 'eval');
       held = examples.train;
     }
-    const client = await connectAggregator({ url, fleet: options.fleet, ...login(flags) });
+    const identity = secure?.identity;
+    const client = await connectAggregator({
+      url, fleet: options.fleet, ...login(flags), ...(secure && { tls: secure.tls }),
+      ...(identity && { clientId: certificateClientId(identity, `${options.fleet}-${process.pid}`) }),
+    });
     const evaluator = held ? await createEvaluator(options.task, held) : null;
     const coordinator = createCoordinator(options, { client, ...(evaluator && { evaluate: evaluator }), ...(initialWeights && { initialWeights }) });
     const o = coordinator.options;
