@@ -10,7 +10,8 @@ import {
   type FleetWatch,
 } from '../monitor/index.js';
 import { UsageError, num, str, type Command, type Flags } from './args.js';
-import { login, loginFlags } from './shared-flags.js';
+import { clientTls, login, loginFlags, tlsFlags } from './shared-flags.js';
+import { certificateClientId } from '../broker/index.js';
 import { onShutdown } from './signals.js';
 
 /** Redraw and snapshot period. */
@@ -24,22 +25,29 @@ export const monitorCommand: Command = {
     'npx fedmq monitor --broker mqtt://127.0.0.1:1883 --fleet lab --json',
     'npx fedmq monitor --broker mqtt://127.0.0.1:1883 --topics',
     'npx fedmq monitor --web 8080 --ws-url ws://127.0.0.1:8883',
+    'npx fedmq monitor --broker mqtts://hub.local:8883 --ca certs/ca.crt --cert certs/monitor/laptop.crt --key certs/monitor/laptop.key',
+    'npx fedmq monitor --web 8080 --ws-url wss://hub.local:8884',
   ],
   flags: {
-    broker: { type: 'string', placeholder: 'URL', description: 'broker URL (mqtt://, mqtts://, ws://); required except with --web' },
+    broker: { type: 'string', placeholder: 'URL', description: 'broker URL (mqtt://, mqtts://, ws://, wss://); required except with --web' },
     fleet: { type: 'string', placeholder: 'ID', description: 'fleet id (topics fedmq/v1/ID/#)', default: DEFAULT_FLEET },
     json: { type: 'boolean', description: 'print one NDJSON snapshot per second (with --topics: one JSON line per message)' },
     topics: { type: 'boolean', description: 'print every message as it arrives, CBOR decoded to JSON, arrays summarised' },
     web: { type: 'string', placeholder: 'PORT', description: 'serve the web dashboard on this port (0 = any free port)' },
-    'ws-url': { type: 'string', placeholder: 'URL', description: "with --web: the broker's MQTT-over-WebSocket URL the page connects to" },
+    'ws-url': { type: 'string', placeholder: 'URL', description: "with --web: the broker's MQTT-over-WebSocket URL the page connects to (wss://: the browser must trust the broker's certificate)" },
     host: { type: 'string', placeholder: 'ADDR', description: 'with --web: address the dashboard listens on', default: DEFAULT_DASHBOARD_HOST },
     ...loginFlags,
+    ...tlsFlags,
   },
 
   async run(flags) {
     if (flags.web !== undefined) return serveDashboard(flags);
     const url = str(flags, 'broker');
     if (url === undefined) throw new UsageError('--broker URL is required, e.g. --broker mqtt://127.0.0.1:1883 (or --web PORT --ws-url URL)');
+    const secure = await clientTls(flags, url);
+    const identity = secure?.identity;
+    // A device's certificate would take the device's client id, and read little.
+    if (identity?.role === 'device') throw new UsageError(`--cert is device ${identity.name}'s certificate; the monitor needs a monitor certificate (fedmq certs --role monitor --name NAME)`);
     const json = flags.json === true;
     const topics = flags.topics === true;
     const print = (line: string): void => void process.stdout.write(`${line}\n`);
@@ -47,6 +55,8 @@ export const monitorCommand: Command = {
       url,
       fleet: str(flags, 'fleet'),
       ...login(flags),
+      ...(secure && { tls: secure.tls }),
+      ...(identity && { clientId: certificateClientId(identity, `monitor-${process.pid}`) }),
       onMessage: topics ? (m) => print(topicLine(m, { paramCount: watch.state.paramCount, json })) : undefined,
     });
     if (topics) return untilShutdown(watch, () => undefined);
@@ -101,6 +111,8 @@ function untilShutdown(watch: FleetWatch, stop: () => void): Promise<number> {
 }
 
 async function serveDashboard(flags: Flags): Promise<number> {
+  // The page connects from the browser, which trusts what it trusts: the TLS flags are this process's only.
+  if (str(flags, 'ca') !== undefined || str(flags, 'cert') !== undefined) throw new UsageError("--ca and --cert are not for --web: the page's browser must trust the broker's CA itself (see docs/security.md)");
   const broker = str(flags, 'broker');
   const wsUrl = str(flags, 'ws-url') ?? (broker !== undefined && /^wss?:\/\//.test(broker) ? broker : undefined);
   if (wsUrl === undefined) {
