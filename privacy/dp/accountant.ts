@@ -1,4 +1,22 @@
 import { DEFAULT_ORDERS, computeRdp, rdpToEpsilon, type PrivacySpent } from './rdp.js';
+import { computeRdpWithoutReplacement } from './rdpWithoutReplacement.js';
+
+/**
+ * How participants are drawn, which decides the analysis:
+ * - `poisson`: each device independently with probability q, add/remove-one-device
+ *   neighbours (Mironov et al. 2019); the customary number, and the one published values use.
+ * - `fixed-size`: exactly q n devices uniformly without replacement, as fedmq selects;
+ *   replace-one-device neighbours, so the sum's sensitivity is 2C (Wang et al. 2019,
+ *   Theorem 27, at sigma = z / 2): a provable bound for fedmq's selection, and a larger one.
+ */
+export type SamplingScheme = 'poisson' | 'fixed-size';
+
+export interface RdpAccountantOptions {
+  /** @default 'poisson' */
+  sampling?: SamplingScheme;
+  /** Orders searched. @default DEFAULT_ORDERS */
+  orders?: readonly number[];
+}
 
 /** Rounds run with one noise multiplier and sampling rate, in order (as Opacus keeps its history). */
 export interface AccountantEntry {
@@ -10,6 +28,8 @@ export interface AccountantEntry {
 /** What a checkpoint keeps of an accountant: enough to rebuild it exactly. */
 export interface AccountantState {
   delta: number;
+  /** Absent in states written before the option existed: poisson. */
+  sampling?: SamplingScheme;
   history: AccountantEntry[];
 }
 
@@ -23,22 +43,25 @@ export interface AccountantState {
  */
 export class RdpAccountant {
   readonly orders: readonly number[];
+  readonly sampling: SamplingScheme;
   private readonly total: Float64Array;
   private readonly history: AccountantEntry[] = [];
   private readonly perRound = new Map<string, Float64Array>();
 
   constructor(
     readonly delta: number,
-    orders: readonly number[] = DEFAULT_ORDERS,
+    options: RdpAccountantOptions = {},
   ) {
     if (!(delta > 0 && delta < 1)) throw new RangeError(`delta must be in (0, 1), got ${delta}`);
-    this.orders = orders;
-    this.total = new Float64Array(orders.length);
+    this.orders = options.orders ?? DEFAULT_ORDERS;
+    this.sampling = options.sampling ?? 'poisson';
+    if (this.sampling !== 'poisson' && this.sampling !== 'fixed-size') throw new RangeError(`unknown sampling scheme ${String(this.sampling)}`);
+    this.total = new Float64Array(this.orders.length);
   }
 
   /** Rebuilds an accountant from `state()`. */
   static fromState(state: AccountantState, orders: readonly number[] = DEFAULT_ORDERS): RdpAccountant {
-    const accountant = new RdpAccountant(state.delta, orders);
+    const accountant = new RdpAccountant(state.delta, { orders, sampling: state.sampling ?? 'poisson' });
     for (const e of state.history) accountant.addRounds(e.noiseMultiplier, e.samplingRate, e.rounds);
     return accountant;
   }
@@ -98,7 +121,7 @@ export class RdpAccountant {
 
   /** A copy of the history, for checkpoints and reports. */
   state(): AccountantState {
-    return { delta: this.delta, history: this.history.map((e) => ({ ...e })) };
+    return { delta: this.delta, sampling: this.sampling, history: this.history.map((e) => ({ ...e })) };
   }
 
   private rdpOfRound(noiseMultiplier: number, samplingRate: number): Float64Array {
@@ -106,7 +129,10 @@ export class RdpAccountant {
     const key = `${noiseMultiplier}/${samplingRate}`;
     let step = this.perRound.get(key);
     if (!step) {
-      step = computeRdp(samplingRate, noiseMultiplier, 1, this.orders);
+      step =
+        this.sampling === 'poisson'
+          ? computeRdp(samplingRate, noiseMultiplier, 1, this.orders)
+          : computeRdpWithoutReplacement(samplingRate, noiseMultiplier / 2, 1, this.orders);
       this.perRound.set(key, step);
     }
     return step;

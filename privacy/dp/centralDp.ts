@@ -13,7 +13,9 @@ import { secureGaussian, type GaussianSource } from './gaussian.js';
  * (the paper's fixed-denominator estimator: dividing by the actual count would make the
  * denominator depend on who took part). With adaptive clipping the sum gets z_delta C and
  * the unclipped count sigma_b, which together are worth multiplier z (Andrew et al. 2021).
- * The accountant composes one sampled Gaussian per round with multiplier z and q = m / N.
+ * The accountant composes one sampled Gaussian per round with multiplier z and q = m / N,
+ * under the spec's sampling analysis (Poisson by default; `sampling:fixed-size` for fedmq's
+ * exact-count selection).
  */
 export interface CentralDpOptions {
   /** The parsed `--dp` spec (not `local`). */
@@ -79,7 +81,7 @@ export class CentralDp {
     if (!(m > 0 && m <= n)) throw new OptionsError('dp', `expected participants must be in (0, ${n}], got ${m}`);
     this.samplingRate = m / n;
     this.noise = options.noise ?? secureGaussian();
-    this.rdp = new RdpAccountant(spec.delta);
+    this.rdp = new RdpAccountant(spec.delta, { sampling: spec.sampling });
     if (spec.clip.kind === 'adaptive') {
       const countStd = countStdFor(spec.clip, m);
       try {
@@ -169,6 +171,7 @@ export class CentralDp {
   /** Restores a checkpoint taken with the same spec. */
   loadState(state: CentralDpState): void {
     const restored = RdpAccountant.fromState(state.accountant, this.accountant.orders);
+    if (restored.sampling !== this.accountant.sampling) throw new OptionsError('dp', `the checkpoint was accounted with ${restored.sampling} sampling, this run with ${this.accountant.sampling}`);
     if (restored.delta !== this.accountant.delta) throw new OptionsError('dp', `the checkpoint's delta ${restored.delta} is not this run's ${this.accountant.delta}`);
     this.rdp = restored;
     if (this.adaptive) this.adaptive.clip = state.clipNorm;

@@ -4,7 +4,7 @@ import { countStdFor, parseDp, type DpSpec } from './dpSpec.js';
 
 describe('--dp spec parsing', () => {
   const good: [string, Partial<DpSpec>, string][] = [
-    ['noise:1.1,clip:0.5,delta:1e-5', { noiseMultiplier: 1.1, clip: { kind: 'fixed', norm: 0.5 }, delta: 1e-5, budget: null, local: false }, 'noise:1.1,clip:0.5,delta:0.00001'],
+    ['noise:1.1,clip:0.5,delta:1e-5', { noiseMultiplier: 1.1, clip: { kind: 'fixed', norm: 0.5 }, delta: 1e-5, budget: null, local: false, sampling: 'poisson' }, 'noise:1.1,clip:0.5,delta:0.00001'],
     ['noise:1,clip:2,delta:1e-6,budget:8', { budget: 8 }, 'noise:1,clip:2,delta:0.000001,budget:8'],
     ['delta:0.001,clip:1,noise:0.8', { delta: 0.001, noiseMultiplier: 0.8 }, 'noise:0.8,clip:1,delta:0.001'],
     ['noise:5,clip:0.1,delta:1e-5,local', { local: true, noiseMultiplier: 5 }, 'noise:5,clip:0.1,delta:0.00001,local'],
@@ -19,6 +19,8 @@ describe('--dp spec parsing', () => {
       { clip: { kind: 'adaptive', targetQuantile: 0.7, learningRate: 0.1, countStd: 2, initialClip: 1 }, budget: 4 },
       'noise:1,clip:adaptive,delta:0.00001,budget:4,quantile:0.7,cliplr:0.1,countstd:2,initclip:1',
     ],
+    ['noise:1,clip:1,delta:1e-5,sampling:fixed-size', { sampling: 'fixed-size' }, 'noise:1,clip:1,delta:0.00001,sampling:fixed-size'],
+    ['noise:1,clip:1,delta:1e-5,sampling:poisson', { sampling: 'poisson' }, 'noise:1,clip:1,delta:0.00001'],
     [' noise: 1 , clip: .5 , delta: 1E-5 ', { noiseMultiplier: 1, clip: { kind: 'fixed', norm: 0.5 } }, 'noise:1,clip:0.5,delta:0.00001'],
   ];
 
@@ -56,6 +58,8 @@ describe('--dp spec parsing', () => {
     ['noise:4,clip:adaptive,delta:1e-5,countstd:2', /countstd must exceed noise \/ 2 = 2/],
     ['noise:1,clip:adaptive,delta:1e-5,initclip:0', /initclip must be > 0/],
     ['noise:1,,clip:1,delta:1e-5', /unknown setting ""/],
+    ['noise:1,clip:1,delta:1e-5,sampling:shuffle', /sampling must be poisson or fixed-size, got "shuffle"/],
+    ['noise:1,clip:1,delta:1e-5,local,sampling:poisson', /sampling does not apply to local DP/],
   ];
 
   it.each(bad)('refuses %j with a one-line reason', (text, reason) => {

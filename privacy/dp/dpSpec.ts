@@ -1,8 +1,9 @@
 import { OptionsError } from '../../protocol/index.js';
+import type { SamplingScheme } from './accountant.js';
 import { COUNT_STD_PER_PARTICIPANT, DEFAULT_CLIP_LEARNING_RATE, DEFAULT_INITIAL_CLIP, DEFAULT_TARGET_QUANTILE } from './adaptiveClip.js';
 
 /** The `--dp` grammar, for error messages and help. */
-export const DP_SPEC_GRAMMAR = 'noise:Z,clip:C|adaptive,delta:D[,budget:EPS][,local][,quantile:Q][,cliplr:ETA][,countstd:S][,initclip:C0]';
+export const DP_SPEC_GRAMMAR = 'noise:Z,clip:C|adaptive,delta:D[,budget:EPS][,local][,sampling:poisson|fixed-size][,quantile:Q][,cliplr:ETA][,countstd:S][,initclip:C0]';
 
 /** Adaptive clipping's settings (Andrew et al. 2021). */
 export interface AdaptiveClipSpec {
@@ -30,10 +31,12 @@ export interface DpSpec {
   budget: number | null;
   /** Local DP: each device clips and adds its own noise before encoding. @default false */
   local: boolean;
+  /** The accountant's sampling analysis (see `SamplingScheme`). @default 'poisson' */
+  sampling: SamplingScheme;
 }
 
 const NUMBER = /^(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/;
-const KEYS = ['noise', 'clip', 'delta', 'budget', 'local', 'quantile', 'cliplr', 'countstd', 'initclip'] as const;
+const KEYS = ['noise', 'clip', 'delta', 'budget', 'local', 'sampling', 'quantile', 'cliplr', 'countstd', 'initclip'] as const;
 type Key = (typeof KEYS)[number];
 const ADAPTIVE_ONLY: readonly Key[] = ['quantile', 'cliplr', 'countstd', 'initclip'];
 /** Above this the noise drowns any update; a typo more likely than a choice. */
@@ -72,6 +75,10 @@ export function parseDp(spec: string): DpSpec {
   const budget = budgetText === undefined ? null : number(spec, 'budget', budgetText!);
   if (budget !== null && !(budget > 0)) fail(spec, `budget must be > 0, got ${budget}`);
   const local = values.has('local');
+  const samplingText = values.get('sampling') ?? 'poisson';
+  if (samplingText !== 'poisson' && samplingText !== 'fixed-size') fail(spec, `sampling must be poisson or fixed-size, got "${samplingText}"`);
+  const sampling: SamplingScheme = samplingText;
+  if (local && values.has('sampling')) fail(spec, 'sampling does not apply to local DP (a device\'s epsilon has no amplification by sampling)');
 
   const clipText = values.get('clip')!;
   let clip: DpSpec['clip'];
@@ -100,12 +107,13 @@ export function parseDp(spec: string): DpSpec {
   parts.push(`delta:${delta}`);
   if (budget !== null) parts.push(`budget:${budget}`);
   if (local) parts.push('local');
+  if (sampling !== 'poisson') parts.push(`sampling:${sampling}`);
   if (clip.kind === 'adaptive') {
     parts.push(`quantile:${clip.targetQuantile}`, `cliplr:${clip.learningRate}`);
     if (clip.countStd !== null) parts.push(`countstd:${clip.countStd}`);
     parts.push(`initclip:${clip.initialClip}`);
   }
-  return { spec: parts.join(','), noiseMultiplier, clip, delta, budget, local };
+  return { spec: parts.join(','), noiseMultiplier, clip, delta, budget, local, sampling };
 }
 
 /** The unclipped count's noise std for a run: as given, or the paper's m / 20. */

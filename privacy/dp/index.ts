@@ -1,6 +1,7 @@
 export { logAdd, logSub, logErfc, erfc } from './logMath.js';
 export { DEFAULT_ORDERS, rdpOfStep, computeRdp, rdpToEpsilon, epsilon, privacySpent, noiseMultiplierFor, type PrivacySpent } from './rdp.js';
-export { RdpAccountant, type AccountantEntry, type AccountantState } from './accountant.js';
+export { RdpAccountant, type AccountantEntry, type AccountantState, type RdpAccountantOptions, type SamplingScheme } from './accountant.js';
+export { computeRdpWithoutReplacement, rdpOfStepWithoutReplacement, fixedSizePrivacySpent } from './rdpWithoutReplacement.js';
 export { l2Norm, clipToNorm, type ClipResult } from './clipping.js';
 export { secureGaussian, seededGaussian, type GaussianSource } from './gaussian.js';
 export {
