@@ -19,6 +19,11 @@ export function reachesOthersUpdates(filter: string, own: string): boolean {
   return filterReachesDeviceTopics(filter, 'update', (id) => id !== own);
 }
 
+/** Whether subscribing to `filter` could deliver what the aggregator sends another device alone (`to/{id}`). */
+export function reachesOthersMessages(filter: string, own: string): boolean {
+  return filterReachesDeviceTopics(filter, 'to', (id) => id !== own);
+}
+
 /**
  * What a role may publish, after the default policy (no `$` topics, a device's topics only by
  * the client whose id is the device's): the aggregator anything; a device exactly its own
@@ -33,7 +38,7 @@ export function publishAsRole(login: Login | undefined, ...[client, packet, done
     const publisher = client?.id ?? (packet as { clientId?: string }).clientId;
     if (role === 'aggregator') return done(null);
     const topic = parseTopic(packet.topic);
-    const own = (role === 'device' || client === null) && topic !== null && 'deviceId' in topic && topic.deviceId === publisher;
+    const own = (role === 'device' || client === null) && topic !== null && (topic.kind === 'update' || topic.kind === 'status') && topic.deviceId === publisher;
     if (!own) {
       return done(new PublishRejectedError(PublishRejectReason.NotPermitted, packet.topic, publisher, `${role ?? 'client'} ${publisher ?? '(unknown)'} may not publish to ${packet.topic}`));
     }
@@ -46,7 +51,7 @@ export function publishAsRole(login: Login | undefined, ...[client, packet, done
 
 /**
  * What a role may read: a device no `$` topic (`$SYS` lists every client id) and no filter
- * that reaches another device's updates; the aggregator and a monitor everything. A refusal is
+ * that reaches another device's updates or its `to/{id}`; the aggregator and a monitor everything. A refusal is
  * SUBACK 0x80 (see `StatsCounter.countSubscriptions`): the client stays connected and learns
  * which filter was refused.
  */
@@ -57,6 +62,7 @@ export function subscribeAsRole(login: Login | undefined, ...[client, subscripti
   if (login?.role === 'device') {
     if (filter.startsWith('$')) return negate(SubscribeRejectReason.ReservedTopic, `device ${login.name} may not read $ topics: ${filter}`);
     if (reachesOthersUpdates(filter, login.name)) return negate(SubscribeRejectReason.OthersUpdates, `device ${login.name} may not read other devices' updates: ${filter}`);
+    if (reachesOthersMessages(filter, login.name)) return negate(SubscribeRejectReason.OthersUpdates, `device ${login.name} may not read what the aggregator sends other devices: ${filter}`);
   }
   done(null, subscription);
 }
