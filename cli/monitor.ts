@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { DEFAULT_FLEET } from '../protocol/index.js';
 import {
   DEFAULT_DASHBOARD_HOST,
@@ -56,7 +57,7 @@ export const monitorCommand: Command = {
       fleet: str(flags, 'fleet'),
       ...login(flags),
       ...(secure && { tls: secure.tls }),
-      ...(identity && { clientId: certificateClientId(identity, `monitor-${process.pid}`) }),
+      ...(identity && { clientId: certificateClientId(identity, `monitor-${randomBytes(4).toString('hex')}`) }),
       onMessage: topics ? (m) => print(topicLine(m, { paramCount: watch.state.paramCount, json })) : undefined,
     });
     if (topics) return untilShutdown(watch, () => undefined);
