@@ -20,7 +20,10 @@ interface Assignment {
 class BufferCollection extends UpdateCollection {
   /** Devices sent off while this buffer filled (each downloaded the global). */
   dispatched = 0;
+  /** Bytes of the dispatch messages devices received. */
   downBytes = 0;
+  /** Per device sent off: the global's step it downloaded, unless a catch-up replaced it. */
+  readonly steps = new Map<string, number>();
   /** Assignments lost while this buffer filled: the device went offline or missed its deadline. */
   readonly lost: string[] = [];
   readonly staleness: number[] = [];
@@ -97,7 +100,7 @@ export class BufferedCoordinator extends Coordinator {
     const evaluation = await this.evaluateAndPublish(release, step);
     const s = buffer.staleness;
     const report: RoundReport = {
-      round: step, ...evaluation, participants: buffer.dispatched, ...buffer.counts(), bytesDown: buffer.downBytes,
+      round: step, ...evaluation, participants: buffer.dispatched, ...buffer.counts(), bytesDown: this.downloads(buffer.downBytes, buffer.steps),
       wallMs: performance.now() - started, closedBy, missing: [...buffer.lost], ...this.outcome(closing),
       staleness: { mean: s.length > 0 ? s.reduce((a, b) => a + b, 0) / s.length : 0, max: s.length > 0 ? Math.max(...s) : 0 },
     };
@@ -106,7 +109,7 @@ export class BufferedCoordinator extends Coordinator {
   }
 
   private newBuffer(step: number): BufferCollection {
-    return new BufferCollection(this.options.codec, this.aggregator.beginRound(step, this.global), this, this.examplesCap);
+    return new BufferCollection(this.options.codec, this.aggregator.beginRound(step, this.target), this, this.examplesCap);
   }
 
   /** Who may contribute: a device with an open assignment, reporting under its dispatch (protocol/admission.ts). */
@@ -178,6 +181,7 @@ export class BufferedCoordinator extends Coordinator {
     this.dispatches.set(round, this.lastRound!);
     const roundBytes = await announcing;
     buffer.dispatched += chosen.length;
-    buffer.downBytes += (this.broadcaster.downloadBytes + roundBytes) * chosen.length;
+    buffer.downBytes += roundBytes * chosen.length;
+    for (const id of chosen) buffer.steps.set(id, (buffer.steps.get(id) ?? 0) + this.broadcaster.downloadBytes);
   }
 }

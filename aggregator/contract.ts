@@ -1,3 +1,4 @@
+import type { CatchUpSent } from './catchUp.js';
 import type { MqttClient } from 'mqtt';
 import type { Clock, MetricsMessage, RejectReason, RoundMessage, Task } from '../protocol/index.js';
 import type { DeviceRecord } from './registry.js';
@@ -49,6 +50,8 @@ export type CoordinatorEvents = {
   replyRefused: [info: { round: number; kind: 'evaluate' | 'statistics'; deviceId: string; detail: string }];
   /** The fleet's feature statistics arrived (from `devices` devices) and the task was published again with them. */
   statisticsGathered: [info: { devices: number; count: number; mean: number[]; std: number[] }];
+  /** A device that missed versions (or held none) was sent their chain of steps or the full global on `to/{id}`. */
+  catchUpSent: [info: CatchUpSent];
   updateAccepted: [info: { round: number; deviceId: string; bytes: number }];
   updateRejected: [info: { round: number; deviceId: string; reason: RejectReason; detail: string }];
   roundClosed: [report: RoundReport];

@@ -15,12 +15,15 @@ import {
   type FederatedMetrics,
   type FleetTopics,
   type RoundMessage,
+  type SyncMessage,
   type Task,
+  sha256Hex,
   parseTask,
   taskLayout,
 } from '../protocol/index.js';
 import { taskInitialWeights } from '../learning/index.js';
 import { GlobalBroadcaster, type GlobalRelease } from './broadcast.js';
+import { CatchUpDesk } from './catchUp.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { parseCoordinatorOptions, type CoordinatorOptions, type CoordinatorSettings } from './options.js';
 import { DeviceRegistry } from './registry.js';
@@ -32,6 +35,9 @@ import { selectParticipants, type Criterion } from './selection.js';
 import { AdaptiveNormBound, type Strategy } from './strategies/index.js';
 
 export type { CoordinatorDeps, CoordinatorEvents, Evaluator, RoundReport } from './contract.js';
+
+/** A `sync` is a few dozen bytes; anything larger on `update/{id}` is something else. */
+const MAX_SYNC_BYTES = 256;
 
 /** How long a coordinator that could not choose enough devices waits before it looks again. */
 const RETRY_MS = 1000;
@@ -62,8 +68,17 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
   protected readonly criterion: Criterion | undefined;
   /** The one clock: deadlines are set and checked on it, and every wait ends on it. */
   protected readonly clock: Clock;
+  /** The global the fleet holds: devices train from it and it is what is evaluated. */
   protected global: Float32Array;
+  /**
+   * The aggregator's own model, from which strategies step: `global` itself, except with a
+   * downlink's server-side error feedback (`delta:SPEC+ef`), where the fleet holds its
+   * compressed image and the gap goes out with the next step.
+   */
+  protected target: Float32Array;
   protected readonly broadcaster: GlobalBroadcaster;
+  /** Answers devices that missed versions; counts what they download that way. */
+  protected readonly catchUps: CatchUpDesk;
   private collection: RoundCollection | null = null;
   /** Aborts the current wait: a message arrived, or stop(). */
   private waking: AbortController | null = null;
@@ -78,6 +93,8 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
   private readonly outbox: Outbox;
   /** The last round message sent. */
   protected lastRound: Buffer | null = null;
+  /** Version 0 is the task's seeded initialisation, which a device can build itself (`task.init`). */
+  private seededStart: boolean;
 
   constructor(options: CoordinatorSettings, deps: CoordinatorDeps) {
     super();
@@ -95,10 +112,13 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
     this.task = this.options.task;
     const paramCount = taskLayout(this.task).paramCount;
     this.broadcaster = new GlobalBroadcaster(this.options.downlink, this.options.seed);
+    this.catchUps = new CatchUpDesk(this.broadcaster);
+    this.seededStart = deps.initialWeights === undefined;
     this.global = deps.initialWeights ?? taskInitialWeights(this.task, this.options.seed);
     if (this.global.length !== paramCount) {
       throw new RangeError(`initial weights have ${this.global.length} values, task ${this.task.name} has ${paramCount}`);
     }
+    this.target = this.global;
   }
 
   /** Bytes a device downloads to hold the current global (full copy or delta). */
@@ -120,8 +140,8 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
     this.client.on('connect', this.onConnect);
     try {
       await this.client.subscribeAsync(this.subscriptions, { qos: 1 });
-      await this.publishTask();
       const first = await this.resume();
+      await this.publishTask();
       await this.publishGlobal(this.release(this.global, first - 1));
       await this.waitForDevices();
       if (this.task.preprocessing?.standardize === 'fleet' && !this.stopped) await this.gatherStatistics(first);
@@ -133,7 +153,8 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
         // A round cut short by stop() that changed nothing is run again after a restart.
         if (o.checkpoint !== undefined && (report.closedBy !== 'stopped' || report.aggregated)) {
           await saveCheckpoint(o.checkpoint, {
-            model: this.task.name, round, version: this.broadcaster.currentVersion, announced: this.announced, weights: this.global,
+            // The aggregator's own model: after a restart it goes out whole, so the fleet catches up on every gap.
+            model: this.task.name, round, version: this.broadcaster.currentVersion, announced: this.announced, weights: this.target,
             strategy: { name: this.strategy.name, state: this.strategy.saveState() },
           });
         }
@@ -181,7 +202,9 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
     const o = this.options;
     const saved = o.checkpoint === undefined ? null : await loadCheckpoint(o.checkpoint, this.task.name, this.global.length);
     if (!saved) return 1;
+    this.seededStart = false;
     this.global = saved.weights;
+    this.target = saved.weights;
     this.broadcaster.resumeAt(saved.version);
     this.announced = saved.announced;
     // The server's state (momentum, moments) goes on only under the strategy that built it.
@@ -230,22 +253,35 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
       return this.runSyncRound(round);
     }
     const message = this.roundMessage(round, participants);
-    const collection = new RoundCollection(message, o.codec, this.aggregator.beginRound(round, this.global), DEFAULT_MAX_MESSAGE_BYTES, this.examplesCap);
+    const collection = new RoundCollection(message, o.codec, this.aggregator.beginRound(round, this.target), DEFAULT_MAX_MESSAGE_BYTES, this.examplesCap);
     this.collection = collection;
     const roundBytes = await this.announce(message);
 
     const closedBy = await this.collect(collection);
-    // Participants downloaded the current global (or its delta) and the round message.
-    const downPerDevice = this.broadcaster.downloadBytes + roundBytes;
+    const step = this.broadcaster.downloadBytes;
+    const bytesDown = this.downloads(roundBytes * participants.length, new Map(participants.map((id) => [id, step])));
     const closing = this.closed(round, collection.close(this.quorum, this.aggregator));
     const evaluation = await this.evaluateAndPublish(closing.next ? this.release(closing.next, round) : null, round);
     const report: RoundReport = {
       round, ...evaluation, participants: participants.length, ...collection.counts(),
-      bytesDown: downPerDevice * participants.length,
+      bytesDown,
       wallMs: performance.now() - started, closedBy, missing: collection.outstanding(), ...this.outcome(closing),
     };
     await this.publishReport(report);
     return report;
+  }
+
+  /**
+   * Bytes devices downloaded toward one new global: `messageBytes` of round messages; for each
+   * participant, the global's step it was sent off with (`steps`), unless a catch-up replaced it;
+   * and every catch-up sent since the last call, chosen or not (a follower that missed a step).
+   */
+  protected downloads(messageBytes: number, steps: ReadonlyMap<string, number>): number {
+    const caughtUp = this.catchUps.take();
+    let bytes = messageBytes;
+    for (const [id, step] of steps) if (!caughtUp.has(id)) bytes += step;
+    for (const sent of caughtUp.values()) bytes += sent;
+    return bytes;
   }
 
   /** The most examples an update from `deviceId` counts for: what the device declared on joining. */
@@ -419,6 +455,7 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
       model: this.task.name, task: this.task, paramCount: this.global.length,
       codec: o.codec.spec, downlink: this.broadcaster.downlink.spec, defaults: { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr },
       mode: o.mode, ...(o.mode === 'async' && { buffer: o.buffer }),
+      ...(this.seededStart && { init: { seed: o.seed, sha256: sha256Hex(taskInitialWeights(this.task, o.seed)) } }),
     })));
   }
 
@@ -448,6 +485,7 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
     const parsed = parseTopic(topic);
     if (!parsed || parsed.fleet !== this.options.fleet) return;
     if (parsed.kind === 'update') {
+      if (this.serveSync(parsed.deviceId, payload)) return;
       // An evaluation or statistics reply goes to the open phase; an update to the round's collection.
       const reply = this.phase?.receive(parsed.deviceId, payload);
       if (reply && reply.kind !== 'not-mine') {
@@ -475,6 +513,30 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
     }
   }
 
+  /**
+   * A `sync` from a device that misses versions: the catch-up goes to `to/{id}`. Returns false
+   * for anything that is not a sync (an update, a reply), for the round's collection to judge.
+   */
+  private serveSync(deviceId: string, payload: Buffer): boolean {
+    if (payload.byteLength > MAX_SYNC_BYTES) return false;
+    let sync: SyncMessage;
+    try {
+      sync = decodeMessage('sync', payload, { maxBytes: MAX_SYNC_BYTES });
+    } catch {
+      return false;
+    }
+    if (sync.deviceId !== deviceId || !this.registry.isOnline(deviceId)) {
+      this.emit('invalidMessage', { topic: this.topics.update(deviceId), error: new DecodeError('bad-field', `a sync from ${sync.deviceId}, which is not an online device on its own topic`) });
+      return true;
+    }
+    const reply = this.catchUps.answer(deviceId, sync);
+    if (!reply) return true;
+    const { message, ...sent } = reply;
+    this.emit('catchUpSent', sent);
+    this.publish(this.topics.to(deviceId), message, false).catch(() => undefined);
+    return true;
+  }
+
   /** An update arrived on `update/{deviceId}`: validate, fold in, tell. */
   protected receiveUpdate(deviceId: string, payload: Buffer): void {
     const c = this.collection;
@@ -498,6 +560,7 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
   protected release(weights: Float32Array, round: number): GlobalRelease {
     const release = this.broadcaster.release(weights, round);
     this.global = release.weights;
+    this.target = this.options.downlink.errorFeedback ? weights : release.weights;
     return release;
   }
 

@@ -35,7 +35,7 @@ export class PhaseCollection {
     let reply: EvaluationMessage | StatisticsMessage;
     try {
       const decoded = decodeMessage(DEVICE_MESSAGE_TYPES, payload, { maxBytes: MAX_PHASE_MESSAGE_BYTES });
-      if (decoded.type === 'update') return { kind: 'not-mine' };
+      if (decoded.type === 'update' || decoded.type === 'sync') return { kind: 'not-mine' };
       reply = decoded;
     } catch {
       // Not a valid reply: the update collection judges it (and counts it malformed).

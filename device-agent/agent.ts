@@ -20,7 +20,7 @@ import {
   type TaskMessage,
 } from '../protocol/index.js';
 import { MAX_ROUND_MS } from '../protocol/wire.js';
-import { TrainingStoppedError, currentBackend } from '../learning/index.js';
+import { TrainingStoppedError, currentBackend, taskInitialWeights } from '../learning/index.js';
 import { taskMismatch, type DeviceExamples } from '../datasets/index.js';
 import { MessageRefusedError } from './errors.js';
 import { GlobalCopy, type FollowMode } from './globalCopy.js';
@@ -117,6 +117,8 @@ export type AgentEvents = {
   updateResent: [info: { round: number; bytes: number }];
   /** A newly verified global and its task were written to the model store (`AgentDeps.models`). */
   modelSaved: [model: SavedModel];
+  /** A catch-up from the aggregator brought this device from version `from` (-1: none) to `to`. */
+  caughtUp: [info: { from: number; to: number; kind: 'steps' | 'full'; bytes: number }];
   /** Something went wrong but the agent keeps running (a refused message: `MessageRefusedError`; failed training). */
   warning: [error: Error];
 };
@@ -149,6 +151,10 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
   private codec: Codec | null = null;
   private readonly global: GlobalCopy;
   private fullSubscribed = false;
+  /** The last task message as it arrived: the same one again (a broker restart) keeps the copy held. */
+  private taskBytes: Buffer | null = null;
+  /** The last sync sent (`have->want`), so a device asks once per gap. */
+  private lastSync = '';
   private round: RoundMessage | null = null;
   /** The round message last handled: its number and deadline, since a restarted aggregator may announce a number again. */
   private lastRound = '';
@@ -185,15 +191,13 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
     this.resources = deps.resources ?? (deps.policy ? () => readResources() : undefined);
     this.policyEveryMs = deps.policyEveryMs ?? 30_000;
     if (!(this.policyEveryMs > 0)) throw new RangeError(`policyEveryMs must be positive, got ${this.policyEveryMs}`);
-    this.global = new GlobalCopy(options.follow);
+    this.global = new GlobalCopy(options.follow, taskInitialWeights);
   }
 
   async start(): Promise<void> {
     this.client.on('message', this.onMessage);
     this.client.on('connect', this.onConnect);
-    const always = this.global.follow === 'always';
-    await this.client.subscribeAsync(this.subscriptions(always), { qos: 1 });
-    this.fullSubscribed = always;
+    await this.client.subscribeAsync(this.subscriptions(false), { qos: 1 });
     // The first status already says whether the device declines work.
     if (this.policy) this.declining = this.policy.check(await this.readResources());
     await this.publishStatus(this.idleState());
@@ -256,8 +260,13 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
     void this.maybeTrain();
   }
 
+  /**
+   * The task, the round and the aggregator's catch-ups to this device; a follower also the
+   * steps; `full` adds the retained global (known to be wanted once the task has come).
+   */
   private subscriptions(full: boolean): string[] {
-    return full ? [this.topics.task, this.topics.global, this.topics.globalDelta, this.topics.round] : [this.topics.task, this.topics.round];
+    const t = this.topics;
+    return [t.task, ...(full ? [t.global] : []), ...(this.global.follow === 'always' ? [t.globalDelta] : []), t.round, t.to(this.deviceId)];
   }
 
   /**
@@ -296,19 +305,23 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
     const parsed = parseTopic(topic);
     if (!parsed || parsed.fleet !== this.topics.fleet || payload.byteLength === 0) return;
     const kind = parsed.kind;
-    if (kind !== 'task' && kind !== 'global' && kind !== 'global-delta' && kind !== 'round') return;
+    if (kind !== 'task' && kind !== 'global' && kind !== 'global-delta' && kind !== 'round' && kind !== 'to') return;
+    if (kind === 'to' && parsed.deviceId !== this.deviceId) return;
     try {
       if (kind === 'task') {
         const task = decodeMessage('task', payload);
         // The fleet's codec, resolved once per task (never per round), before anything changes:
         // a task this device cannot run (model, shape, codec, downlink) is refused whole.
         const codec = this.runnable(task);
-        const stale = this.global.setTask(task);
+        const stale = this.global.setTask(task, !this.taskBytes?.equals(payload));
+        this.taskBytes = payload;
+        this.lastSync = '';
         this.task = task;
         this.codec = codec;
         if (stale) this.emit('warning', new MessageRefusedError('global', stale.message, { cause: stale }));
       } else if (kind === 'global') this.global.applyFull(decodeMessage('global', payload));
       else if (kind === 'global-delta') this.global.applyDelta(decodeMessage('globalDelta', payload));
+      else if (kind === 'to') this.caughtUp(payload);
       else this.onRound(this.acceptable(decodeMessage('round', payload)));
     } catch (error) {
       const e = error as Error;
@@ -317,6 +330,26 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
     }
     if (kind !== 'round') this.keepModel();
     void this.maybeTrain();
+  }
+
+  /** A catch-up on `to/{id}`: applied whole, or refused (and the next sync asks for the full copy). */
+  private caughtUp(payload: Buffer): void {
+    const message = decodeMessage('catchUp', payload);
+    const from = this.global.version;
+    this.global.applyCatchUp(message);
+    this.emit('caughtUp', { from, to: this.global.version, kind: message.full ? 'full' : 'steps', bytes: payload.byteLength });
+  }
+
+  /** With a step downlink, asks the aggregator for the versions this device misses, once per gap. */
+  private requestSync(): void {
+    const sync = this.global.wantsSync;
+    const round = this.round;
+    if (!sync || !round || this.stopped) return;
+    const key = `${sync.have}->${sync.want}`;
+    if (key === this.lastSync) return;
+    this.lastSync = key;
+    const payload = encodeMessage(build.sync({ deviceId: this.deviceId, round: round.round, have: sync.have }));
+    this.client.publishAsync(this.topics.update(this.deviceId), Buffer.from(payload), { qos: 1 }).catch((e: Error) => this.emit('warning', e));
   }
 
   /** Offers the global to the model store when its task can be used as it is (statistics are numbers, not `'fleet'`). */
@@ -409,6 +442,7 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
   private async maybeTrain(): Promise<void> {
     const round = this.round;
     if (round && this.task) this.global.observeRound(round.globalVersion, this.isMine(round));
+    this.requestSync();
     await this.followGlobal();
     if (this.busy || this.stopped || !round || roundKey(round) === this.lastRound) return;
     const kind = round.kind ?? 'train';

@@ -1,7 +1,7 @@
 import { FedmqError } from '../protocol/index.js';
 
 /** The kinds of message a device acts on. */
-export type RefusedKind = 'task' | 'global' | 'global-delta' | 'round';
+export type RefusedKind = 'task' | 'global' | 'global-delta' | 'round' | 'to';
 
 /**
  * A `task`, `global`, `global-delta` or `round` message the agent refused: not a valid message

@@ -14,6 +14,8 @@ export const MessageType = {
   Update: 'update',
   Evaluation: 'evaluation',
   Statistics: 'statistics',
+  Sync: 'sync',
+  CatchUp: 'catchUp',
   Status: 'status',
   Metrics: 'metrics',
 } as const;
@@ -46,6 +48,13 @@ export interface TaskMessage {
    */
   mode?: 'sync' | 'async';
   buffer?: number;
+  /**
+   * Version 0 of the global is the task's seeded initial weights (learning/task
+   * `taskInitialWeights(task, seed)`, pure JS): a device with a step downlink builds it
+   * itself, checks `sha256`, and catches up from it instead of downloading a full copy.
+   * Absent when the first global came from elsewhere (imported weights, a checkpoint).
+   */
+  init?: { seed: number; sha256: string };
 }
 
 /** Retained on `global`: the model every device starts its round from. */
@@ -77,6 +86,34 @@ export interface GlobalDeltaMessage {
   delta: Uint8Array;
   /** Hex SHA-256 of the float32 weights after applying the delta. */
   sha256: string;
+}
+
+/**
+ * On `update/{id}`: a device chosen for a round holds global `have` (-1: none it can use) and
+ * needs the round's. The aggregator answers on `to/{id}` with a `catchUp`.
+ */
+export interface SyncMessage {
+  v: number;
+  type: 'sync';
+  deviceId: string;
+  /** The round (or dispatch) the device was chosen for. */
+  round: number;
+  have: number;
+}
+
+/**
+ * On `to/{id}`: how a device that holds version `baseVersion` gets to `version`: either the
+ * chain of steps between them, each the exact bytes of the `globalDelta` message that went
+ * out (applied in order, each checked by its SHA-256), when that is smaller than the model;
+ * or `full`, the exact bytes of the current `global` message.
+ */
+export interface CatchUpMessage {
+  v: number;
+  type: 'catchUp';
+  version: number;
+  baseVersion: number;
+  steps?: Uint8Array[];
+  full?: Uint8Array;
 }
 
 /**
@@ -262,6 +299,8 @@ export type Message =
   | UpdateMessage
   | EvaluationMessage
   | StatisticsMessage
+  | SyncMessage
+  | CatchUpMessage
   | StatusMessage
   | MetricsMessage;
 

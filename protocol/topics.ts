@@ -35,6 +35,8 @@ export interface FleetTopics {
   readonly metrics: string;
   update(deviceId: string): string;
   status(deviceId: string): string;
+  /** Aggregator -> one device (catch-ups); only that device may subscribe. */
+  to(deviceId: string): string;
   /** `update/+`: what the aggregator subscribes to. */
   readonly allUpdates: string;
   /** `status/+`: presence of every device. */
@@ -56,6 +58,7 @@ export function fleetTopics(fleet: string = DEFAULT_FLEET): FleetTopics {
     metrics: `${prefix}/metrics`,
     update: (id) => `${prefix}/update/${assertValidId('id', id)}`,
     status: (id) => `${prefix}/status/${assertValidId('id', id)}`,
+    to: (id) => `${prefix}/to/${assertValidId('id', id)}`,
     allUpdates: `${prefix}/update/+`,
     allStatus: `${prefix}/status/+`,
     everything: `${prefix}/#`,
@@ -66,10 +69,12 @@ export function fleetTopics(fleet: string = DEFAULT_FLEET): FleetTopics {
 export type DeviceTopicKind = 'update' | 'status';
 const DEVICE_TOPIC_KINDS: ReadonlySet<string> = new Set<DeviceTopicKind>(['update', 'status']);
 const FLEET_TOPIC_KINDS: ReadonlySet<string> = new Set(['task', 'global', 'global-delta', 'round', 'metrics']);
+/** `to/{id}`: the aggregator's messages to one device, which alone may read them. */
+export type AddressedTopicKind = 'to';
 
 export type ParsedTopic =
   | { kind: 'task' | 'global' | 'global-delta' | 'round' | 'metrics'; fleet: string }
-  | { kind: DeviceTopicKind; fleet: string; deviceId: string };
+  | { kind: DeviceTopicKind | AddressedTopicKind; fleet: string; deviceId: string };
 
 /** The levels of `topic` after `{TOPIC_ROOT}/{TOPIC_VERSION}/`, or null when it is not a fedmq topic. */
 function fedmqLevels(topic: string): string[] | null {
@@ -87,8 +92,8 @@ export function parseTopic(topic: string): ParsedTopic | null {
   if (levels.length === 2 && FLEET_TOPIC_KINDS.has(kind)) {
     return { kind: kind as 'task' | 'global' | 'global-delta' | 'round' | 'metrics', fleet };
   }
-  if (levels.length === 3 && DEVICE_TOPIC_KINDS.has(kind) && deviceId !== undefined && isValidId(deviceId)) {
-    return { kind: kind as DeviceTopicKind, fleet, deviceId };
+  if (levels.length === 3 && (DEVICE_TOPIC_KINDS.has(kind) || kind === 'to') && deviceId !== undefined && isValidId(deviceId)) {
+    return { kind: kind as DeviceTopicKind | AddressedTopicKind, fleet, deviceId };
   }
   return null;
 }
@@ -113,7 +118,7 @@ export function deviceTopicOwner(topic: string): string | undefined {
  * `filterReachesDeviceTopics(filter, 'update', (id) => id !== own)`: could `filter` reach
  * another device's updates?
  */
-export function filterReachesDeviceTopics(filter: string, kind: DeviceTopicKind, id: (deviceId: string) => boolean): boolean {
+export function filterReachesDeviceTopics(filter: string, kind: DeviceTopicKind | AddressedTopicKind, id: (deviceId: string) => boolean): boolean {
   const fits: ((level: string) => boolean)[] = [(l) => l === TOPIC_ROOT, (l) => l === TOPIC_VERSION, () => true, (l) => l === kind, id];
   const levels = filter.split('/');
   for (let i = 0; i < levels.length; i++) {

@@ -71,6 +71,13 @@ export function bytes(o: Obj, field: string, maxBytes = Number.MAX_SAFE_INTEGER)
   return v;
 }
 
+/** An array of at most `maxItems` byte strings. */
+export function bytesArray(o: Obj, field: string, maxItems: number): Uint8Array[] {
+  const v = o[field];
+  if (!Array.isArray(v) || v.length > maxItems || !v.every((x) => x instanceof Uint8Array)) bad(field, `must be an array of at most ${maxItems} byte strings`);
+  return v as Uint8Array[];
+}
+
 /** A map of at most `maxKeys` names (of at most 64 characters) to finite numbers. */
 export function numberRecord(o: Obj, field: string, maxKeys = 64): Record<string, number> {
   const m = obj(o, field);

@@ -11,6 +11,8 @@ import {
   type Resources,
   type Spread,
   type StatisticsMessage,
+  type SyncMessage,
+  type CatchUpMessage,
   type TrainMetrics,
   type GlobalDeltaMessage,
   type GlobalMessage,
@@ -60,6 +62,8 @@ export const build = {
   update: (b: Body<UpdateMessage>): UpdateMessage => ({ v: PROTOCOL_VERSION, type: MessageType.Update, ...b }),
   evaluation: (b: Body<EvaluationMessage>): EvaluationMessage => ({ v: PROTOCOL_VERSION, type: MessageType.Evaluation, ...b }),
   statistics: (b: Body<StatisticsMessage>): StatisticsMessage => ({ v: PROTOCOL_VERSION, type: MessageType.Statistics, ...b }),
+  sync: (b: Body<SyncMessage>): SyncMessage => ({ v: PROTOCOL_VERSION, type: MessageType.Sync, ...b }),
+  catchUp: (b: Body<CatchUpMessage>): CatchUpMessage => ({ v: PROTOCOL_VERSION, type: MessageType.CatchUp, ...b }),
   status: (b: Body<StatusMessage>): StatusMessage => ({ v: PROTOCOL_VERSION, type: MessageType.Status, ...b }),
   metrics: (b: Body<MetricsMessage>): MetricsMessage => ({ v: PROTOCOL_VERSION, type: MessageType.Metrics, ...b }),
 };
@@ -72,6 +76,8 @@ type ByType = {
   update: UpdateMessage;
   evaluation: EvaluationMessage;
   statistics: StatisticsMessage;
+  sync: SyncMessage;
+  catchUp: CatchUpMessage;
   status: StatusMessage;
   metrics: MetricsMessage;
 };
@@ -117,7 +123,10 @@ export function decodeMessage<T extends MessageType>(
 }
 
 /** What a device may publish on `update/{id}`. */
-export const DEVICE_MESSAGE_TYPES = [MessageType.Update, MessageType.Evaluation, MessageType.Statistics] as const;
+export const DEVICE_MESSAGE_TYPES = [MessageType.Update, MessageType.Evaluation, MessageType.Statistics, MessageType.Sync] as const;
+
+/** Most steps a `catchUp` may chain: more than any model's worth of steps an aggregator keeps. */
+export const MAX_CATCHUP_STEPS = 4096;
 
 function deviceId(o: f.Obj, field = 'deviceId'): string {
   const id = f.str(o, field, 64);
@@ -181,6 +190,7 @@ const validators: { [K in MessageType]: (o: f.Obj) => ByType[K] } = {
       defaults: trainConfig(f.obj(o, 'defaults')),
       ...(o.mode !== undefined && { mode: f.oneOf(o, 'mode', ['sync', 'async'] as const) }),
       ...(o.buffer !== undefined && { buffer: f.int(o, 'buffer', 1, MAX_BUFFER) }),
+      ...(o.init !== undefined && { init: initialWeights(f.obj(o, 'init')) }),
     }),
   // The weights are checked (length, finiteness, sha256) when decoded against the task's
   // parameter count: see protocol/downlink.ts.
@@ -240,6 +250,19 @@ const validators: { [K in MessageType]: (o: f.Obj) => ByType[K] } = {
     }
     return build.statistics({ round: f.int(o, 'round', 1), deviceId: deviceId(o), count, sum, sumSquares });
   },
+  sync: (o) => build.sync({ deviceId: deviceId(o), round: f.int(o, 'round', 1), have: f.int(o, 'have', -1) }),
+  catchUp: (o) => {
+    const version = f.int(o, 'version');
+    const baseVersion = f.int(o, 'baseVersion', -1);
+    const hasSteps = o.steps !== undefined;
+    if (hasSteps === (o.full !== undefined)) throw new DecodeError(DecodeReason.BadField, 'a catch-up carries either "steps" or "full"');
+    if (!hasSteps) return build.catchUp({ version, baseVersion, full: f.bytes(o, 'full') });
+    const steps = f.bytesArray(o, 'steps', MAX_CATCHUP_STEPS);
+    if (steps.length !== version - baseVersion || baseVersion < 0) {
+      throw new DecodeError(DecodeReason.BadField, `a catch-up from v${baseVersion} to v${version} must chain ${version - baseVersion} steps, not ${steps.length}`);
+    }
+    return build.catchUp({ version, baseVersion, steps });
+  },
   status: (o) => {
     const caps = o.capabilities === undefined ? undefined : f.obj(o, 'capabilities');
     return build.status({
@@ -276,6 +299,10 @@ const validators: { [K in MessageType]: (o: f.Obj) => ByType[K] } = {
       wallMs: f.num(o, 'wallMs'),
     }),
 };
+
+function initialWeights(o: f.Obj): { seed: number; sha256: string } {
+  return { seed: f.int(o, 'seed', 0, 0xffffffff), sha256: f.sha256(o, 'sha256') };
+}
 
 function federatedMetrics(o: f.Obj): FederatedMetrics {
   const spreads = f.obj(o, 'spread');
