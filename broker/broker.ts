@@ -115,10 +115,10 @@ export async function startBroker(options: BrokerOptions = {}): Promise<BrokerHa
       listeners.push(ws = await listenWebSocket(parsed.host, parsed.wsPort, maxPacketBytes, accept, onListenerError));
     }
     if (tls !== undefined) {
-      listeners.push(secure = await listenTls(parsed.host, tls.port, tls, parsed.packetTimeoutMs, accept, onHandshakeError, onListenerError));
+      listeners.push(secure = await listenTls(tls.host, tls.port, tls, parsed.packetTimeoutMs, accept, onHandshakeError, onListenerError));
       if (tls.wssPort !== undefined) {
         const wssOptions = { tls, handshakeTimeoutMs: parsed.packetTimeoutMs, onHandshakeError };
-        listeners.push(wss = await listenWebSocket(parsed.host, tls.wssPort, maxPacketBytes, accept, onListenerError, wssOptions));
+        listeners.push(wss = await listenWebSocket(tls.host, tls.wssPort, maxPacketBytes, accept, onListenerError, wssOptions));
       }
     }
   } catch (error) {
@@ -128,6 +128,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<BrokerHa
 
   const tcp = listeners[0]!;
   const host = urlHost(parsed.host);
+  const tlsHost = tls === undefined ? host : urlHost(tls.host);
   let closing: Promise<void> | undefined;
   return {
     port: tcp.port,
@@ -135,9 +136,9 @@ export async function startBroker(options: BrokerOptions = {}): Promise<BrokerHa
     url: `mqtt://${host}:${tcp.port}`,
     wsUrl: ws === undefined ? undefined : `ws://${host}:${ws.port}`,
     tlsPort: secure?.port,
-    tlsUrl: secure === undefined ? undefined : `mqtts://${host}:${secure.port}`,
+    tlsUrl: secure === undefined ? undefined : `mqtts://${tlsHost}:${secure.port}`,
     wssPort: wss?.port,
-    wssUrl: wss === undefined ? undefined : `wss://${host}:${wss.port}`,
+    wssUrl: wss === undefined ? undefined : `wss://${tlsHost}:${wss.port}`,
     aedes,
     stats: () => stats.snapshot(),
     close: () => (closing ??= closeAll()),

@@ -137,7 +137,7 @@ export function parseBrokerOptions(options: BrokerOptions = {}): ParsedBrokerOpt
   return {
     host, port, wsPort, maxPayloadBytes, maxConnections, packetTimeoutMs, clock: options.clock ?? defaults.clock, maxIncompleteBytesTotal, maxRetainedBytesPerClient,
     hooks: parseHooks(options.hooks ?? {}, defaults.hooks),
-    tls: options.tls === undefined ? undefined : parseTlsOptions(options.tls, { port, wsPort }, parsePort),
+    tls: options.tls === undefined ? undefined : parseTlsOptions(options.tls, host, { port, wsPort }, parsePort),
   };
 }
 

@@ -23,6 +23,11 @@ export interface BrokerTlsOptions {
    * `authenticate` hook lets it log in otherwise (e.g. with `--auth`). @default false
    */
   requireClientCert?: boolean;
+  /**
+   * Address the TLS listeners bind, so that clear text can stay on loopback (`host: '127.0.0.1'`)
+   * while TLS faces the network (`tls.host: '0.0.0.0'`). @default the broker's `host`
+   */
+  host?: string;
   /** MQTT over TLS port; 0 picks a free one. @default 8883 */
   port?: number;
   /** MQTT over secure WebSocket port; `undefined` = none, 0 = pick a free one. @default undefined */
@@ -35,16 +40,20 @@ export interface ParsedBrokerTls {
   /** Whether client certificates are asked for and verified. */
   readonly verifiesClients: boolean;
   readonly requireClientCert: boolean;
+  readonly host: string;
   readonly port: number;
   readonly wssPort: number | undefined;
 }
 
 /**
  * Validates `tls` once: the key must be the certificate's and the CA must parse (Node's own
- * `createSecureContext` tells), ports must be distinct from `otherPorts`. Throws `OptionsError`.
+ * `createSecureContext` tells), ports must be distinct from `otherPorts` (ports of one number on
+ * different addresses are still refused: simpler to read than to explain). Throws `OptionsError`.
  */
-export function parseTlsOptions(tls: BrokerTlsOptions, otherPorts: Record<string, number | undefined>, parsePort: (option: string, value: unknown) => number): ParsedBrokerTls {
+export function parseTlsOptions(tls: BrokerTlsOptions, host: string, otherPorts: Record<string, number | undefined>, parsePort: (option: string, value: unknown) => number): ParsedBrokerTls {
   if (typeof tls !== 'object' || tls === null) throw new OptionsError('tls', 'must be an object with cert and key');
+  const tlsHost = tls.host ?? host;
+  if (typeof tlsHost !== 'string' || tlsHost.trim() === '') throw new OptionsError('tlsHost', `must be a non-empty string, got ${JSON.stringify(tlsHost)}`);
   if (tls.cert === undefined || tls.key === undefined) throw new OptionsError(tls.cert === undefined ? 'tlsCert' : 'tlsKey', 'TLS needs both a certificate and its key');
   const requireClientCert = tls.requireClientCert ?? false;
   if (requireClientCert && tls.ca === undefined) throw new OptionsError('requireClientCert', 'needs the CA that signs client certificates (tls.ca, --tls-ca FILE)');
@@ -61,7 +70,7 @@ export function parseTlsOptions(tls: BrokerTlsOptions, otherPorts: Record<string
     const clash = ports.slice(0, i).find(([, other]) => value !== undefined && value !== 0 && other === value);
     if (clash) throw new OptionsError(name, `must differ from ${clash[0]} (${value})`);
   });
-  return { context, verifiesClients: tls.ca !== undefined, requireClientCert, port, wssPort };
+  return { context, verifiesClients: tls.ca !== undefined, requireClientCert, host: tlsHost, port, wssPort };
 }
 
 /** OpenSSL's reason, without its codes: `key values mismatch`, `no start line`. */

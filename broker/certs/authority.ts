@@ -168,7 +168,7 @@ async function exists(file: string): Promise<boolean> {
 async function refuseExisting(files: string[], force = false): Promise<void> {
   if (force) return;
   for (const file of files) {
-    if (await exists(file)) throw new OptionsError('force', `${file} exists; give --force to replace it`);
+    if (await exists(file)) throw new OptionsError('dir', `${file} exists; give --force to replace it`);
   }
 }
 
