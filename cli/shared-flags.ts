@@ -184,7 +184,7 @@ export async function clientTls(flags: Flags, url: string): Promise<ClientTls | 
   if (certFile === undefined || keyFile === undefined) return { tls, identity: undefined };
   const cert = await readPem(certFile, 'cert', 'certificate');
   const key = await readPem(keyFile, 'key', 'key');
-  checkPair(cert, key, certFile, keyFile, 'cert');
+  checkPair(cert, key, certFile, keyFile, 'cert', 'key');
   const identity = identityOfCertificate(cert);
   if ('problem' in identity) throw new UsageError(`--cert ${certFile}: ${identity.problem}`);
   return { tls: { ...tls, cert, key }, identity };
