@@ -100,7 +100,7 @@ async function tlsOptions(flags: Flags): Promise<BrokerTlsOptions | undefined> {
   if (required && caFile === undefined) throw new UsageError('--require-client-cert needs --tls-ca FILE, the CA that signs client certificates');
   const cert = await readPem(certFile, 'tlsCert', 'certificate');
   const key = await readPem(keyFile, 'tlsKey', 'key');
-  checkPair(cert, key, certFile, keyFile, 'tlsKey');
+  checkPair(cert, key, certFile, keyFile, 'tlsCert', 'tlsKey');
   const ca = caFile === undefined ? undefined : await readPem(caFile, 'tlsCa', 'CA certificate');
   const [host, port, wssPort] = [str(flags, 'tls-host'), num(flags, 'tls-port'), num(flags, 'wss-port')];
   return { cert, key, ...(ca !== undefined && { ca }), requireClientCert: required, ...(host !== undefined && { host }), ...(port !== undefined && { port }), ...(wssPort !== undefined && { wssPort }) };

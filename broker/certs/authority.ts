@@ -140,21 +140,24 @@ export async function readPem(file: string, option: string, what: string): Promi
   return text;
 }
 
-/** Throws `OptionsError(option, ...)` unless `cert` parses as a certificate, `key` as a private key, and the key is the certificate's. */
-export function checkPair(cert: string, key: string, certFile: string, keyFile: string, option: string): void {
+/**
+ * Throws `OptionsError` unless `cert` parses as a certificate (naming `certOption`), `key` as an
+ * unencrypted private key, and the key is the certificate's (naming `keyOption`, by default the same).
+ */
+export function checkPair(cert: string, key: string, certFile: string, keyFile: string, certOption: string, keyOption = certOption): void {
   let parsed: X509Certificate;
   try {
     parsed = new X509Certificate(cert);
   } catch (error) {
-    throw new OptionsError(option, `${certFile} is not an X.509 certificate: ${(error as Error).message}`, { cause: error });
+    throw new OptionsError(certOption, `${certFile} is not an X.509 certificate: ${(error as Error).message}`, { cause: error });
   }
   let privateKey;
   try {
     privateKey = createPrivateKey(key);
   } catch (error) {
-    throw new OptionsError(option, `${keyFile} is not an unencrypted private key: ${(error as Error).message}`, { cause: error });
+    throw new OptionsError(keyOption, `${keyFile} is not an unencrypted private key: ${(error as Error).message}`, { cause: error });
   }
-  if (!parsed.checkPrivateKey(privateKey)) throw new OptionsError(option, `${keyFile} is not the key of ${certFile}`);
+  if (!parsed.checkPrivateKey(privateKey)) throw new OptionsError(keyOption, `${keyFile} is not the key of ${certFile}`);
 }
 
 function uniqueHosts(hosts: readonly string[]): string[] {

@@ -68,8 +68,8 @@ async function keyPem(key: webcrypto.CryptoKey): Promise<string> {
   return `-----BEGIN PRIVATE KEY-----\n${der.toString('base64').replace(/.{1,64}/g, '$&\n')}-----END PRIVATE KEY-----\n`;
 }
 
-/** A self-signed CA: may sign certificates, not further CAs (path length 0). */
-export async function createAuthority(name = 'fedmq CA', validity: Validity = {}): Promise<CertificatePair> {
+/** A self-signed CA: may sign certificates, not further CAs (path length 0). Named apart from other fedmq CAs, so chains are never confused by name. */
+export async function createAuthority(name = `fedmq CA ${randomBytes(4).toString('hex')}`, validity: Validity = {}): Promise<CertificatePair> {
   const lib = await x509();
   const keys = await newKeys();
   const cert = await lib.X509CertificateGenerator.createSelfSigned({
