@@ -8,3 +8,4 @@ export { BUILTIN_PROFILES, assignProfiles, dropsOut, parseProfiles, simulatedFin
 export { LOCAL_PROFILE, SimClock, type SimulatedRound } from './simClock.js';
 export { syncTiming, asyncTiming, type FleetTiming } from './fleetTiming.js';
 export { TrainerPool, TrainerJobError, TrainerPoolDisposedError, TrainerWorkerExitError, DEFAULT_POOL_BACKEND, defaultTrainerPoolOptions, parseTrainerPoolOptions, trainerWorkerUrl, type TrainerPoolOptions } from './trainerPool.js';
+export { loadFleetCertificates, loadFleetPasswords, parsePasswords, trustOnly, type AggregatorSecurity, type DeviceSecurity, type FleetSecurity } from './security.js';

@@ -9,6 +9,7 @@ import type { BackendName } from '../learning/index.js';
 import { FOLLOW_MODES, type FollowMode } from '../device-agent/index.js';
 import { parseAttack, type Attack } from './attacks.js';
 import { parseProfiles, type ProfileMix } from './profiles.js';
+import type { FleetSecurity } from './security.js';
 
 export const DEFAULT_DEVICES = 10;
 export const DEFAULT_PARTITION = 'iid';
@@ -47,6 +48,8 @@ export interface SimulationOptions extends CoordinatorOptions {
   backend: BackendName | 'auto';
   /** External broker URL; by default an embedded Aedes on an ephemeral port. */
   brokerUrl: string | undefined;
+  /** Logins or certificates for an external broker run with `--auth` or mutual TLS (`security.ts`); none by default. */
+  security: FleetSecurity | undefined;
   /** When devices download the global. @default 'always' when every device trains each round, else 'when-selected' */
   follow: FollowMode;
   /** Malicious devices: KIND:FRACTION[:PARAM] (signflip, scale, noise, labelflip, zero); none by default. */
@@ -126,11 +129,12 @@ export function parseSimulationOptions(partial: SimulationSettings = {}): Simula
   if (data !== undefined && evalData === undefined && coordinator.evaluate.includes('central')) {
     throw new OptionsError('evaluate', 'central evaluation of a run on a data file needs evaluation data (--eval-data FILE); or evaluate federated (--evaluate federated)');
   }
+  if (given.security !== undefined && given.brokerUrl === undefined) throw new OptionsError('security', 'logins and certificates are for an external broker (brokerUrl, --broker URL)');
   const initialWeights = given.initialWeights;
   if (initialWeights !== undefined && !(initialWeights instanceof Float32Array)) throw new OptionsError('initialWeights', 'must be a Float32Array');
   return {
     ...coordinator, devices, partition, data, dataConfig, evalData, holdout, initialWeights,
-    backend, brokerUrl: given.brokerUrl, follow, attack, profiles, msPerExample, workers,
+    backend, brokerUrl: given.brokerUrl, security: given.security, follow, attack, profiles, msPerExample, workers,
   };
 }
 

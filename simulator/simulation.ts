@@ -118,7 +118,7 @@ export class Simulation extends TypedEmitter<SimulationEvents> {
       const clock = new ManualClock(0);
       const timing = o.mode === 'async' ? asyncTiming(clock, profileOf) : syncTiming(clock, profiles, pool !== null);
 
-      const control = await connectAggregator({ url, fleet: o.fleet });
+      const control = await connectAggregator({ url, fleet: o.fleet, ...o.security?.aggregator });
       held.clients.push(control);
       const coordinator = createCoordinator(o, {
         client: control, clock, criterion: availability(profiles, o.seed, clock),
@@ -179,9 +179,11 @@ export class Simulation extends TypedEmitter<SimulationEvents> {
     const trainer = held.trainer!;
     const ids = devices.map((d) => d.id);
     const attackers = o.attack ? chooseAttackers(ids, o.attack.fraction, o.seed) : new Set<string>();
+    // Every device's login or certificate is found before the first connects.
+    const security = new Map(ids.map((id) => [id, o.security?.device(id)]));
     const poisoned = o.attack ? attackTrainer(trainer, o.attack, o.seed) : trainer;
     held.agents.push(...(await inBatches(devices, async ({ id, examples }) => {
-      const client = await connectDevice({ url, deviceId: id, fleet: o.fleet });
+      const client = await connectDevice({ url, deviceId: id, fleet: o.fleet, ...security.get(id) });
       held.clients.push(client);
       const profile = profileOf(id);
       // Simulated training time: a fixed cost per example when given (reproducible), else the time measured here.
