@@ -1,13 +1,17 @@
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Simulation, DEFAULT_DEVICES, DEFAULT_PARTITION, chartPath, simulationSpecs, writeRunChart, type RunReport, type SimulationOptions } from '../simulator/index.js';
+import {
+  Simulation, DEFAULT_DEVICES, DEFAULT_PARTITION, chartPath, loadFleetCertificates, loadFleetPasswords, simulationSpecs, trustOnly, writeRunChart,
+  type FleetSecurity, type RunReport, type SimulationOptions,
+} from '../simulator/index.js';
+import { readPem } from '../broker/index.js';
 import { printable } from '../monitor/index.js';
-import { UsageError, num, str, writableFile, type Command } from './args.js';
+import { UsageError, num, str, writableFile, type Command, type Flags } from './args.js';
 import { resumedLine, roundLine, settingsLine } from './format.js';
 import { ProgressBar } from './progress.js';
 import { onShutdown } from './signals.js';
-import { dataPath, deviceDataFlags, deviceDataOptions, federationFlags, federationOptions, federationSettings, taskFlags, taskOptions } from './shared-flags.js';
+import { dataPath, deviceDataFlags, deviceDataOptions, federationFlags, federationOptions, federationSettings, taskFlags, taskOptions, tlsFlags } from './shared-flags.js';
 
 export const simulateCommand: Command = {
   name: 'simulate',
@@ -16,6 +20,8 @@ export const simulateCommand: Command = {
     'npx fedmq simulate',
     'npx fedmq simulate --devices 20 --rounds 10 --partition shards:2 --seed 1 --report run.json',
     'npx fedmq simulate --broker mqtt://127.0.0.1:1883 --model 2nn --codec f32',
+    'npx fedmq simulate --broker mqtts://hub.local:8883 --certs ./certs --devices 3 --rounds 2',
+    'npx fedmq simulate --broker mqtt://hub.local:1883 --passwords sim-passwords.txt --devices 3 --rounds 2',
     'npx fedmq simulate --devices 50 --profiles pi-zero-2:0.3,pi-4:0.5,pi-5:0.2 --round-timeout 30 --quorum 20',
     'npx fedmq simulate --devices 50 --fraction 0.2 --mode async --buffer 5 --profiles pi-zero-2:0.3,pi-4:0.5,pi-5:0.2 --ms-per-example 0.5',
     'npx fedmq simulate --task examples/sensor/task.json --data examples/sensor/readings.csv --partition by:mote --label label --features humidity,temperature',
@@ -33,6 +39,9 @@ export const simulateCommand: Command = {
     ...deviceDataFlags,
     'group-by': { type: 'string', placeholder: 'COLUMN', description: 'data file: device id column; windows never cross its values (by:COLUMN sets it)' },
     broker: { type: 'string', placeholder: 'URL', description: 'use this broker instead of an embedded one' },
+    passwords: { type: 'string', placeholder: 'FILE', description: "with --broker run with --auth: ROLE NAME PASSWORD lines, an aggregator's and each simulated device's (device-0, device-1, ...)" },
+    certs: { type: 'string', placeholder: 'DIR', description: "with an mqtts:// or wss:// --broker run with --require-client-cert: a fedmq certs folder with an aggregator's and each simulated device's certificate" },
+    ca: tlsFlags.ca!,
     attack: { type: 'string', placeholder: 'SPEC', description: 'malicious devices: signflip|scale|noise|labelflip|zero:FRACTION[:PARAM]' },
     profiles: { type: 'string', placeholder: 'SPEC', description: 'device profiles (speed, links, dropout): pi-zero-2|pi-4|pi-5:SHARE,... or FILE.json' },
     overselect: { type: 'string', placeholder: 'F', description: 'choose F times the wanted participants, for dropouts (1.3 in Bonawitz et al. 2019)', default: '1' },
@@ -46,6 +55,7 @@ export const simulateCommand: Command = {
     // Flags first (paths, task, data options), then the task file: nothing starts before all are checked.
     const data = dataPath(flags, 'data');
     const evalData = dataPath(flags, 'eval-data');
+    const security = await fleetSecurity(flags);
     const { taskSource, taskNotes, ...task } = await taskOptions(flags);
     for (const note of taskNotes ?? []) console.log(`task: ${note}`);
     const simulation = new Simulation({
@@ -58,6 +68,7 @@ export const simulateCommand: Command = {
       devices: num(flags, 'devices'),
       partition: str(flags, 'partition'),
       brokerUrl: str(flags, 'broker'),
+      security,
       attack: str(flags, 'attack'),
       profiles: str(flags, 'profiles'),
       overselect: num(flags, 'overselect'),
@@ -75,7 +86,7 @@ export const simulateCommand: Command = {
       devices: o.partition.kind === 'by' ? specs.partition : o.devices, ...federationSettings(o), task: taskSource, partition: specs.partition,
       data: o.data, holdout: o.holdout > 0 ? o.holdout : undefined, evaluate: o.evaluate.join(',') === 'central' ? undefined : o.evaluate.join(','),
       'eval-data': o.evalData, attack: specs.attack, profiles: specs.profiles,
-      overselect: o.overselect === 1 ? undefined : o.overselect, workers: o.workers, backend: o.backend, broker: o.brokerUrl ?? 'embedded',
+      overselect: o.overselect === 1 ? undefined : o.overselect, workers: o.workers, backend: o.backend, broker: o.brokerUrl ?? 'embedded', security: o.security?.describe,
     })}`);
 
     const bar = new ProgressBar();
@@ -154,4 +165,19 @@ async function saveReport(report: RunReport, file: string): Promise<number> {
   console.log(`report: ${file}`);
   console.log(`chart: ${await writeRunChart(report, file)}`);
   return 0;
+}
+
+/** `--passwords`, `--certs` and `--ca` read and checked: how the simulated fleet connects to an external broker. */
+async function fleetSecurity(flags: Flags): Promise<FleetSecurity | undefined> {
+  const [passwords, certs, caFile, url] = [str(flags, 'passwords'), str(flags, 'certs'), str(flags, 'ca'), str(flags, 'broker')];
+  if (passwords === undefined && certs === undefined && caFile === undefined) return undefined;
+  const given = passwords !== undefined ? '--passwords' : certs !== undefined ? '--certs' : '--ca';
+  if (url === undefined) throw new UsageError(`${given} is for an external broker: give --broker URL`);
+  if (passwords !== undefined && certs !== undefined) throw new UsageError('--passwords and --certs: give one (a certificate client is known by its certificate)');
+  const secure = /^(mqtts|wss|tls|ssl):/.test(url);
+  if (!secure && (certs !== undefined || caFile !== undefined)) throw new UsageError(`${certs !== undefined ? '--certs' : '--ca'} is for an mqtts:// or wss:// broker; ${url} is not encrypted`);
+  const ca = caFile === undefined ? undefined : await readPem(caFile, 'ca', 'CA certificate');
+  if (certs !== undefined) return loadFleetCertificates(certs, ca);
+  if (passwords !== undefined) return loadFleetPasswords(passwords, ca);
+  return trustOnly(ca!, `TLS trusting ${caFile}`);
 }
