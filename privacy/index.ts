@@ -3,3 +3,4 @@
  * only this file.
  */
 export * from './dp/index.js';
+export * from './secagg/index.js';
