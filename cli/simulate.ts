@@ -179,5 +179,5 @@ async function fleetSecurity(flags: Flags): Promise<FleetSecurity | undefined> {
   const ca = caFile === undefined ? undefined : await readPem(caFile, 'ca', 'CA certificate');
   if (certs !== undefined) return loadFleetCertificates(certs, ca);
   if (passwords !== undefined) return loadFleetPasswords(passwords, ca);
-  return trustOnly(ca!, `TLS trusting ${caFile}`);
+  return trustOnly(ca!, `ca:${caFile}`);
 }

@@ -21,7 +21,7 @@ export interface AggregatorSecurity extends DeviceSecurity {
  * deployment's security is rehearsed by the same clients that will run it.
  */
 export interface FleetSecurity {
-  /** One line for the start-up settings: where the logins come from. */
+  /** Where the logins come from, without blanks (a `key=value` of the start-up settings): `passwords:FILE`, `certs:DIR`, `ca:FILE`. */
   readonly describe: string;
   readonly aggregator: AggregatorSecurity;
   /** The device's login or certificate; throws `OptionsError` when `id` has none. */
@@ -67,9 +67,8 @@ export async function loadFleetPasswords(file: string, ca?: string, option = 'pa
   const logins = parsePasswords(text, file, option);
   const hub = [...logins].find(([, l]) => l.role === 'aggregator');
   if (hub === undefined) throw new OptionsError(option, `${file} has no aggregator line: the simulation's aggregator logs in too`);
-  const devices = [...logins.values()].filter((l) => l.role === 'device').length;
   return {
-    describe: `logins from ${file} (aggregator ${hub[0]}, ${devices} device(s))`,
+    describe: `passwords:${file}`,
     aggregator: { username: hub[0], password: hub[1].password, ...trusting(ca) },
     device(id) {
       const login = logins.get(id);
@@ -91,7 +90,7 @@ export async function loadFleetCertificates(dir: string, ca?: string, option = '
   if (hub === undefined) throw new OptionsError(option, `${dir} has no aggregator certificate: make one with fedmq certs --dir ${dir} --role aggregator --name hub`);
   const trusted = ca ?? hub.ca;
   return {
-    describe: `certificates from ${dir} (aggregator ${hub.identity.name}, ${devices.size} device(s))`,
+    describe: `certs:${dir}`,
     aggregator: { tls: { ca: trusted, cert: hub.cert, key: hub.key }, clientId: certificateClientId(hub.identity, `simulation-${process.pid}`) },
     device(id) {
       const device = devices.get(id);
@@ -102,6 +101,6 @@ export async function loadFleetCertificates(dir: string, ca?: string, option = '
 }
 
 /** Only trust (`ca`, PEM), for a TLS broker that asks no one who they are. */
-export function trustOnly(ca: string, describe = 'TLS with a given CA'): FleetSecurity {
+export function trustOnly(ca: string, describe = 'ca'): FleetSecurity {
   return { describe, aggregator: { tls: { ca } }, device: () => ({ tls: { ca } }) };
 }
