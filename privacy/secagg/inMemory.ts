@@ -24,8 +24,11 @@ export interface SecAggRoundRunOptions {
   readonly threat?: Partial<SecAggThreatModel>;
   readonly prg?: SecAggPrg;
   readonly random?: RandomInt;
-  /** Sees every message in flight (e.g. to count its bytes). */
-  readonly onMessage?: (msg: SecAggDeviceMessage | SecAggServerMessage) => void;
+  /**
+   * Carries every message from its sender to its receiver: what it returns is delivered (e.g. a
+   * CBOR round trip, counting the bytes). @default the message itself
+   */
+  readonly carry?: <M extends SecAggDeviceMessage | SecAggServerMessage>(msg: M) => M;
 }
 
 export interface SecAggRoundRun {
@@ -39,7 +42,7 @@ export interface SecAggRoundRun {
 export async function runSecAggRound(o: SecAggRoundRunOptions): Promise<SecAggRoundRun> {
   const fleet = o.fleet ?? 'default';
   const round = o.round ?? 1;
-  const see = o.onMessage ?? (() => undefined);
+  const carry = o.carry ?? (<M>(m: M): M => m);
   const deviceMs = new Map<string, number>(o.ids.map((id) => [id, 0]));
   let serverMs = 0;
   const onDevice = async <R>(id: string, f: () => R | Promise<R>): Promise<R> => {
@@ -63,31 +66,28 @@ export async function runSecAggRound(o: SecAggRoundRunOptions): Promise<SecAggRo
       devices.set(id, d);
       return d.advertise();
     });
-    see(keys);
-    await onServer(() => server.receiveKeys(keys));
+    const sent = carry(keys);
+    await onServer(() => server.receiveKeys(sent));
   }
   const setups = await onServer(() => server.setup());
   for (const [id, setup] of setups) {
-    see(setup);
-    const shares = await onDevice(id, () => devices.get(id)!.share(setup));
-    see(shares);
+    const got = carry(setup);
+    const shares = carry(await onDevice(id, () => devices.get(id)!.share(got)));
     await onServer(() => server.receiveShares(shares));
   }
   const deliveries = await onServer(() => server.deliverShares());
   for (const [id, delivery] of deliveries) {
-    see(delivery);
     if (o.dropBeforeMasked?.has(id)) continue;
+    const got = carry(delivery);
     const input = o.input(id);
-    const masked = await onDevice(id, () => devices.get(id)!.mask(delivery, input));
-    see(masked);
+    const masked = carry(await onDevice(id, () => devices.get(id)!.mask(got, input)));
     await onServer(() => server.receiveMasked(masked));
   }
   const requests = await onServer(() => server.requestUnmask());
   for (const [id, request] of requests) {
-    see(request);
     if (o.dropBeforeUnmask?.has(id)) continue;
-    const response = await onDevice(id, () => devices.get(id)!.unmask(request));
-    see(response);
+    const got = carry(request);
+    const response = carry(await onDevice(id, () => devices.get(id)!.unmask(got)));
     await onServer(() => server.receiveUnmask(response));
   }
   const result = await onServer(() => server.finish());

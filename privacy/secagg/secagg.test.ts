@@ -5,7 +5,7 @@ import { runSecAggRound } from './inMemory.js';
 import type { SecAggMasked, SecAggShareDelivery, SecAggUnmaskRequest } from './messages.js';
 import { dequantizeSum, secaggQuantizer } from './quantize.js';
 import { SecAggServer } from './server.js';
-import { byteChiSquare, chiSquareQuantile, deviceIds, fakeUpdate, plainSum, quantizedUpdate, seeded } from './testSupport.js';
+import { byteChiSquare, cborTrip, chiSquareQuantile, deviceIds, fakeUpdate, plainSum, quantizedUpdate, seeded } from './testSupport.js';
 
 const LENGTH = 1000;
 const q = secaggQuantizer(1, 1000);
@@ -63,6 +63,18 @@ describe('SecAgg+ round (real X25519, HKDF, AES-GCM, AES-CTR, Shamir)', () => {
     expect(run.result.sum).not.toEqual(plainSum(ids.map(input), LENGTH));
   });
 
+  it('runs with every message through CBOR, as over MQTT', async () => {
+    const ids = deviceIds(20);
+    const drop = every(ids, 0.3);
+    const types = new Set<string>();
+    const run = await runSecAggRound({
+      ids, vectorLength: LENGTH, input, dropBeforeMasked: drop,
+      carry: (m) => cborTrip(m, (_bytes, msg) => types.add(msg.type)),
+    });
+    expect(types.size).toBe(7);
+    expect(run.result.sum).toEqual(plainSum(ids.filter((id) => !drop.has(id)).map(input), LENGTH));
+  });
+
   it('also survives a device that masks but never answers the unmask request, and ChaCha20 masks', async () => {
     const ids = deviceIds(20);
     const drop = every(ids, 0.3);
@@ -75,7 +87,13 @@ describe('SecAgg+ round (real X25519, HKDF, AES-GCM, AES-CTR, Shamir)', () => {
     const ids = deviceIds(5);
     const masked: SecAggMasked[] = [];
     const inputOf = (id: string) => quantizedUpdate(id, length, q);
-    await runSecAggRound({ ids, vectorLength: length, input: inputOf, onMessage: (m) => { if (m.type === 'secagg-masked') masked.push(m); } });
+    await runSecAggRound({
+      ids, vectorLength: length, input: inputOf,
+      carry: (m) => {
+        if (m.type === 'secagg-masked') masked.push(m);
+        return m;
+      },
+    });
     // Chi-square with 255 degrees of freedom; a truly uniform vector exceeds this with probability 1e-6.
     const threshold = chiSquareQuantile(255, 4.753);
     expect(masked).toHaveLength(5);

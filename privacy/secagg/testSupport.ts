@@ -1,4 +1,6 @@
 /** Seeded randomness and helpers for the secure-aggregation tests and bench. */
+import { Encoder } from 'cbor-x';
+import type { SecAggDeviceMessage, SecAggServerMessage } from './messages.js';
 import { quantizeForSecAgg, type SecAggQuantizer } from './quantize.js';
 
 /** mulberry32: a small seeded generator in [0, 1) (test data only, never keys). */
@@ -53,4 +55,14 @@ export function byteChiSquare(words: Uint32Array): number {
 export function chiSquareQuantile(df: number, z: number): number {
   const a = 2 / (9 * df);
   return df * (1 - a + z * Math.sqrt(a)) ** 3;
+}
+
+// As protocol/wire.ts encodes: plain maps, typed arrays as RFC 8746 tags.
+const cbor = new Encoder({ useRecords: false, mapsAsObjects: true });
+
+/** A message through CBOR and back, as it would cross MQTT; reports its encoded size. */
+export function cborTrip<M extends SecAggDeviceMessage | SecAggServerMessage>(msg: M, onBytes?: (bytes: number, msg: M) => void): M {
+  const encoded = new Uint8Array(cbor.encode(msg));
+  onBytes?.(encoded.length, msg);
+  return cbor.decode(encoded) as M;
 }
