@@ -194,6 +194,11 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
     this.global = new GlobalCopy(options.follow, taskInitialWeights);
   }
 
+  /** The global this device holds: its version (-1: none), SHA-256 and weights (a view: do not modify). */
+  get heldGlobal(): { version: number; sha256: string; weights: Float32Array | null } {
+    return { version: this.global.version, sha256: this.global.sha256, weights: this.global.weights };
+  }
+
   async start(): Promise<void> {
     this.client.on('message', this.onMessage);
     this.client.on('connect', this.onConnect);
@@ -326,6 +331,8 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
     } catch (error) {
       const e = error as Error;
       this.emit('warning', e instanceof MessageRefusedError ? e : new MessageRefusedError(kind, e.message, { cause: e }));
+      // A refused catch-up: the next sync asks for the full copy.
+      if (kind === 'to') void this.maybeTrain();
       return;
     }
     if (kind !== 'round') this.keepModel();

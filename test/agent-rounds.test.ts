@@ -148,6 +148,8 @@ describe('an agent sent rounds and tasks it must not follow', () => {
     const { aggregator, events } = await setUp();
     const junk = encodeMessage(build.status({ deviceId: 'x', state: 'online', ts: 0 }));
     // Execute
+    // (The retained global is read only once the task says the downlink sends full copies.)
+    await aggregator.publish('task', mlpTask());
     for (const kind of ['task', 'global', 'round'] as const) await aggregator.publish(kind, junk, false);
     await aggregator.startRound(roundFor([DEVICE], 1, T0 + 5_000));
     // Assert

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Coordinator, type RoundReport } from '../aggregator/index.js';
 import { DeviceAgent, LocalTrainer, connectDevice } from '../device-agent/index.js';
+import { sha256Hex } from '../protocol/index.js';
 import { aggregatorFixture, mnistExamples, mnistSlice } from './helpers.js';
 
 describe('a delta downlink', () => {
@@ -28,14 +29,18 @@ describe('a delta downlink', () => {
     const reports: RoundReport[] = await coordinator.run();
     // Assert: every round got both updates, so both devices decoded every version right.
     expect(reports.map((r) => r.accepted)).toEqual([2, 2, 2]);
-    // Each device fetched the retained full global once, then only the deltas of versions 1 and 2.
-    expect(received.global).toBe(2);
+    // Each device built version 0 from the task's seed (no full global), then took the steps to versions 1, 2 and 3.
+    expect(received.global).toBeUndefined();
+    expect(received.to).toBeUndefined();
     expect(received['global-delta']).toBe(2 * 3);
-    // Round 1 downloads the full float32 global; later rounds an f16 step, about half of it.
-    expect(reports[1]!.bytesDown / reports[0]!.bytesDown).toBeLessThan(0.55);
+    // Round 1 downloads only the round message; later rounds an f16 step each, half the float32 model.
+    const f32Bytes = coordinator.weights.byteLength;
+    expect(reports[0]!.bytesDown).toBeLessThan(2 * 1024);
+    expect(reports[1]!.bytesDown / 2).toBeGreaterThan(f32Bytes / 2);
+    expect(reports[1]!.bytesDown / 2).toBeLessThan(f32Bytes * 0.55);
   }, 120_000);
 
-  it('lets a device that missed a step catch up from the retained full global', async () => {
+  it('lets a device that missed a step catch up by the step it missed', async () => {
     const { broker, control, evaluator } = await fixture.start();
     const coordinator = new Coordinator({ fleet: 'test', rounds: 3, minDevices: 1, codec: 'f32', downlink: 'delta:int8', roundTimeoutMs: 60_000 }, { client: control, evaluate: evaluator });
     const client = await connectDevice({ url: broker.url, deviceId: 'dev-late', fleet: 'test' });
@@ -51,9 +56,13 @@ describe('a delta downlink', () => {
       }
       return emit(event as 'message', ...(args as [string, Buffer, never]));
     }) as typeof client.emit;
+    const caughtUp: unknown[] = [];
+    agent.on('caughtUp', (c) => caughtUp.push(c));
     await agent.start();
     const reports = await coordinator.run();
     expect(dropped).toBe(true);
     expect(reports.map((r) => r.accepted)).toEqual([1, 1, 1]);
+    expect(caughtUp).toEqual([expect.objectContaining({ from: 0, to: 1, kind: 'steps' })]);
+    expect(agent.heldGlobal.sha256).toBe(sha256Hex(coordinator.weights));
   }, 120_000);
 });
