@@ -65,6 +65,11 @@ const settings = names.map((n) => {
   if (!s) throw new Error(`unknown setting ${n}; known: ${SETTINGS.map((x) => x.name).join(', ')}`);
   return s;
 });
+// --try UPLINK/DOWNLINK[;UPLINK/DOWNLINK...]: candidates not in the list, named by their specs.
+for (const pair of flag('try', '').split(';').filter(Boolean)) {
+  const [codec = '', downlink = ''] = pair.split('/');
+  settings.push({ name: `${codec} / ${downlink}`, codec, downlink });
+}
 const tasks = flag('tasks', 'codecs,iid').split(',').map((n) => {
   const t = TASKS.find((x) => x.name === n);
   if (!t) throw new Error(`unknown task ${n}; known: ${TASKS.map((x) => x.name).join(', ')}`);
@@ -110,13 +115,6 @@ for (const task of tasks) {
   console.log(`communication ${task.name}: ${Object.entries(config).map(([k, v]) => `${k}=${v}`).join(' ')}; target ${task.target}`);
   const runs: Run[] = [];
   for (const setting of settings) {
-    if (task.settings.fraction !== undefined && task.settings.fraction < 1 && setting.downlink.startsWith('delta:')) {
-      // With C < 1 devices fetch the global only when chosen (follow: when-selected), so they
-      // never hold the previous version and download the full float32 global, while the report
-      // counts the delta: the row would understate the downlink. Catch-up is issue 14's work.
-      console.log(`[${task.name} ${setting.name}] skipped: a delta downlink with fraction < 1 is not counted as devices download it`);
-      continue;
-    }
     const args = JSON.stringify({ ...config, codec: setting.codec, downlink: setting.downlink });
     const old = saved.find((r) => r.setting === setting.name && r.args === args);
     if (old) console.log(`[${task.name} ${setting.name}] reusing the saved run`);

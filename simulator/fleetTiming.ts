@@ -38,19 +38,26 @@ export interface FleetTiming {
 export function syncTiming(clock: ManualClock, profiles: ReadonlyMap<string, DeviceProfile>, parallel: boolean): FleetTiming {
   const time = new SimClock(profiles, clock);
   const ordered = parallel ? new OrderedRelease() : null;
-  // What each participant of the open round downloads: the global (or its delta) and the round message.
-  let roundDownBytes = 0;
+  // What each participant of the open round downloads: the round message, and the global's step
+  // or, for a device that missed versions, what its catch-up sent instead.
+  let roundBytes = 0;
+  let stepBytes = 0;
+  const caughtUp = new Map<string, number>();
+  const downBytes = (id: string): number => roundBytes + (caughtUp.get(id) ?? stepBytes);
   return {
     attach(coordinator) {
       coordinator.on('roundStarted', (m) => {
-        roundDownBytes = coordinator.downloadBytes + encodeMessage(m).byteLength;
+        roundBytes = encodeMessage(m).byteLength;
+        stepBytes = coordinator.downloadBytes;
+        caughtUp.clear();
         time.roundStarted(m);
         ordered?.roundStarted(m.participants);
       });
+      coordinator.on('catchUpSent', (c) => caughtUp.set(c.deviceId, (caughtUp.get(c.deviceId) ?? 0) + c.bytes));
       coordinator.on('updateAccepted', (u) => time.accepted(u.deviceId, u.bytes));
     },
     gate: (id) => async (work: FinishedWork) => {
-      if (work.outcome === 'update' && time.late(id, work.round, roundDownBytes, work.bytes)) return 'late';
+      if (work.outcome === 'update' && time.late(id, work.round, downBytes(id), work.bytes)) return 'late';
       if (ordered) await (work.outcome === 'update' ? ordered.turn(id) : ordered.finished(id));
     },
     trained: (id, ms) => time.trained(id, ms),
