@@ -103,9 +103,21 @@ export class AdaptiveClip {
     return within;
   }
 
-  /** Releases the noised unclipped fraction, moves C, and starts the next round's count. */
-  finishRound(): AdaptiveClipStep {
-    const { expectedParticipants: m, countStd, targetQuantile, learningRate } = this.options;
+  /** Forgets the counts of a round that was begun but never finished (its result was not released). */
+  discardRound(): void {
+    this.count = 0;
+    this.unclipped = 0;
+  }
+
+  /**
+   * Releases the noised unclipped fraction, moves C, and starts the next round's count.
+   * `round` overrides the expected participants and the count's noise std for this round (a
+   * fleet whose selection size changes from round to round).
+   */
+  finishRound(round: Partial<Pick<AdaptiveClipOptions, 'expectedParticipants' | 'countStd'>> = {}): AdaptiveClipStep {
+    const { targetQuantile, learningRate } = this.options;
+    const m = round.expectedParticipants ?? this.options.expectedParticipants;
+    const countStd = round.countStd ?? this.options.countStd;
     const centred = this.unclipped - 0.5 * this.count + countStd * this.noise.normal();
     const noisyFraction = Math.min(1, Math.max(0, centred / m + 0.5));
     const clip = this.current;

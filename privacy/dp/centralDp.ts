@@ -20,10 +20,13 @@ import { secureGaussian, type GaussianSource } from './gaussian.js';
 export interface CentralDpOptions {
   /** The parsed `--dp` spec (not `local`). */
   spec: DpSpec;
-  /** Devices selected per round, m (the expectation when selection is random). */
-  expectedParticipants: number;
-  /** Devices that could be selected, N. */
-  fleetSize: number;
+  /**
+   * Devices selected per round, m (the expectation when selection is random): the default of
+   * rounds begun without a `RoundSampling`. Absent: every round must give its own.
+   */
+  expectedParticipants?: number;
+  /** Devices that could be selected, N (with `expectedParticipants`). */
+  fleetSize?: number;
   /** Where the noise comes from. @default secureGaussian() */
   noise?: GaussianSource;
 }
@@ -47,9 +50,22 @@ export interface DpRoundSummary {
   delta: number;
 }
 
+/**
+ * Who could take part in one round: `participants` devices were selected (m, every one may
+ * contribute: the fixed denominator) among `eligible` (N). The round's q is m / N.
+ */
+export interface RoundSampling {
+  participants: number;
+  eligible: number;
+}
+
 /** One round in progress: clip each update as it arrives, then `finish` the sum. */
 export interface DpRound {
   readonly clipNorm: number;
+  /** The fixed denominator: participants selected (m). */
+  readonly participants: number;
+  /** This round's sampling rate q = m / N. */
+  readonly samplingRate: number;
   /** Clips a decoded update in place and counts it. */
   clip(update: Float32Array | Float64Array): ClipResult;
   /** Adds the noise to the sum of this round's clipped updates in place and records the round. */
@@ -63,35 +79,33 @@ export interface CentralDpState {
 }
 
 export class CentralDp {
-  /** Sampling rate q = m / N used by the accountant. */
+  /** Sampling rate q = m / N of rounds begun without a sampling; NaN without defaults. */
   readonly samplingRate: number;
-  /** Multiplier of the noise actually added to the sum (z_delta with adaptive clipping, else z). */
+  /** Multiplier of the noise added to the sum at the default m (z_delta with adaptive clipping, else z); NaN without defaults. */
   readonly valueNoiseMultiplier: number;
-  /** Std of the adaptive count's noise; null with a fixed clip. */
+  /** Std of the adaptive count's noise at the default m; null with a fixed clip. */
   readonly countStd: number | null;
   private rdp: RdpAccountant;
   private readonly noise: GaussianSource;
   private readonly adaptive: AdaptiveClip | null;
   private fixedClip: number;
+  private readonly defaults: RoundSampling | null;
 
   constructor(readonly options: CentralDpOptions) {
     const { spec, expectedParticipants: m, fleetSize: n } = options;
     if (spec.local) throw new OptionsError('dp', 'CentralDp is for central DP; a local spec is applied on the devices');
-    if (!(Number.isInteger(n) && n >= 1)) throw new OptionsError('dp', `the fleet size must be a whole number >= 1, got ${n}`);
-    if (!(m > 0 && m <= n)) throw new OptionsError('dp', `expected participants must be in (0, ${n}], got ${m}`);
-    this.samplingRate = m / n;
+    this.defaults = m === undefined && n === undefined ? null : { participants: m ?? NaN, eligible: n ?? NaN };
+    if (this.defaults) checkSampling(this.defaults);
+    this.samplingRate = this.defaults ? this.defaults.participants / this.defaults.eligible : NaN;
     this.noise = options.noise ?? secureGaussian();
     this.rdp = new RdpAccountant(spec.delta, { sampling: spec.sampling });
     if (spec.clip.kind === 'adaptive') {
-      const countStd = countStdFor(spec.clip, m);
-      try {
-        this.valueNoiseMultiplier = adjustedNoiseMultiplier(spec.noiseMultiplier, countStd);
-      } catch (err) {
-        throw new OptionsError('dp', `"${spec.spec}" with ${m} expected participants: ${(err as Error).message}`, { cause: err });
-      }
-      this.countStd = countStd;
       const { initialClip, targetQuantile, learningRate } = spec.clip;
-      this.adaptive = new AdaptiveClip({ initialClip, targetQuantile, learningRate, countStd, expectedParticipants: m }, this.noise);
+      const mm = this.defaults?.participants ?? 1;
+      const countStd = countStdFor(spec.clip, mm);
+      this.valueNoiseMultiplier = this.defaults ? this.multipliers(mm).value : NaN;
+      this.countStd = countStd;
+      this.adaptive = new AdaptiveClip({ initialClip, targetQuantile, learningRate, countStd, expectedParticipants: mm }, this.noise);
       this.fixedClip = NaN;
     } else {
       this.valueNoiseMultiplier = spec.noiseMultiplier;
@@ -116,25 +130,54 @@ export class CentralDp {
     return this.accountant.epsilon();
   }
 
-  /** Epsilon if one more round ran. */
-  epsilonAfterNextRound(): number {
-    return this.accountant.epsilonAfter(this.options.spec.noiseMultiplier, this.samplingRate);
+  /** Epsilon if one more round ran (at the default sampling, or `sampling`'s). */
+  epsilonAfterNextRound(sampling?: RoundSampling): number {
+    return this.accountant.epsilonAfter(this.options.spec.noiseMultiplier, this.sampling(sampling).participants / this.sampling(sampling).eligible);
   }
 
   /** False when the spec has a budget and one more round would take epsilon above it. */
-  mayRunNextRound(): boolean {
-    const budget = this.options.spec.budget;
-    return budget === null || this.epsilonAfterNextRound() <= budget;
+  mayRunNextRound(sampling?: RoundSampling): boolean {
+    return this.refusal(sampling) === null;
   }
 
-  beginRound(): DpRound {
+  /**
+   * Why a round with this sampling may not run, or null: one more round would take epsilon
+   * above the budget (`RdpAccountant.wouldExceed`), or, with adaptive clipping, too few
+   * participants for the count's noise (z must stay below 2 sigma_b).
+   */
+  refusal(sampling?: RoundSampling): { reason: 'budget' | 'participants'; detail: string; epsilonAfter: number } | null {
+    const s = this.sampling(sampling);
+    const q = s.participants / s.eligible;
+    const { noiseMultiplier: z, budget } = this.options.spec;
+    const epsilonAfter = this.accountant.epsilonAfter(z, q);
+    if (this.adaptive) {
+      try {
+        this.multipliers(s.participants);
+      } catch (e) {
+        return { reason: 'participants', detail: (e as Error).message, epsilonAfter };
+      }
+    }
+    if (budget !== null && this.accountant.wouldExceed(budget, { noiseMultiplier: z, samplingRate: q })) {
+      return { reason: 'budget', detail: `one more round (q = ${round4(q)}) would take epsilon from ${round4(this.epsilon())} to ${round4(epsilonAfter)}, above the budget ${budget}`, epsilonAfter };
+    }
+    return null;
+  }
+
+  beginRound(sampling?: RoundSampling): DpRound {
+    const { participants, eligible } = this.sampling(sampling);
+    const samplingRate = participants / eligible;
     const clipNorm = this.clipNorm;
     const adaptive = this.adaptive;
+    // A round begun but never finished (too few updates, stopped) leaves no count behind.
+    adaptive?.discardRound();
+    const { value, countStd } = adaptive ? this.multipliers(participants) : { value: this.options.spec.noiseMultiplier, countStd: null };
     let updates = 0;
     let clipped = 0;
     let finished = false;
     return {
       clipNorm,
+      participants,
+      samplingRate,
       clip: (update) => {
         if (finished) throw new Error('this DP round is finished');
         const result = clipToNorm(update, clipNorm);
@@ -146,10 +189,10 @@ export class CentralDp {
       finish: (sum) => {
         if (finished) throw new Error('this DP round is finished');
         finished = true;
-        const noiseStd = this.valueNoiseMultiplier * clipNorm;
+        const noiseStd = value * clipNorm;
         this.noise.addNoise(sum, noiseStd);
-        const step = adaptive?.finishRound() ?? null;
-        this.accountant.addRound(this.options.spec.noiseMultiplier, this.samplingRate);
+        const step = adaptive?.finishRound({ expectedParticipants: participants, countStd: countStd! }) ?? null;
+        this.accountant.addRound(this.options.spec.noiseMultiplier, samplingRate);
         return {
           clipNorm,
           noiseStd,
@@ -176,4 +219,32 @@ export class CentralDp {
     this.rdp = restored;
     if (this.adaptive) this.adaptive.clip = state.clipNorm;
   }
+
+  private sampling(sampling?: RoundSampling): RoundSampling {
+    const s = sampling ?? this.defaults;
+    if (!s) throw new RangeError('this CentralDp has no default sampling: give the round\'s participants and eligible devices');
+    if (sampling) checkSampling(sampling);
+    return s;
+  }
+
+  /** z_delta and sigma_b for m participants (adaptive clipping); throws OptionsError when z >= 2 sigma_b. */
+  private multipliers(m: number): { value: number; countStd: number } {
+    const clip = this.options.spec.clip;
+    if (clip.kind !== 'adaptive') return { value: this.options.spec.noiseMultiplier, countStd: NaN };
+    const countStd = countStdFor(clip, m);
+    try {
+      return { value: adjustedNoiseMultiplier(this.options.spec.noiseMultiplier, countStd), countStd };
+    } catch (err) {
+      throw new OptionsError('dp', `"${this.options.spec.spec}" with ${m} expected participants: ${(err as Error).message}`, { cause: err });
+    }
+  }
+}
+
+function checkSampling({ participants: m, eligible: n }: RoundSampling): void {
+  if (!(Number.isInteger(n) && n >= 1)) throw new OptionsError('dp', `the fleet size must be a whole number >= 1, got ${n}`);
+  if (!(m > 0 && m <= n)) throw new OptionsError('dp', `expected participants must be in (0, ${n}], got ${m}`);
+}
+
+function round4(x: number): number {
+  return Math.round(x * 1e4) / 1e4;
 }

@@ -15,5 +15,5 @@ export {
   type AdaptiveClipStep,
 } from './adaptiveClip.js';
 export { parseDp, countStdFor, DP_SPEC_GRAMMAR, type DpSpec, type AdaptiveClipSpec } from './dpSpec.js';
-export { CentralDp, type CentralDpOptions, type CentralDpState, type DpRound, type DpRoundSummary } from './centralDp.js';
+export { CentralDp, type CentralDpOptions, type CentralDpState, type DpRound, type DpRoundSummary, type RoundSampling } from './centralDp.js';
 export { LocalDp, localEpsilon, localPrivacySpent } from './localDp.js';

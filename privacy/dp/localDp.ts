@@ -32,6 +32,20 @@ export class LocalDp {
     this.noise = noise;
   }
 
+  /**
+   * The device's side, from what the task message carries (`TaskMessage.dp`): noise multiplier
+   * z and clip norm C. Throws RangeError unless both are positive and finite.
+   */
+  static of(noiseMultiplier: number, clipNorm: number, noise: GaussianSource = secureGaussian()): LocalDp {
+    if (!(noiseMultiplier > 0 && Number.isFinite(noiseMultiplier))) throw new RangeError(`local DP: noise multiplier must be > 0, got ${noiseMultiplier}`);
+    if (!(clipNorm > 0 && Number.isFinite(clipNorm))) throw new RangeError(`local DP: clip norm must be > 0, got ${clipNorm}`);
+    const spec: DpSpec = {
+      spec: `noise:${noiseMultiplier},clip:${clipNorm},local`, noiseMultiplier, clip: { kind: 'fixed', norm: clipNorm },
+      delta: 1e-5, budget: null, local: true, sampling: 'poisson',
+    };
+    return new LocalDp(spec, noise);
+  }
+
   /** Std of the noise each device adds to each coordinate: z C. */
   get noiseStd(): number {
     return this.noiseMultiplier * this.clipNorm;
