@@ -55,6 +55,35 @@ export interface TaskMessage {
    * Absent when the first global came from elsewhere (imported weights, a checkpoint).
    */
   init?: { seed: number; sha256: string };
+  /**
+   * Local differential privacy (`--dp ...,local`, docs/privacy.md): every device clips its raw
+   * update to L2 norm `clip` and adds N(0, (noiseMultiplier * clip)^2) to each coordinate
+   * before it encodes. Absent: devices send their updates as trained.
+   */
+  dp?: TaskDp;
+}
+
+/** What a device needs to apply local DP. */
+export interface TaskDp {
+  noiseMultiplier: number;
+  clip: number;
+}
+
+/** Differential privacy as of a closed round (`--dp`): what the run has spent so far. */
+export interface RoundPrivacy {
+  /** `central`: the aggregator clips and noises the sum; `local`: each device noises its own update. */
+  mode: 'central' | 'local';
+  /** Epsilon spent after this round, at `delta` (local: of a device that took part in every round). */
+  epsilon: number;
+  delta: number;
+  /** The spec's noise multiplier z. */
+  noiseMultiplier: number;
+  /** The clip norm of this round (adaptive clipping: it moves from round to round). */
+  clip: number;
+  /** Rounds accounted so far. */
+  rounds: number;
+  /** The budget the run stops before exceeding, when there is one. */
+  budget?: number;
 }
 
 /** Retained on `global`: the model every device starts its round from. */
@@ -289,6 +318,8 @@ export interface MetricsMessage {
   trainMs: number;
   aggregateMs: number;
   wallMs: number;
+  /** Differential privacy spent so far, when the run has `--dp`. */
+  privacy?: RoundPrivacy;
 }
 
 export type Message =

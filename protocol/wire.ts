@@ -9,6 +9,7 @@ import {
   type EvaluationMessage,
   type FederatedMetrics,
   type Resources,
+  type RoundPrivacy,
   type Spread,
   type StatisticsMessage,
   type SyncMessage,
@@ -20,6 +21,7 @@ import {
   type MetricsMessage,
   type RoundMessage,
   type StatusMessage,
+  type TaskDp,
   type TaskMessage,
   type UpdateMessage,
 } from './messages.js';
@@ -38,6 +40,10 @@ import { DEFAULT_MAX_MESSAGE_BYTES, MAX_BATCH_SIZE, MAX_EPOCHS, MAX_LR, MAX_MU, 
 export const MAX_BUFFER = 1_000_000;
 /** Longest codec or downlink spec a message may carry. */
 export const MAX_SPEC_LENGTH = 128;
+/** Largest DP noise multiplier a message may carry (privacy/dp/dpSpec.ts refuses more). */
+export const MAX_DP_NOISE_MULTIPLIER = 1000;
+/** Largest DP clip norm a message may carry. */
+export const MAX_DP_CLIP = 1e6;
 /** Most bytes of weights a `global`, or of step a `globalDelta`, may carry: float32 of the largest model. */
 export const MAX_WEIGHTS_BYTES = MAX_PARAM_COUNT * 4;
 
@@ -191,6 +197,7 @@ const validators: { [K in MessageType]: (o: f.Obj) => ByType[K] } = {
       ...(o.mode !== undefined && { mode: f.oneOf(o, 'mode', ['sync', 'async'] as const) }),
       ...(o.buffer !== undefined && { buffer: f.int(o, 'buffer', 1, MAX_BUFFER) }),
       ...(o.init !== undefined && { init: initialWeights(f.obj(o, 'init')) }),
+      ...(o.dp !== undefined && { dp: taskDp(f.obj(o, 'dp')) }),
     }),
   // The weights are checked (length, finiteness, sha256) when decoded against the task's
   // parameter count: see protocol/downlink.ts.
@@ -297,8 +304,27 @@ const validators: { [K in MessageType]: (o: f.Obj) => ByType[K] } = {
       trainMs: f.num(o, 'trainMs'),
       aggregateMs: f.num(o, 'aggregateMs'),
       wallMs: f.num(o, 'wallMs'),
+      ...(o.privacy !== undefined && { privacy: roundPrivacy(f.obj(o, 'privacy')) }),
     }),
 };
+
+function taskDp(o: f.Obj): TaskDp {
+  return { noiseMultiplier: f.positive(o, 'noiseMultiplier', MAX_DP_NOISE_MULTIPLIER), clip: f.positive(o, 'clip', MAX_DP_CLIP) };
+}
+
+function roundPrivacy(o: f.Obj): RoundPrivacy {
+  const delta = f.positive(o, 'delta', 1);
+  if (delta >= 1) throw new DecodeError(DecodeReason.BadField, 'field "delta" must be in (0, 1)');
+  return {
+    mode: f.oneOf(o, 'mode', ['central', 'local'] as const),
+    epsilon: f.nonNegative(o, 'epsilon'),
+    delta,
+    noiseMultiplier: f.positive(o, 'noiseMultiplier', MAX_DP_NOISE_MULTIPLIER),
+    clip: f.positive(o, 'clip', MAX_DP_CLIP),
+    rounds: f.int(o, 'rounds'),
+    ...(o.budget !== undefined && { budget: f.positive(o, 'budget') }),
+  };
+}
 
 function initialWeights(o: f.Obj): { seed: number; sha256: string } {
   return { seed: f.int(o, 'seed', 0, 0xffffffff), sha256: f.sha256(o, 'sha256') };
