@@ -104,7 +104,7 @@ export class SecAggDevice {
 
   /**
    * Round 2: opens the boxes neighbours sent (any failure refuses the round: a box that does not
-   * authenticate was tampered with or misrouted), then masks `input` (the quantized update,
+   * authenticate was tampered with or misrouted; so do fewer than t boxes), then masks `input` (the quantized update,
    * uint32 words) with PRG(b_i) and +PRG(s_ij) for each neighbour j that shared (- if j < i).
    */
   mask(delivery: SecAggShareDelivery, input: Uint32Array): SecAggMasked {
@@ -121,6 +121,9 @@ export class SecAggDevice {
       if (plain.length !== 2 * SHARE_BYTES) throw new SecAggError('bad-share', `share box from ${peer}: ${plain.length} bytes`);
       opened.set(peer, { selfSeed: plain.slice(0, SHARE_BYTES), maskKey: plain.slice(SHARE_BYTES) });
     }
+    // Fewer than t sharing neighbours: whoever holds b_i's shares could not rebuild it anyway, and
+    // masking with so few pairwise keys is what a server hiding shares would want (Bonawitz et al.: abort).
+    if (opened.size < p.t) throw new SecAggError('too-few', `${this.id} got shares from ${opened.size} neighbour(s), fewer than t = ${p.t}: refusing to mask`);
     const masked = Uint32Array.from(input);
     addMask(masked, hkdf(this.selfSeed!, contextInfo(SELF_MASK_LABEL, this.ctx, this.id)), 1, p.prg);
     for (const peer of opened.keys()) {

@@ -18,6 +18,8 @@ export interface SecAggRoundRunOptions {
   readonly vectorLength: number;
   /** Each device's quantized input, asked for when that device masks. */
   readonly input: (id: string) => Uint32Array;
+  /** Devices that send their keys, then nothing more. */
+  readonly dropBeforeShares?: ReadonlySet<string>;
   /** Devices that share their secrets, then never deliver a masked input. */
   readonly dropBeforeMasked?: ReadonlySet<string>;
   /** Devices that deliver a masked input, then never answer the unmask request. */
@@ -72,6 +74,7 @@ export async function runSecAggRound(o: SecAggRoundRunOptions): Promise<SecAggRo
   }
   const setups = await onServer(() => server.setup());
   for (const [id, setup] of setups) {
+    if (o.dropBeforeShares?.has(id)) continue;
     const got = carry(setup);
     const shares = carry(await onDevice(id, () => devices.get(id)!.share(got)));
     await onServer(() => server.receiveShares(shares));

@@ -75,6 +75,15 @@ describe('SecAgg+ round (real X25519, HKDF, AES-GCM, AES-CTR, Shamir)', () => {
     expect(run.result.sum).toEqual(plainSum(ids.filter((id) => !drop.has(id)).map(input), LENGTH));
   });
 
+  it('handles devices that leave after their keys, before sharing, beside later dropouts', async () => {
+    const ids = deviceIds(20);
+    const early = new Set(['dev-0002', 'dev-0011']);
+    const late = new Set(['dev-0005', 'dev-0014', 'dev-0017']);
+    const run = await runSecAggRound({ ids, vectorLength: LENGTH, input, dropBeforeShares: early, dropBeforeMasked: late, random: graphRandom(9) });
+    expect([...run.result.dropped].sort()).toEqual([...late].sort()); // the early ones never shared: nothing to unmask
+    expect(run.result.sum).toEqual(plainSum(ids.filter((id) => !early.has(id) && !late.has(id)).map(input), LENGTH));
+  });
+
   it('also survives a device that masks but never answers the unmask request, and ChaCha20 masks', async () => {
     const ids = deviceIds(20);
     const drop = every(ids, 0.3);
@@ -141,7 +150,7 @@ describe('SecAgg+ round (real X25519, HKDF, AES-GCM, AES-CTR, Shamir)', () => {
     expect(await code(() => device.unmask({ ...honest, survivors: ['dev-9999'] }))).toBe('bad-request');
   });
 
-  it('refuses a tampered or misrouted encrypted share', async () => {
+  it('refuses a tampered or misrouted encrypted share, and too few shares', async () => {
     const ids = deviceIds(10);
     const server = new SecAggServer({ fleet: 'f', round: 1, vectorLength: LENGTH });
     const devices = new Map(ids.map((id) => [id, new SecAggDevice({ fleet: 'f', round: 1, id })]));
@@ -157,6 +166,9 @@ describe('SecAgg+ round (real X25519, HKDF, AES-GCM, AES-CTR, Shamir)', () => {
     const other = delivery.boxes[1]!;
     const misrouted: SecAggShareDelivery = { ...delivery, boxes: [{ peer: other.peer, box: box.box }, { peer: box.peer, box: other.box }, ...delivery.boxes.slice(2)] };
     expect(await code(() => devices.get(id)!.mask(misrouted, input(id)))).toBe('bad-share');
+    // A delivery with fewer than t boxes (a server withholding shares) is refused too.
+    const t = server.params!.t;
+    expect(await code(() => devices.get(id)!.mask({ ...delivery, boxes: delivery.boxes.slice(0, t - 1) }, input(id)))).toBe('too-few');
     // The untouched delivery still works: a refusal changed nothing.
     expect(devices.get(id)!.mask(delivery, input(id)).masked).toHaveLength(LENGTH);
   });
