@@ -118,7 +118,8 @@ export class SecAggServer {
     this.expect('shares', msg, T.shares);
     if (this.shares.has(msg.id)) throw new SecAggError('out-of-order', `shares from ${msg.id} twice`);
     const neighbours = this.graph.get(msg.id);
-    const peers = msg.boxes.map((b) => b.peer);
+    if (!Array.isArray(msg.boxes)) throw new SecAggError('bad-message', `shares from ${msg.id}: no boxes`);
+    const peers = msg.boxes.map((b) => b?.peer);
     if (!neighbours || msg.selfSeedCommitment?.length !== 32 || peers.length !== neighbours.length
       || new Set(peers).size !== peers.length || !peers.every((p) => neighbours.includes(p))) {
       throw new SecAggError('bad-message', `shares from ${msg.id}: one box per neighbour and a 32-byte commitment expected`);
@@ -181,8 +182,9 @@ export class SecAggServer {
     this.expect('unmask', msg, T.unmaskResponse);
     const ask = this.asked.get(msg.id);
     if (!ask || this.responses.has(msg.id)) throw new SecAggError('out-of-order', `unmask response from ${msg.id}, who was not asked or answered twice`);
-    const ok = msg.selfSeedShares.every((s) => ask.survivors.has(s.of) && s.share.length === KEY_BYTES + 1)
-      && msg.maskKeyShares.every((s) => ask.dropped.has(s.of) && s.share.length === KEY_BYTES + 1);
+    const ok = Array.isArray(msg.selfSeedShares) && Array.isArray(msg.maskKeyShares)
+      && msg.selfSeedShares.every((s) => ask.survivors.has(s.of) && s.share instanceof Uint8Array && s.share.length === KEY_BYTES + 1)
+      && msg.maskKeyShares.every((s) => ask.dropped.has(s.of) && s.share instanceof Uint8Array && s.share.length === KEY_BYTES + 1);
     if (!ok) throw new SecAggError('bad-message', `unmask response from ${msg.id}: shares not asked for, or malformed`);
     this.responses.set(msg.id, msg);
   }
