@@ -21,6 +21,7 @@ export {
   type Influence,
 } from './options.js';
 export { DeviceRegistry, type DeviceRecord } from './registry.js';
+export { createPrivacyRun, type PrivacyRun, type PrivacyRefusal } from './privacy.js';
 export { RoundCollection } from './round.js';
 export { selectParticipants, type Criterion, type SelectionOptions } from './selection.js';
 export * from './strategies/index.js';

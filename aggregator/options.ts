@@ -3,7 +3,9 @@ import {
   type Codec, type Downlink, type TrainConfig,
 } from '../protocol/index.js';
 import { BUILTIN_TASK_NAMES, builtinTask, isBuiltinTask, isBuiltinTaskName, type BuiltinTaskName, type Task } from '../protocol/index.js';
+import { parseDp, type DpSpec } from '../privacy/index.js';
 import { DEFAULT_STRATEGY, parseStrategy, type Strategy } from './strategies/index.js';
+import { dpStrategyRefusal } from './strategies/dpFedAvg.js';
 
 export const DEFAULT_ROUNDS = 5;
 export const DEFAULT_FRACTION = 1;
@@ -87,6 +89,14 @@ export interface CoordinatorOptions extends TrainConfig {
    */
   influence: Influence;
   /**
+   * Differential privacy (`--dp`, docs/privacy.md): central DP-FedAvg (the aggregator clips each
+   * decoded update, sums them unweighted and noises the sum; the default influence bound is
+   * replaced by the clip) or, with `local`, each device noises its own update. Epsilon goes out
+   * with every round's metrics and a `budget` stops the run before a round would exceed it.
+   * Sync mode only. None by default.
+   */
+  dp: DpSpec | undefined;
+  /**
    * Saved after every round (atomically), and taken up at start when it exists: a restarted
    * aggregator goes on from the last closed round. None by default.
    */
@@ -105,12 +115,13 @@ export interface CoordinatorOptions extends TrainConfig {
  * What a caller may pass: any option left out takes its default, and the codec, downlink and
  * strategy may be given as spec strings (`'int8'`) or as objects already resolved.
  */
-export type CoordinatorSettings = Partial<Omit<CoordinatorOptions, 'codec' | 'downlink' | 'strategy'>> & {
+export type CoordinatorSettings = Partial<Omit<CoordinatorOptions, 'codec' | 'downlink' | 'strategy' | 'dp'>> & {
   /** A built-in task by name; `task` wins when both are given. */
   model?: string;
   codec?: string | Codec;
   downlink?: string | Downlink;
   strategy?: string | Strategy;
+  dp?: string | DpSpec;
 };
 
 export function defaultCoordinatorOptions(): CoordinatorOptions {
@@ -133,6 +144,7 @@ export function defaultCoordinatorOptions(): CoordinatorOptions {
     downlink: parseDownlink(DEFAULT_DOWNLINK),
     strategy: parseStrategy(DEFAULT_STRATEGY),
     influence: DEFAULT_INFLUENCE,
+    dp: undefined,
     checkpoint: undefined,
     seed: 0,
     epochs: DEFAULT_EPOCHS,
@@ -150,7 +162,7 @@ function integer(name: string, v: number, min: number, max = Number.MAX_SAFE_INT
  * `OptionsError` naming the bad option. Objects already resolved pass through unchanged.
  */
 export function parseCoordinatorOptions(partial: CoordinatorSettings = {}): CoordinatorOptions {
-  const { codec, downlink, strategy, model, task: givenTask, ...rest } = stripUndefined(partial);
+  const { codec, downlink, strategy, dp, model, task: givenTask, ...rest } = stripUndefined(partial);
   if (givenTask === undefined && model !== undefined && !isBuiltinTaskName(model)) {
     throw new OptionsError('model', `unknown model "${String(model)}"; known: ${BUILTIN_TASK_NAMES.join(', ')} (or give a task)`);
   }
@@ -166,6 +178,7 @@ export function parseCoordinatorOptions(partial: CoordinatorSettings = {}): Coor
     ...(codec !== undefined && { codec: resolveSpec(codec, parseCodec) }),
     ...(downlink !== undefined && { downlink: resolveSpec(downlink, parseDownlink) }),
     ...(strategy !== undefined && { strategy: resolveSpec(strategy, parseStrategy) }),
+    ...(dp !== undefined && { dp: resolveSpec(dp, parseDp) }),
   };
   if (partial.minDevices === undefined) o.minDevices = o.minParticipants;
   assertValidId('fleet', o.fleet);
@@ -205,6 +218,11 @@ export function parseCoordinatorOptions(partial: CoordinatorSettings = {}): Coor
   if (o.mode === 'async' && least > o.buffer) {
     throw new OptionsError(o.quorum >= least ? 'quorum' : 'strategy', `async mode makes each global from ${o.buffer} updates (buffer) but ${o.quorum >= least ? `quorum is ${o.quorum}` : `${o.strategy.name} needs ${least}`}: no global could be made`);
   }
+  if (o.dp) {
+    if (o.mode === 'async') throw new OptionsError('dp', 'async mode is not supported with DP: its globals mix updates of several versions, discounted by staleness, and the accountant has no analysis for that; use --mode sync');
+    const refusal = o.dp.local ? null : dpStrategyRefusal(o.strategy.name);
+    if (refusal) throw new OptionsError('dp', refusal);
+  }
   return o;
 }
 
@@ -214,8 +232,9 @@ export function resolveSpec<T extends object>(value: string | T, parse: (spec: s
 }
 
 /** The options as plain JSON for reports and settings lines: objects back to their specs, `model` the task's name. */
-export function coordinatorSpecs(o: CoordinatorOptions): Omit<CoordinatorOptions, 'codec' | 'downlink' | 'strategy'> & { model: string; codec: string; downlink: string; strategy: string } {
-  return { ...o, model: o.task.name, codec: o.codec.spec, downlink: o.downlink.spec, strategy: o.strategy.name };
+export function coordinatorSpecs(o: CoordinatorOptions): Omit<CoordinatorOptions, 'codec' | 'downlink' | 'strategy' | 'dp'> & { model: string; codec: string; downlink: string; strategy: string; dp: string | undefined } {
+  const { dp, ...rest } = o;
+  return { ...rest, model: o.task.name, codec: o.codec.spec, downlink: o.downlink.spec, strategy: o.strategy.name, dp: dp?.spec };
 }
 
 export function stripUndefined<T extends object>(o: T): Partial<T> {

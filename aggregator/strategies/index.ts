@@ -39,6 +39,7 @@ export {
   type AdaptiveNormBoundOptions,
   type InfluenceRound,
 } from './adaptiveNormBound.js';
+export { DpFedAvg, dpStrategyRefusal, DP_MEAN_ID } from './dpFedAvg.js';
 export { Bucketing } from './bucketing.js';
 export { CenteredClipping, DEFAULT_CCLIP_ITERATIONS } from './centeredClipping.js';
 export { WithServerMomentum } from './serverMomentum.js';
