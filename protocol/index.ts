@@ -10,3 +10,4 @@ export * from './downlink.js';
 export * from './rejections.js';
 export * from './admission.js';
 export * from './task.js';
+export * from './signed.js';

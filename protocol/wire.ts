@@ -1,5 +1,6 @@
 import { Encoder } from 'cbor-x';
 import { DecodeError, DecodeReason } from './errors.js';
+import { SIGNED_TYPE, envelopeOf } from './signed.js';
 import {
   DeviceState,
   MessageType,
@@ -115,7 +116,10 @@ export function decodeMessage<T extends MessageType>(
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new DecodeError(DecodeReason.Malformed, 'payload is not a CBOR map');
   }
-  const o = raw as f.Obj;
+  let o = raw as f.Obj;
+  // A signed envelope (protocol/signed.ts): a reader that does not verify reads what it carries
+  // (one level: an envelope inside an envelope is refused by its type).
+  if (o.type === SIGNED_TYPE) o = innerMap(envelopeOf(o).payload);
   // One expected type, or any of a list (what a device may send on update/{id}).
   const types: readonly T[] = typeof expected === 'string' ? [expected] : expected;
   const type = types.find((t) => t === o.type);
@@ -126,6 +130,17 @@ export function decodeMessage<T extends MessageType>(
     throw new DecodeError(DecodeReason.BadVersion, `protocol version ${String(o.v)} is not ${PROTOCOL_VERSION}`);
   }
   return validators[type](o) as ByType[T];
+}
+
+function innerMap(payload: Uint8Array): f.Obj {
+  let raw: unknown;
+  try {
+    raw = cbor.decode(payload);
+  } catch (cause) {
+    throw new DecodeError(DecodeReason.Malformed, 'signed payload is not valid CBOR', { cause });
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new DecodeError(DecodeReason.Malformed, 'signed payload is not a CBOR map');
+  return raw as f.Obj;
 }
 
 /** What a device may publish on `update/{id}`. */
