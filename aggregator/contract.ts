@@ -5,6 +5,8 @@ import type { DeviceRecord } from './registry.js';
 import type { KeptGlobal } from './round.js';
 import type { Criterion } from './selection.js';
 import type { InfluenceRound, Strategy } from './strategies/index.js';
+import type { GaussianSource } from '../privacy/index.js';
+import type { PrivacyRefusal } from './privacy.js';
 
 /*
  * What a coordinator (sync or async) promises: the events it emits, what one closed round
@@ -78,6 +80,11 @@ export type CoordinatorEvents = {
    * global, the open round, the last metrics) published again on `topics`.
    */
   republished: [info: { sessionPresent: boolean; resubscribed: boolean; topics: string[] }];
+  /**
+   * `--dp`: round `round` was not run, and the run ends, because it would take epsilon above
+   * the budget (`budget`) or had too few participants for adaptive clipping (`participants`).
+   */
+  privacyStopped: [info: PrivacyRefusal & { round: number; epsilon: number }];
   resumed: [info: { file: string; round: number; version: number; strategy: string; restoredState: string[]; savedStrategy: string | null }];
 };
 
@@ -96,4 +103,9 @@ export interface CoordinatorDeps {
   clock?: Clock;
   /** A rule a device must pass to be chosen (battery, link, a simulated fleet's online windows). */
   criterion?: Criterion;
+  /**
+   * `--dp`: where the aggregator's DP noise comes from. @default secureGaussian() (the OS
+   * CSPRNG); a seeded source is for tests only (privacy/dp/gaussian.ts).
+   */
+  dpNoise?: GaussianSource;
 }

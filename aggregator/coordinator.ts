@@ -31,7 +31,8 @@ import type { CoordinatorDeps, CoordinatorEvents, Evaluator, RoundReport } from 
 import { RoundCollection, type Closing, type UpdateVerdict } from './round.js';
 import { PhaseCollection, fleetEvaluation, fleetStatistics } from './phase.js';
 import { Outbox } from './outbox.js';
-import { selectParticipants, type Criterion } from './selection.js';
+import { eligibleDevices, selectParticipants, type Criterion } from './selection.js';
+import { createPrivacyRun, type PrivacyRun } from './privacy.js';
 import { AdaptiveNormBound, type Strategy } from './strategies/index.js';
 
 export type { CoordinatorDeps, CoordinatorEvents, Evaluator, RoundReport } from './contract.js';
@@ -57,6 +58,8 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
   protected readonly aggregator: Strategy;
   /** The influence bound around `strategy`, null when `influence` is off. */
   protected readonly influence: AdaptiveNormBound | null;
+  /** `--dp`: the accountant (and, central, the strategy that clips and noises), null without. */
+  protected readonly privacy: PrivacyRun | null;
   /** Central evaluation, when the options ask for it. */
   protected readonly evaluate: Evaluator | null;
   /** The task as published: a `fleet` standardisation becomes numbers once the statistics are in. */
@@ -103,8 +106,10 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
     this.client = deps.client;
     this.outbox = new Outbox(this.client, (topic) => topic !== this.topics.round);
     this.strategy = deps.strategy ?? this.options.strategy;
-    this.influence = this.options.influence === 'adaptive' ? new AdaptiveNormBound(this.strategy) : null;
-    this.aggregator = this.influence ?? this.strategy;
+    this.privacy = this.options.dp ? createPrivacyRun(this.options.dp, this.strategy, deps.dpNoise) : null;
+    // Central DP's clip bounds every update; the adaptive bound, set by other devices' norms, would break its sensitivity.
+    this.influence = this.options.influence === 'adaptive' && !this.privacy?.strategy ? new AdaptiveNormBound(this.strategy) : null;
+    this.aggregator = this.privacy?.strategy ?? this.influence ?? this.strategy;
     if (this.options.evaluate.includes('central') && !deps.evaluate) throw new TypeError('central evaluation needs an evaluator (deps.evaluate)');
     this.evaluate = this.options.evaluate.includes('central') ? deps.evaluate ?? null : null;
     this.criterion = deps.criterion;
@@ -155,7 +160,7 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
           await saveCheckpoint(o.checkpoint, {
             // The aggregator's own model: after a restart it goes out whole, so the fleet catches up on every gap.
             model: this.task.name, round, version: this.broadcaster.currentVersion, announced: this.announced, weights: this.target,
-            strategy: { name: this.strategy.name, state: this.strategy.saveState() },
+            strategy: { name: this.strategy.name, state: { ...this.strategy.saveState(), ...this.privacy?.saveState() } },
           });
         }
         if (o.targetAccuracy !== undefined && report.accuracy >= o.targetAccuracy) break;
@@ -210,6 +215,8 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
     // The server's state (momentum, moments) goes on only under the strategy that built it.
     const state = saved.strategy?.name === this.strategy.name ? saved.strategy.state : {};
     this.strategy.loadState(state);
+    // The epsilon spent goes on whatever the strategy: a resumed run never forgets it.
+    this.privacy?.loadState(saved.strategy?.state ?? {});
     this.emit('resumed', {
       file: o.checkpoint!, round: saved.round, version: saved.version,
       strategy: this.strategy.name, restoredState: Object.keys(state), savedStrategy: saved.strategy?.name ?? null,
@@ -252,6 +259,7 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
       if (this.stopped) return null;
       return this.runSyncRound(round);
     }
+    if (this.privacyStops(round, participants.length)) return null;
     const message = this.roundMessage(round, participants);
     const collection = new RoundCollection(message, o.codec, this.aggregator.beginRound(round, this.target), DEFAULT_MAX_MESSAGE_BYTES, this.examplesCap);
     this.collection = collection;
@@ -287,6 +295,20 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
   /** The most examples an update from `deviceId` counts for: what the device declared on joining. */
   protected readonly examplesCap = (deviceId: string): number => this.registry.examplesCap(deviceId);
 
+  /**
+   * `--dp`: plans round `round` (with `participants` of the eligible devices) with the
+   * accountant; true, after `privacyStopped` and `stop()`, when the run must end before it.
+   */
+  protected privacyStops(round: number, participants: number): boolean {
+    if (!this.privacy) return false;
+    const eligible = eligibleDevices(this.registry.all(), { criterion: this.criterion }).length;
+    const refusal = this.privacy.plan({ participants, eligible: Math.max(eligible, participants) });
+    if (!refusal) return false;
+    this.emit('privacyStopped', { round, epsilon: this.privacy.privacy().epsilon, ...refusal });
+    this.stop();
+    return true;
+  }
+
   /** Tells `aggregateRefused` when the strategy's step was thrown away for not being finite. */
   protected closed(round: number, closing: Closing): Closing {
     if (closing.kept?.reason === 'non-finite') this.emit('aggregateRefused', { round, ...closing.kept });
@@ -294,11 +316,12 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
   }
 
   /** What a report says of how a collection closed. */
-  protected outcome(closing: Closing): Pick<RoundReport, 'aggregated' | 'kept' | 'influence'> {
+  protected outcome(closing: Closing): Pick<RoundReport, 'aggregated' | 'kept' | 'influence' | 'privacy'> {
     return {
       aggregated: closing.next !== null,
       ...(closing.kept && { kept: closing.kept }),
       ...(this.influence && { influence: { ...this.influence.last } }),
+      ...(this.privacy && { privacy: this.privacy.privacy() }),
     };
   }
 
@@ -456,6 +479,7 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
       codec: o.codec.spec, downlink: this.broadcaster.downlink.spec, defaults: { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr },
       mode: o.mode, ...(o.mode === 'async' && { buffer: o.buffer }),
       ...(this.seededStart && { init: { seed: o.seed, sha256: sha256Hex(taskInitialWeights(this.task, o.seed)) } }),
+      ...(this.privacy?.taskDp && { dp: this.privacy.taskDp }),
     })));
   }
 

@@ -23,13 +23,18 @@ export interface SelectionOptions {
  * the sorted eligible ids, so the same seed and fleet always give the same participants.
  */
 export function selectParticipants(devices: DeviceRecord[], options: SelectionOptions, rng: Rng): string[] {
-  const eligible = devices
-    // A busy device declines work (its own policy: on battery, hot, loaded) until it says online again.
-    .filter((d) => d.state !== 'offline' && d.state !== 'busy' && (options.criterion?.(d) ?? true))
-    .map((d) => d.deviceId)
-    .sort();
+  const eligible = eligibleDevices(devices, options);
   const wanted = Math.max(options.minParticipants, Math.ceil(options.fraction * eligible.length));
   // Less a hair: 1.3 * 10 is 13.000000000000002 in floating point.
   const count = Math.min(eligible.length, Math.ceil((options.overselect ?? 1) * wanted - 1e-9));
   return rng.shuffle(eligible).slice(0, count).sort();
+}
+
+/** The ids, sorted, of the devices selection draws from: online or training, not busy, passing the criterion. */
+export function eligibleDevices(devices: DeviceRecord[], options: Pick<SelectionOptions, 'criterion'>): string[] {
+  return devices
+    // A busy device declines work (its own policy: on battery, hot, loaded) until it says online again.
+    .filter((d) => d.state !== 'offline' && d.state !== 'busy' && (options.criterion?.(d) ?? true))
+    .map((d) => d.deviceId)
+    .sort();
 }
