@@ -4,3 +4,4 @@
  */
 export * from './dp/index.js';
 export * from './secagg/index.js';
+export * from './signing.js';
