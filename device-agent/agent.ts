@@ -28,6 +28,7 @@ import type { ModelStore, SavedModel } from './modelStore.js';
 import { ModelKeeper } from './modelKeeper.js';
 import { evaluationReply, statisticsReply } from './replies.js';
 import { MemoryResidualStore, type ResidualStore } from './residualStore.js';
+import { LocalDp, type GaussianSource } from '../privacy/index.js';
 import { boundResources, readResources } from './resources.js';
 import type { TrainPolicy } from './trainPolicy.js';
 import { LocalTrainer, type Trainer, type TrainOutcome } from './trainer.js';
@@ -85,6 +86,11 @@ export interface AgentDeps {
   policy?: TrainPolicy;
   /** @default 30000 */
   policyEveryMs?: number;
+  /**
+   * Where local DP's noise comes from, when the task asks for it (`task.dp`). @default
+   * secureGaussian() (the OS CSPRNG); a seeded source is for tests only.
+   */
+  dpNoise?: GaussianSource;
 }
 
 /** What a device is about to report for a round. */
@@ -149,6 +155,9 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
   private task: TaskMessage | null = null;
   /** The task's update codec, resolved once when the task arrives. */
   private codec: Codec | null = null;
+  /** Local DP (`task.dp`): clips and noises each update before it is encoded; null when the task does not ask. */
+  private localDp: LocalDp | null = null;
+  private readonly dpNoise: GaussianSource | undefined;
   private readonly global: GlobalCopy;
   private fullSubscribed = false;
   /** The last task message as it arrived: the same one again (a broker restart) keeps the copy held. */
@@ -188,6 +197,7 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
     this.clock = deps.clock ?? systemClock;
     this.keeper = deps.models ? new ModelKeeper(deps.models, (m) => this.emit('modelSaved', m), (e) => this.emit('warning', e)) : null;
     this.policy = deps.policy;
+    this.dpNoise = deps.dpNoise;
     this.resources = deps.resources ?? (deps.policy ? () => readResources() : undefined);
     this.policyEveryMs = deps.policyEveryMs ?? 30_000;
     if (!(this.policyEveryMs > 0)) throw new RangeError(`policyEveryMs must be positive, got ${this.policyEveryMs}`);
@@ -323,6 +333,7 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
         this.lastSync = '';
         this.task = task;
         this.codec = codec;
+        this.localDp = task.dp ? LocalDp.of(task.dp.noiseMultiplier, task.dp.clip, this.dpNoise) : null;
         if (stale) this.emit('warning', new MessageRefusedError('global', stale.message, { cause: stale }));
       } else if (kind === 'global') this.global.applyFull(decodeMessage('global', payload));
       else if (kind === 'global-delta') this.global.applyDelta(decodeMessage('globalDelta', payload));
@@ -513,6 +524,8 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
   private async report(round: RoundMessage, codec: Codec, start: Float32Array, outcome: TrainOutcome): Promise<void> {
     const delta = new Float32Array(outcome.weights.length);
     for (let i = 0; i < delta.length; i++) delta[i] = outcome.weights[i]! - start[i]!;
+    // Local DP: clipped and noised before anything else sees it; the codec and error feedback work on the noised update.
+    this.localDp?.privatize(delta);
     const rng = Rng.derive(round.seed, 'codec', this.deviceId);
     // Error feedback: add what earlier rounds left out, and keep what this one leaves out.
     const feedback = codec.errorFeedback ? await this.residuals.load(this.deviceId, delta.length, codec.spec) : null;
