@@ -66,6 +66,20 @@ export function registerAggregatorMetrics(coordinator: Coordinator, registry: Re
     },
   });
 
+  // --dp: the privacy spent so far (docs/privacy.md); registered only when the run has DP.
+  const dp = coordinator.options.dp && {
+    epsilon: new Gauge({ name: 'fedmq_aggregator_dp_epsilon', help: 'Differential privacy: epsilon spent so far (at fedmq_aggregator_dp_delta); local DP: of a device in every round', registers }),
+    delta: new Gauge({ name: 'fedmq_aggregator_dp_delta', help: 'Differential privacy: the delta epsilon is reported at', registers }),
+    clip: new Gauge({ name: 'fedmq_aggregator_dp_clip', help: 'Differential privacy: L2 clip norm of the last round', registers }),
+    noise: new Gauge({ name: 'fedmq_aggregator_dp_noise_multiplier', help: 'Differential privacy: noise multiplier z (noise std over the clip norm)', registers }),
+    rounds: new Gauge({ name: 'fedmq_aggregator_dp_rounds', help: 'Differential privacy: rounds accounted so far', registers }),
+  };
+  if (dp) {
+    dp.epsilon.set(0);
+    dp.delta.set(coordinator.options.dp!.delta);
+    dp.noise.set(coordinator.options.dp!.noiseMultiplier);
+  }
+
   const async = coordinator.options.mode === 'async';
   coordinator.on('roundStarted', (m) => {
     if (!async) round.set(m.round);
@@ -98,6 +112,13 @@ export function registerAggregatorMetrics(coordinator: Coordinator, registry: Re
           if (Number.isFinite(spread[stat])) federatedSpread.set({ metric: name, stat }, spread[stat]);
         }
       }
+    }
+    if (dp && r.privacy) {
+      dp.epsilon.set(r.privacy.epsilon);
+      dp.delta.set(r.privacy.delta);
+      dp.clip.set(r.privacy.clip);
+      dp.noise.set(r.privacy.noiseMultiplier);
+      dp.rounds.set(r.privacy.rounds);
     }
     duration.observe(r.wallMs / 1000);
     bytesUp.inc(r.bytesUp);
