@@ -1,6 +1,6 @@
 import os from 'node:os';
 import type { Body, MetricsMessage } from '../protocol/index.js';
-import type { RoundReport, coordinatorSpecs } from '../aggregator/index.js';
+import type { CoordinatorEvents, RoundReport, coordinatorSpecs } from '../aggregator/index.js';
 import type { SimulationSpecs } from './options.js';
 
 /**
@@ -40,8 +40,13 @@ export interface RunReport {
   final: {
     accuracy: number; rounds: number; wallMs: number; bytesUpTotal: number; bytesDownTotal: number; simWallMs?: number;
     target?: { accuracy: number; reached: boolean; round?: number; wallMs?: number; simWallMs?: number };
+    /** `--dp`: the privacy spent by the whole run (the last round's), and why it stopped early, if it did. */
+    privacy?: NonNullable<ReportRound['privacy']> & { stopped?: PrivacyStop };
   };
 }
+
+/** A `--dp` run that stopped before round `round`: over its budget, or too few participants for adaptive clipping. */
+export type PrivacyStop = CoordinatorEvents['privacyStopped'][0];
 
 export function reportRound(r: RoundReport): ReportRound {
   const mem = process.memoryUsage();
@@ -51,6 +56,7 @@ export function reportRound(r: RoundReport): ReportRound {
     trainMs: round1(r.trainMs), aggregateMs: round1(r.aggregateMs), evalMs: round1(r.evalMs), wallMs: round1(r.wallMs),
     closedBy: r.closedBy, heapUsedMb: round1(mem.heapUsed / 2 ** 20), rssMb: round1(mem.rss / 2 ** 20),
     ...(r.staleness && { staleness: r.staleness }),
+    ...(r.privacy && { privacy: r.privacy }),
     ...(r.central && { central: r.central }), ...(r.federated && { federated: r.federated }),
   };
 }
@@ -60,7 +66,7 @@ export function buildReport(
   backend: string,
   rounds: ReportRound[],
   wallMs: number,
-  extra: Pick<RunReport, 'fleet' | 'phases'> = {},
+  extra: Pick<RunReport, 'fleet' | 'phases'> & { privacyStop?: PrivacyStop } = {},
 ): RunReport {
   const last = rounds[rounds.length - 1];
   const sum = (k: 'trainMs' | 'aggregateMs' | 'evalMs' | 'wallMs'): number => round1(rounds.reduce((s, r) => s + r[k], 0));
@@ -83,6 +89,7 @@ export function buildReport(
       bytesDownTotal: rounds.reduce((s, r) => s + r.bytesDown, 0),
       ...(rounds.some((r) => r.simMs !== undefined) && { simWallMs: round1(rounds.reduce((s, r) => s + (r.simMs ?? 0), 0)) }),
       ...(config.targetAccuracy !== undefined && { target: timeToTarget(rounds, config.targetAccuracy) }),
+      ...(last?.privacy && { privacy: { ...last.privacy, ...(extra.privacyStop && { stopped: extra.privacyStop }) } }),
     },
   };
 }

@@ -12,7 +12,7 @@ import { LOCAL_PROFILE } from './simClock.js';
 import { asyncTiming, syncTiming, type FleetTiming } from './fleetTiming.js';
 import { AvailabilityTimeline } from './availability.js';
 import { TrainerPool } from './trainerPool.js';
-import { buildReport, reportRound, type ReportRound, type RunReport } from './report.js';
+import { buildReport, reportRound, type PrivacyStop, type ReportRound, type RunReport } from './report.js';
 
 export type SimulationEvents = {
   /** Set-up progress, in order: backend, trainers, data, broker, devices. */
@@ -22,6 +22,8 @@ export type SimulationEvents = {
   updateAccepted: CoordinatorEvents['updateAccepted'];
   updateRejected: CoordinatorEvents['updateRejected'];
   resumed: CoordinatorEvents['resumed'];
+  /** `--dp`: the run stops before round `round` (over budget, or too few participants for adaptive clipping). */
+  privacyStopped: CoordinatorEvents['privacyStopped'];
   /** A device's non-fatal problem (bad message, failed training). */
   deviceWarning: [info: { deviceId: string; error: Error }];
   phaseStarted: CoordinatorEvents['phaseStarted'];
@@ -128,7 +130,9 @@ export class Simulation extends TypedEmitter<SimulationEvents> {
       timing.attach(coordinator);
       // Nobody can be chosen: the fleet idles a round timeout (at least until the coordinator looks again).
       coordinator.on('starved', (_eligible, _needed, retryAt) => timing.idle(Math.max(o.roundTimeoutMs, retryAt - clock.now())));
-      for (const event of ['roundStarted', 'resumed', 'updateAccepted', 'updateRejected', 'phaseStarted', 'statisticsGathered'] as const) {
+      let privacyStop: PrivacyStop | undefined;
+      coordinator.on('privacyStopped', (info) => (privacyStop = info));
+      for (const event of ['roundStarted', 'resumed', 'updateAccepted', 'updateRejected', 'phaseStarted', 'statisticsGathered', 'privacyStopped'] as const) {
         coordinator.on(event, (...args: unknown[]) => (this.emit as (e: string, ...a: unknown[]) => void)(event, ...args));
       }
       const rounds: ReportRound[] = [];
@@ -150,7 +154,7 @@ export class Simulation extends TypedEmitter<SimulationEvents> {
         devices: o.devices, connected, attackers, peakRssMb: Math.round(peakRss / 2 ** 20),
         ...(profiles.size > 0 && { profiles: profileCounts }),
       };
-      return buildReport(simulationSpecs(o), backend, rounds, performance.now() - started, { fleet, phases });
+      return buildReport(simulationSpecs(o), backend, rounds, performance.now() - started, { fleet, phases, ...(privacyStop && { privacyStop }) });
     } finally {
       held.closing = true;
       clearInterval(sampler);
