@@ -48,6 +48,8 @@ export class GlobalBroadcaster {
   constructor(
     readonly downlink: Downlink,
     private readonly seed: number,
+    /** Signs each encoded global and step (the aggregator's key), so what is kept for catch-ups is what went out. */
+    private readonly seal: (payload: Uint8Array) => Uint8Array = (payload) => payload,
   ) {}
 
   get currentVersion(): number {
@@ -69,12 +71,12 @@ export class GlobalBroadcaster {
     if (this.downlink.delta && this.previous) {
       const step = encodeGlobalDelta(this.previous, weights, this.downlink.delta, rng);
       weights = step.weights;
-      delta = encodeMessage(build.globalDelta({
+      delta = this.seal(encodeMessage(build.globalDelta({
         version, baseVersion: version - 1, round, codec: this.downlink.delta.spec, delta: step.bytes, sha256: step.sha256,
-      }));
+      })));
     }
     const full = encodeGlobal(weights, this.downlink.full, rng);
-    const fullMessage = encodeMessage(build.global({ version, round, codec: this.downlink.full.spec, weights: full.bytes, sha256: full.sha256 }));
+    const fullMessage = this.seal(encodeMessage(build.global({ version, round, codec: this.downlink.full.spec, weights: full.bytes, sha256: full.sha256 })));
     this.previous = full.weights;
     // With steps, a device holds a version by its step or by a catch-up (counted when sent); a
     // version with no step (the first, or after a restart) comes only by catch-up or, when the

@@ -1,6 +1,6 @@
 import type { CatchUpSent } from './catchUp.js';
 import type { MqttClient } from 'mqtt';
-import type { Clock, MetricsMessage, RejectReason, RoundMessage, Task } from '../protocol/index.js';
+import type { Clock, MessageSealer, MetricsMessage, RejectReason, RoundMessage, Task } from '../protocol/index.js';
 import type { DeviceRecord } from './registry.js';
 import type { KeptGlobal } from './round.js';
 import type { Criterion } from './selection.js';
@@ -108,4 +108,10 @@ export interface CoordinatorDeps {
    * CSPRNG); a seeded source is for tests only (privacy/dp/gaussian.ts).
    */
   dpNoise?: GaussianSource;
+  /**
+   * Signs every task, global, global step and round message (protocol/signed.ts; a
+   * `MessageSigner` of privacy/signing.ts), so devices started with `--trust` can verify them.
+   * By default messages go out unsigned.
+   */
+  signer?: MessageSealer;
 }

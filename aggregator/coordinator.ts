@@ -94,6 +94,8 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
   private readonly onConnect = (connack: IConnackPacket): void => void this.restore(connack.sessionPresent === true);
   /** Every publish, in order; it remembers the retained task, global and metrics for a restarted broker. */
   private readonly outbox: Outbox;
+  /** Wraps a task, global, step or round message in the aggregator's signed envelope (`deps.signer`); as it is without one. */
+  protected readonly seal: (payload: Uint8Array) => Uint8Array;
   /** The last round message sent. */
   protected lastRound: Buffer | null = null;
   /** Version 0 is the task's seeded initialisation, which a device can build itself (`task.init`). */
@@ -114,9 +116,11 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
     this.evaluate = this.options.evaluate.includes('central') ? deps.evaluate ?? null : null;
     this.criterion = deps.criterion;
     this.clock = deps.clock ?? systemClock;
+    const signer = deps.signer;
+    this.seal = signer ? (payload) => signer.seal(this.options.fleet, payload) : (payload) => payload;
     this.task = this.options.task;
     const paramCount = taskLayout(this.task).paramCount;
-    this.broadcaster = new GlobalBroadcaster(this.options.downlink, this.options.seed);
+    this.broadcaster = new GlobalBroadcaster(this.options.downlink, this.options.seed, this.seal);
     this.catchUps = new CatchUpDesk(this.broadcaster);
     this.seededStart = deps.initialWeights === undefined;
     this.global = deps.initialWeights ?? taskInitialWeights(this.task, this.options.seed);
@@ -338,7 +342,7 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
 
   /** Publishes a round message and returns its encoded size. */
   protected async announce(message: RoundMessage): Promise<number> {
-    const bytes = encodeMessage(message);
+    const bytes = this.seal(encodeMessage(message));
     this.announced = message.round;
     this.lastRound = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     // Told before it goes out: a listener (a simulator's clock) learns of the round before any
@@ -454,7 +458,7 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
     }) as RoundMessage & { kind: typeof kind };
     const phase = new PhaseCollection(message);
     this.phase = phase;
-    this.lastRound = Buffer.from(encodeMessage(message));
+    this.lastRound = Buffer.from(this.seal(encodeMessage(message)));
     this.emit('phaseStarted', message);
     try {
       await this.publish(this.topics.round, this.lastRound);
@@ -474,13 +478,13 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
 
   private async publishTask(): Promise<void> {
     const o = this.options;
-    await this.publish(this.topics.task, encodeMessage(build.task({
+    await this.publish(this.topics.task, this.seal(encodeMessage(build.task({
       model: this.task.name, task: this.task, paramCount: this.global.length,
       codec: o.codec.spec, downlink: this.broadcaster.downlink.spec, defaults: { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr },
       mode: o.mode, ...(o.mode === 'async' && { buffer: o.buffer }),
       ...(this.seededStart && { init: { seed: o.seed, sha256: sha256Hex(taskInitialWeights(this.task, o.seed)) } }),
       ...(this.privacy?.taskDp && { dp: this.privacy.taskDp }),
-    })));
+    }))));
   }
 
   /** Sleeps until `at` on the clock, or until something the coordinator waits on happens (`wake`). */

@@ -188,3 +188,10 @@ export class FleetTrust {
 function kindName(kind: SignedKind | 'catchUp'): string {
   return kind === 'globalDelta' ? 'global-delta' : kind === 'catchUp' ? 'catch-up' : kind;
 }
+
+/** What signs an aggregator's messages (privacy/signing.ts's `MessageSigner`). */
+export interface MessageSealer {
+  readonly keyId: string;
+  /** The envelope around `payload`, signed for `fleet`. */
+  seal(fleet: string, payload: Uint8Array): Uint8Array;
+}
