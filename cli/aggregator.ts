@@ -1,12 +1,12 @@
 import { writeFile } from 'node:fs/promises';
-import { connectAggregator, coordinatorSpecs, createCoordinator, createEvaluator, parseCoordinatorOptions, registerAggregatorMetrics } from '../aggregator/index.js';
+import { connectAggregator, coordinatorSpecs, createCoordinator, createEvaluator, parseCoordinatorOptions, registerAggregatorMetrics, type CoordinatorEvents } from '../aggregator/index.js';
 import { assertTaskFits, deviceExamples, loadDeviceData, loadMnist, parseDeviceDataOptions, type Examples } from '../datasets/index.js';
 import { initBackend } from '../learning/index.js';
 import { buildReport, reportRound, type ReportRound } from '../simulator/index.js';
 import { printable } from '../monitor/index.js';
 import { isBuiltinTask } from '../protocol/index.js';
 import { UsageError, num, seconds, str, type Command } from './args.js';
-import { resumedLine, roundLine, settingsLine } from './format.js';
+import { privacyStopLine, resumedLine, roundLine, settingsLine } from './format.js';
 import { serveMetrics } from './metrics-server.js';
 import { onShutdown } from './signals.js';
 import { clientTls, dataPath, deviceDataFlags, deviceDataOptions, federationFlags, federationOptions, federationSettings, login, loginFlags, taskFlags, taskOptions, tlsFlags } from './shared-flags.js';
@@ -81,6 +81,11 @@ export const aggregatorCommand: Command = {
     if (metrics) console.log(`metrics on ${metrics.url}`);
     coordinator.on('waiting', (online, needed) => console.log(`waiting for devices: ${online}/${needed} online`));
     coordinator.on('resumed', (r) => console.log(resumedLine(r, o.rounds)));
+    let privacyStop: CoordinatorEvents['privacyStopped'][0] | undefined;
+    coordinator.on('privacyStopped', (s) => {
+      privacyStop = s;
+      console.log(privacyStopLine(s));
+    });
     coordinator.on('roundStarted', (m) => console.log(o.mode === 'async'
       ? `dispatch ${m.round}: ${m.participants.length} device(s) sent off from global ${m.globalVersion}`
       : `round ${m.round}: ${m.participants.length} participants, deadline in ${Math.round((m.deadline - Date.now()) / 1000)} s`));
@@ -106,7 +111,7 @@ export const aggregatorCommand: Command = {
       await coordinator.run();
       const file = str(flags, 'report');
       if (file !== undefined) {
-        const report = buildReport({ ...coordinatorSpecs(o), devices: coordinator.registry.all().length, brokerUrl: url }, backend, rounds, performance.now() - started);
+        const report = buildReport({ ...coordinatorSpecs(o), devices: coordinator.registry.all().length, brokerUrl: url }, backend, rounds, performance.now() - started, { ...(privacyStop && { privacyStop }) });
         await writeFile(file, JSON.stringify(report, null, 2) + '\n');
         console.log(`report: ${file}`);
       }

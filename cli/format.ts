@@ -18,6 +18,7 @@ export function roundLine(r: RoundReport, rounds: number): string {
     fleetEvaluation(r) +
     (r.staleness ? `  updates ${r.accepted}  staleness ${r.staleness.mean.toFixed(1)} (max ${r.staleness.max})` : `  participants ${r.accepted}/${r.participants}`) +
     `  up ${formatBytes(r.bytesUp)}  down ${formatBytes(r.bytesDown)}` +
+    (r.privacy ? `  epsilon ${r.privacy.epsilon.toFixed(3)} (delta ${r.privacy.delta}${r.privacy.mode === 'local' ? ', local' : ''})` : '') +
     `  ${(r.wallMs / 1000).toFixed(1)} s${r.closedBy === 'complete' ? '' : ` (${r.closedBy})`}${rejected}${kept}`
   );
 }
@@ -36,6 +37,12 @@ function fleetEvaluation(r: RoundReport): string {
   const worst = (name: string, v: number): string => (LOWER_IS_BETTER.has(name) ? `max ${(f.spread[name]?.max ?? v).toFixed(4)}` : `min ${(f.spread[name]?.min ?? v).toFixed(4)}`);
   const shown = metrics.map(([name, v]) => `${name} ${v.toFixed(4)} (${worst(name, v)})`);
   return `  fleet[${f.devices} dev, ${f.count} ex]${shown.length > 0 ? ` ${shown.join('  ')}` : ''}`;
+}
+
+/** Why a `--dp` run stopped before a round: what `simulate` and `aggregator` print. */
+export function privacyStopLine(s: CoordinatorEvents['privacyStopped'][0]): string {
+  const why = s.reason === 'budget' ? 'the privacy budget' : 'too few participants for adaptive clipping';
+  return `stopped before round ${s.round} (${why}): ${s.detail}; epsilon spent ${s.epsilon.toFixed(4)}`;
 }
 
 /** `key=value` pairs of a settings object, for the line printed at start. */

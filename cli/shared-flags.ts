@@ -5,6 +5,7 @@ import { CODEC_SPECS, DEFAULT_FLEET, type Task } from '../protocol/index.js';
 import { EVALUATIONS, STRATEGY_SPECS, coordinatorSpecs, defaultCoordinatorOptions, loadTaskSource, type CoordinatorOptions, type CoordinatorSettings, type Evaluation } from '../aggregator/index.js';
 import type { DeviceDataOptions, HoldoutBy, TargetKind } from '../datasets/index.js';
 import type { BackendName } from '../learning/index.js';
+import { DP_SPEC_GRAMMAR } from '../privacy/index.js';
 import { UsageError, num, seconds, str, type FlagSpecs, type Flags } from './args.js';
 
 const d = coordinatorSpecs(defaultCoordinatorOptions());
@@ -32,6 +33,7 @@ export const federationFlags: FlagSpecs = {
   report: { type: 'string', placeholder: 'FILE', description: 'write the run report (JSON) here' },
   checkpoint: { type: 'string', placeholder: 'FILE', description: 'save the global after every round; resume from it when it exists' },
   influence: { type: 'string', placeholder: 'MODE', description: "adaptive (scale an update longer than 4x the median accepted length down to it) | off", default: d.influence },
+  dp: { type: 'string', placeholder: 'SPEC', description: `differential privacy (docs/privacy.md): ${DP_SPEC_GRAMMAR}; central DP-FedAvg unless local`, default: 'none' },
 };
 
 export function federationOptions(flags: Flags): CoordinatorSettings & { backend?: BackendName | 'auto' } {
@@ -55,6 +57,7 @@ export function federationOptions(flags: Flags): CoordinatorSettings & { backend
     seed: num(flags, 'seed'),
     checkpoint: str(flags, 'checkpoint'),
     influence: str(flags, 'influence') as CoordinatorOptions['influence'] | undefined,
+    dp: str(flags, 'dp'),
     backend: str(flags, 'backend') as BackendName | 'auto' | undefined,
   };
 }
@@ -65,7 +68,7 @@ export function federationSettings(o: CoordinatorOptions): Record<string, string
   return {
     rounds: s.rounds, mode: s.mode === 'async' ? `async, buffer ${s.buffer}` : undefined, fraction: s.fraction, model: s.model,
     epochs: s.epochs, 'batch-size': s.batchSize, lr: s.lr, strategy: s.strategy, codec: s.codec, downlink: s.downlink, seed: s.seed,
-    'round-timeout': `${s.roundTimeoutMs / 1000}s`,
+    'round-timeout': `${s.roundTimeoutMs / 1000}s`, dp: s.dp,
   };
 }
 

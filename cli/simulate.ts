@@ -8,7 +8,7 @@ import {
 import { readPem } from '../broker/index.js';
 import { printable } from '../monitor/index.js';
 import { UsageError, num, str, writableFile, type Command, type Flags } from './args.js';
-import { resumedLine, roundLine, settingsLine } from './format.js';
+import { privacyStopLine, resumedLine, roundLine, settingsLine } from './format.js';
 import { ProgressBar } from './progress.js';
 import { onShutdown } from './signals.js';
 import { dataPath, deviceDataFlags, deviceDataOptions, federationFlags, federationOptions, federationSettings, taskFlags, taskOptions, tlsFlags } from './shared-flags.js';
@@ -94,6 +94,10 @@ export const simulateCommand: Command = {
     let expected = 0;
     simulation.on('setup', ({ stage, detail }) => console.log(`${stage}: ${detail}`));
     simulation.on('resumed', (r) => console.log(resumedLine(r, o.rounds)));
+    simulation.on('privacyStopped', (s) => {
+      bar.clear();
+      console.log(privacyStopLine(s));
+    });
     // Async: round messages are dispatches; progress is the buffer filling toward the next global.
     let closed = 0;
     const label = (round: number): string => (o.mode === 'async' ? `global ${closed + 1}/${o.rounds} buffer` : `round ${round}/${o.rounds} updates`);
