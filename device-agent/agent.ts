@@ -18,6 +18,9 @@ import {
   type Resources,
   type RoundMessage,
   type TaskMessage,
+  UntrustedMessageError,
+  type FleetTrust,
+  type TrustRefusal,
 } from '../protocol/index.js';
 import { MAX_ROUND_MS } from '../protocol/wire.js';
 import { TrainingStoppedError, currentBackend, taskInitialWeights } from '../learning/index.js';
@@ -91,6 +94,13 @@ export interface AgentDeps {
    * secureGaussian() (the OS CSPRNG); a seeded source is for tests only.
    */
   dpNoise?: GaussianSource;
+  /**
+   * `--trust`: the aggregator's public key, as protocol/signed.ts's rules (privacy/signing.ts's
+   * `trustKey`). Every task, global, step, round and catch-up must then be signed by it, and no
+   * global older than the one held nor round past its deadline or older than the newest is
+   * taken: a refused one is counted (`untrusted`) and changes nothing. By default none is checked.
+   */
+  trust?: FleetTrust;
 }
 
 /** What a device is about to report for a round. */
@@ -127,6 +137,8 @@ export type AgentEvents = {
   caughtUp: [info: { from: number; to: number; kind: 'steps' | 'full'; bytes: number }];
   /** Something went wrong but the agent keeps running (a refused message: `MessageRefusedError`; failed training). */
   warning: [error: Error];
+  /** `AgentDeps.trust`: a message was refused (unsigned, another key, a bad signature, a replay, expired); `total` refused so far. */
+  untrusted: [info: { kind: string; reason: TrustRefusal; detail: string; total: number }];
 };
 
 /**
@@ -158,6 +170,9 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
   /** Local DP (`task.dp`): clips and noises each update before it is encoded; null when the task does not ask. */
   private localDp: LocalDp | null = null;
   private readonly dpNoise: GaussianSource | undefined;
+  private readonly trust: FleetTrust | undefined;
+  /** Messages refused by `trust`, by reason. */
+  readonly untrusted: Record<TrustRefusal, number> = { unsigned: 0, 'other-key': 0, 'bad-signature': 0, replay: 0, expired: 0 };
   private readonly global: GlobalCopy;
   private fullSubscribed = false;
   /** The last task message as it arrived: the same one again (a broker restart) keeps the copy held. */
@@ -198,6 +213,7 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
     this.keeper = deps.models ? new ModelKeeper(deps.models, (m) => this.emit('modelSaved', m), (e) => this.emit('warning', e)) : null;
     this.policy = deps.policy;
     this.dpNoise = deps.dpNoise;
+    this.trust = deps.trust;
     this.resources = deps.resources ?? (deps.policy ? () => readResources() : undefined);
     this.policyEveryMs = deps.policyEveryMs ?? 30_000;
     if (!(this.policyEveryMs > 0)) throw new RangeError(`policyEveryMs must be positive, got ${this.policyEveryMs}`);
@@ -323,6 +339,8 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
     if (kind !== 'task' && kind !== 'global' && kind !== 'global-delta' && kind !== 'round' && kind !== 'to') return;
     if (kind === 'to' && parsed.deviceId !== this.deviceId) return;
     try {
+      // With `trust`, a message is taken only signed by the aggregator's key (protocol/signed.ts).
+      if (this.trust && kind !== 'to') this.trust.open(kind === 'global-delta' ? 'globalDelta' : kind, payload);
       if (kind === 'task') {
         const task = decodeMessage('task', payload);
         // The fleet's codec, resolved once per task (never per round), before anything changes:
@@ -335,12 +353,13 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
         this.codec = codec;
         this.localDp = task.dp ? LocalDp.of(task.dp.noiseMultiplier, task.dp.clip, this.dpNoise) : null;
         if (stale) this.emit('warning', new MessageRefusedError('global', stale.message, { cause: stale }));
-      } else if (kind === 'global') this.global.applyFull(decodeMessage('global', payload));
-      else if (kind === 'global-delta') this.global.applyDelta(decodeMessage('globalDelta', payload));
+      } else if (kind === 'global') this.global.applyFull(this.fresh(decodeMessage('global', payload)));
+      else if (kind === 'global-delta') this.global.applyDelta(this.fresh(decodeMessage('globalDelta', payload)));
       else if (kind === 'to') this.caughtUp(payload);
       else this.onRound(this.acceptable(decodeMessage('round', payload)));
     } catch (error) {
       const e = error as Error;
+      if (e instanceof UntrustedMessageError) return this.refuseUntrusted(e);
       this.emit('warning', e instanceof MessageRefusedError ? e : new MessageRefusedError(kind, e.message, { cause: e }));
       // A refused catch-up: the next sync asks for the full copy.
       if (kind === 'to') void this.maybeTrain();
@@ -353,9 +372,23 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
   /** A catch-up on `to/{id}`: applied whole, or refused (and the next sync asks for the full copy). */
   private caughtUp(payload: Buffer): void {
     const message = decodeMessage('catchUp', payload);
+    this.trust?.openCatchUp(message);
+    this.trust?.freshGlobal('catchUp', message.version, this.global.version);
     const from = this.global.version;
     this.global.applyCatchUp(message);
     this.emit('caughtUp', { from, to: this.global.version, kind: message.full ? 'full' : 'steps', bytes: payload.byteLength });
+  }
+
+  /** With `trust`: a global (full or step) older than the one held is a replay. */
+  private fresh<M extends { type: 'global' | 'globalDelta'; version: number }>(message: M): M {
+    this.trust?.freshGlobal(message.type, message.version, this.global.version);
+    return message;
+  }
+
+  private refuseUntrusted(e: UntrustedMessageError): void {
+    this.untrusted[e.reason]++;
+    const total = Object.values(this.untrusted).reduce((a, b) => a + b, 0);
+    this.emit('untrusted', { kind: e.kind === 'globalDelta' ? 'global-delta' : e.kind === 'catchUp' ? 'catch-up' : e.kind, reason: e.reason, detail: e.message, total });
   }
 
   /** With a step downlink, asks the aggregator for the versions this device misses, once per gap. */
@@ -397,6 +430,7 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
     if (round.deadline - this.clock.now() > MAX_ROUND_MS) {
       throw new MessageRefusedError('round', `round ${round.round}'s deadline is ${Math.round((round.deadline - this.clock.now()) / 1000)} s away, more than ${MAX_ROUND_MS / 1000} s`);
     }
+    this.trust?.freshRound(round, this.clock.now());
     return round;
   }
 

@@ -178,7 +178,7 @@ export class FleetTrust {
 
   /** A round, at `now` on the device's clock; taken, it becomes the newest. */
   freshRound(round: { round: number; deadline: number; issuedAt?: number }, now: number): void {
-    if (round.deadline <= now) throw new UntrustedMessageError('expired', 'round', `round ${round.round} whose deadline passed`);
+    if (round.deadline < now) throw new UntrustedMessageError('expired', 'round', `round ${round.round} whose deadline passed`);
     const issued = round.issuedAt ?? -Infinity;
     if (issued < this.newestIssued) throw new UntrustedMessageError('replay', 'round', `round ${round.round} issued before the newest round taken`);
     this.newestIssued = issued;
