@@ -9,6 +9,7 @@ import {
   type EvaluationMessage,
   type MessageType,
   type MetricsMessage,
+  type RoundPrivacy,
   type StatisticsMessage,
   type TaskMessage,
   type UpdateMessage,
@@ -63,6 +64,8 @@ export interface MonitorSnapshot {
   traffic: Record<string, FamilyTraffic>;
   /** Messages on fleet topics that failed validation. */
   invalid: { count: number; last?: { topic: string; error: string; at: number } };
+  /** `--dp`: the privacy spent as of the last closed round that reported it. */
+  privacy?: RoundPrivacy & { round: number };
 }
 
 export interface FleetStateOptions {
@@ -196,7 +199,14 @@ export class FleetState {
       history: [...this.history.values()].sort((a, b) => a.round - b.round),
       traffic: this.traffic.snapshot(now),
       invalid: { count: this.invalidCount, ...(this.lastInvalid && { last: { ...this.lastInvalid } }) },
+      ...this.lastPrivacy(),
     };
+  }
+
+  private lastPrivacy(): Pick<MonitorSnapshot, 'privacy'> {
+    let last: RoundHistoryEntry | undefined;
+    for (const e of this.history.values()) if (e.privacy && (!last || e.round > last.round)) last = e;
+    return last?.privacy ? { privacy: { round: last.round, ...last.privacy } } : {};
   }
 
   /** `update/{id}` carries updates, and the answers to evaluate and statistics rounds. */

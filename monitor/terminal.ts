@@ -74,6 +74,16 @@ export function renderTerminal(snapshot: MonitorSnapshot, options: TerminalOptio
   } else {
     lines.push('Accuracy (no round closed yet)');
   }
+  const p = s.privacy;
+  if (p) {
+    const budget = p.budget === undefined ? '' : `  budget ${p.budget} ${progressBar(p.epsilon, p.budget, 10)}`;
+    lines.push(
+      `${paint('bold', 'Privacy')}  epsilon ${p.epsilon.toFixed(3)} at delta ${p.delta}${budget}` +
+        `   (${p.mode} DP, z ${p.noiseMultiplier}, clip ${formatMetric(p.clip)}, ${p.rounds} round${p.rounds === 1 ? '' : 's'} accounted, as of round ${p.round})`,
+    );
+  } else if (t?.dp) {
+    lines.push(`${paint('bold', 'Privacy')}  local DP on the devices: z ${t.dp.noiseMultiplier}, clip ${t.dp.clip}`);
+  }
   const ev = s.evaluation;
   if (ev) {
     const f = ev.federated;
