@@ -8,12 +8,13 @@ import { aggregatorCommand } from './aggregator.js';
 import { brokerCommand } from './broker.js';
 import { certsCommand } from './certs.js';
 import { exportCommand } from './export.js';
+import { keygenCommand } from './keygen.js';
 import { monitorCommand } from './monitor.js';
 import { passwdCommand } from './passwd.js';
 import { predictCommand } from './predict.js';
 import { simulateCommand } from './simulate.js';
 
-const commands: Command[] = [simulateCommand, brokerCommand, aggregatorCommand, agentCommand, monitorCommand, passwdCommand, certsCommand, predictCommand, exportCommand];
+const commands: Command[] = [simulateCommand, brokerCommand, aggregatorCommand, agentCommand, monitorCommand, passwdCommand, certsCommand, keygenCommand, predictCommand, exportCommand];
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
