@@ -8,13 +8,14 @@ import {
   MNIST_SHAPE, datasetExamples, deviceExamples, loadDataSource, loadDeviceData, parseDataSource, parseDeviceDataOptions,
   type DeviceDataConfig, type DeviceExamples,
 } from '../datasets/index.js';
-import { OptionsError } from '../protocol/index.js';
+import { DEFAULT_FLEET, OptionsError } from '../protocol/index.js';
 import { initBackend, type BackendName } from '../learning/index.js';
 import { UsageError, num, str, type Command, type Flags } from './args.js';
 import { clientTls, dataPath, deviceDataFlags, deviceDataOptions, login, loginFlags, tlsFlags } from './shared-flags.js';
 import { formatBytes } from './format.js';
 import { printable } from '../monitor/index.js';
 import { onShutdown } from './signals.js';
+import { readTrustedKey } from './keygen.js';
 
 export const agentCommand: Command = {
   name: 'agent',
@@ -51,6 +52,7 @@ export const agentCommand: Command = {
       description: `train (and evaluate) only while every rule holds, else say busy and decline rounds: charging (on mains or charging), idle (1-min load average per CPU < ${IDLE_LOAD}), cpu-temp<C, battery>PERCENT, mem>MB (available), load<PER_CPU (also <=, >=); a rule this device cannot read (no battery, no thermal zone) holds`,
     },
     'check-every': { type: 'string', placeholder: 'SECONDS', description: 'how often --train-when is checked between rounds', default: '30' },
+    trust: { type: 'string', placeholder: 'FILE', description: "the aggregator's public key (fedmq keygen's aggregator.pub): refuse every task, global, round and catch-up not signed by it, and replayed or expired ones" },
     ...loginFlags,
     ...tlsFlags,
   },
@@ -80,6 +82,8 @@ export const agentCommand: Command = {
     const checkEvery = num(flags, 'check-every');
     if (checkEvery !== undefined && !(checkEvery >= 1 && checkEvery <= 86_400)) throw new UsageError(`--check-every must be a number of seconds in [1, 86400], got ${checkEvery}`);
     if (checkEvery !== undefined && policy === undefined) throw new UsageError('--check-every goes with --train-when');
+    const trustFile = str(flags, 'trust');
+    const trust = trustFile === undefined ? undefined : await readTrustedKey(trustFile, str(flags, 'fleet') ?? DEFAULT_FLEET);
     const backend = await initBackend((str(flags, 'backend') ?? 'auto') as BackendName | 'auto');
     const data = await loadData();
     const fleet = str(flags, 'fleet');
@@ -117,7 +121,7 @@ export const agentCommand: Command = {
     }
     const agent = new DeviceAgent(client, { deviceId, fleet, data, follow }, {
       residuals: new FileResidualStore(stateDir, { onWarning: (e) => console.error(`warning: ${printable(e.message)}`) }),
-      models, resources,
+      models, resources, ...(trust && { trust }),
       ...(policy && { policy, ...(checkEvery !== undefined && { policyEveryMs: checkEvery * 1000 }) }),
     });
     // One line when the device goes busy or the rules that fail change (not each new reading), one when it is back.
@@ -141,6 +145,8 @@ export const agentCommand: Command = {
     agent.on('roundSkipped', (s) => { if (s.reason !== 'not-selected') console.log(`round ${s.round}: skipped (${s.reason})`); });
     // Messages may quote what arrived from the network: printed escaped.
     agent.on('warning', (e) => console.error(`warning: ${printable(e.message)}`));
+    if (trust) console.log(`trusting messages signed by key ${trust.keyId}`);
+    agent.on('untrusted', (u) => console.error(`refused ${printable(u.detail)} (${u.reason}; ${u.total} refused so far)`));
     await agent.start();
 
     await new Promise<void>((resolve) => onShutdown((signal) => {

@@ -11,6 +11,7 @@ import { serveMetrics } from './metrics-server.js';
 import { onShutdown } from './signals.js';
 import { clientTls, dataPath, deviceDataFlags, deviceDataOptions, federationFlags, federationOptions, federationSettings, login, loginFlags, taskFlags, taskOptions, tlsFlags } from './shared-flags.js';
 import { certificateClientId } from '../broker/index.js';
+import { readSigningKey } from './keygen.js';
 
 export const aggregatorCommand: Command = {
   name: 'aggregator',
@@ -32,6 +33,7 @@ export const aggregatorCommand: Command = {
     ...deviceDataFlags,
     ...loginFlags,
     ...tlsFlags,
+    'sign-key': { type: 'string', placeholder: 'FILE', description: "sign every task, global and round message with this Ed25519 key (fedmq keygen), for agents started with --trust" },
     'metrics-port': { type: 'string', placeholder: '[HOST:]PORT', description: 'serve Prometheus metrics at http://HOST:PORT/metrics (host: 0.0.0.0)' },
     ...federationFlags,
   },
@@ -66,19 +68,22 @@ export const aggregatorCommand: Command = {
       assertTaskFits(examples, options.task, `--eval ${evalSpec}`, 'eval');
       held = examples.train;
     }
+    const signKey = str(flags, 'sign-key');
+    const signer = signKey === undefined ? undefined : await readSigningKey(signKey);
     const identity = secure?.identity;
     const client = await connectAggregator({
       url, fleet: options.fleet, ...login(flags), ...(secure && { tls: secure.tls }),
       ...(identity && { clientId: certificateClientId(identity, `${options.fleet}-${process.pid}`) }),
     });
     const evaluator = held ? await createEvaluator(options.task, held) : null;
-    const coordinator = createCoordinator(options, { client, ...(evaluator && { evaluate: evaluator }), ...(initialWeights && { initialWeights }) });
+    const coordinator = createCoordinator(options, { client, ...(signer && { signer }), ...(evaluator && { evaluate: evaluator }), ...(initialWeights && { initialWeights }) });
     const o = coordinator.options;
     const metricsPort = str(flags, 'metrics-port');
     const metrics = metricsPort === undefined ? undefined : await serveMetrics(metricsPort, '0.0.0.0', (r) => registerAggregatorMetrics(coordinator, r));
     console.log(`fedmq aggregator: ${settingsLine({ broker: url, fleet: o.fleet, ...federationSettings(o), 'min-devices': o.minDevices, backend, evaluate: o.evaluate.join(','), eval: held ? `${evalSpec ?? 'mnist'} (${held.count})` : undefined })}`);
 
     if (metrics) console.log(`metrics on ${metrics.url}`);
+    if (signer) console.log(`signing task, global and round messages with key ${signer.keyId}`);
     coordinator.on('waiting', (online, needed) => console.log(`waiting for devices: ${online}/${needed} online`));
     coordinator.on('resumed', (r) => console.log(resumedLine(r, o.rounds)));
     let privacyStop: CoordinatorEvents['privacyStopped'][0] | undefined;

@@ -1,7 +1,8 @@
 import { existsSync, statSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { generateSigningKey } from '../privacy/index.js';
+import { MessageSigner, generateSigningKey, parsePublicKey, trustKey } from '../privacy/index.js';
+import type { FleetTrust } from '../protocol/index.js';
 import { UsageError, str, type Command } from './args.js';
 
 /** File names in `--out DIR`. */
@@ -43,3 +44,29 @@ export const keygenCommand: Command = {
     return 0;
   },
 };
+
+/** `--sign-key FILE`: the aggregator's private key, as `fedmq keygen` wrote it; a one-line `UsageError` otherwise. */
+export async function readSigningKey(file: string): Promise<MessageSigner> {
+  try {
+    return MessageSigner.fromPem(await readFile(file, 'utf8'));
+  } catch (error) {
+    throw new UsageError(`--sign-key ${file}: ${keyFileProblem(error)}`);
+  }
+}
+
+/** `--trust FILE`: the aggregator's public key (SPKI PEM, or 32 raw bytes in base64 or hex); a one-line `UsageError` otherwise. */
+export async function readTrustedKey(file: string, fleet: string): Promise<FleetTrust> {
+  try {
+    return trustKey(fleet, parsePublicKey(await readFile(file, 'utf8')));
+  } catch (error) {
+    throw new UsageError(`--trust ${file}: ${keyFileProblem(error)}`);
+  }
+}
+
+function keyFileProblem(error: unknown): string {
+  const e = error as NodeJS.ErrnoException;
+  if (e.code === 'ENOENT') return 'no such file (fedmq keygen --out DIR writes aggregator.key and aggregator.pub)';
+  if (e.code === 'EACCES') return 'permission denied';
+  if (e.code === 'EISDIR') return 'a folder, not a key file';
+  return e.message;
+}
