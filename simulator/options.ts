@@ -50,6 +50,12 @@ export interface SimulationOptions extends CoordinatorOptions {
   brokerUrl: string | undefined;
   /** Logins or certificates for an external broker run with `--auth` or mutual TLS (`security.ts`); none by default. */
   security: FleetSecurity | undefined;
+  /**
+   * Sign the fleet's task, global and round messages with a key made for this run (Ed25519,
+   * privacy/signing.ts) and start every device trusting it (`--trust`), as a signed deployment
+   * runs. @default false
+   */
+  sign: boolean;
   /** When devices download the global. @default 'always' when every device trains each round, else 'when-selected' */
   follow: FollowMode;
   /** Malicious devices: KIND:FRACTION[:PARAM] (signflip, scale, noise, labelflip, zero); none by default. */
@@ -129,12 +135,13 @@ export function parseSimulationOptions(partial: SimulationSettings = {}): Simula
   if (data !== undefined && evalData === undefined && coordinator.evaluate.includes('central')) {
     throw new OptionsError('evaluate', 'central evaluation of a run on a data file needs evaluation data (--eval-data FILE); or evaluate federated (--evaluate federated)');
   }
+  if (given.sign !== undefined && typeof given.sign !== 'boolean') throw new OptionsError('sign', `must be true or false, got ${String(given.sign)}`);
   if (given.security !== undefined && given.brokerUrl === undefined) throw new OptionsError('security', 'logins and certificates are for an external broker (brokerUrl, --broker URL)');
   const initialWeights = given.initialWeights;
   if (initialWeights !== undefined && !(initialWeights instanceof Float32Array)) throw new OptionsError('initialWeights', 'must be a Float32Array');
   return {
     ...coordinator, devices, partition, data, dataConfig, evalData, holdout, initialWeights,
-    backend, brokerUrl: given.brokerUrl, security: given.security, follow, attack, profiles, msPerExample, workers,
+    backend, brokerUrl: given.brokerUrl, security: given.security, sign: given.sign ?? false, follow, attack, profiles, msPerExample, workers,
   };
 }
 

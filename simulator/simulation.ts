@@ -12,6 +12,7 @@ import { LOCAL_PROFILE } from './simClock.js';
 import { asyncTiming, syncTiming, type FleetTiming } from './fleetTiming.js';
 import { AvailabilityTimeline } from './availability.js';
 import { TrainerPool } from './trainerPool.js';
+import { MessageSigner } from '../privacy/index.js';
 import { buildReport, reportRound, type PrivacyStop, type ReportRound, type RunReport } from './report.js';
 
 export type SimulationEvents = {
@@ -43,6 +44,8 @@ async function inBatches<T, R>(items: T[], fn: (item: T) => Promise<R>): Promise
 
 /** What a run holds until it ends: closed in reverse order of opening. */
 interface Held {
+  /** The run's signing key (`sign`), when it signs. */
+  signer?: MessageSigner | null;
   trainer: Trainer | null;
   evaluator: { dispose(): void } | null;
   broker: BrokerHandle | null;
@@ -122,8 +125,10 @@ export class Simulation extends TypedEmitter<SimulationEvents> {
 
       const control = await connectAggregator({ url, fleet: o.fleet, ...o.security?.aggregator });
       held.clients.push(control);
+      // `sign`: a key for this run only; every device trusts it.
+      held.signer = o.sign ? MessageSigner.ephemeral() : null;
       const coordinator = createCoordinator(o, {
-        client: control, clock, criterion: availability(profiles, o.seed, clock),
+        client: control, ...(held.signer && { signer: held.signer }), clock, criterion: availability(profiles, o.seed, clock),
         ...(evaluator && { evaluate: evaluator }), ...(o.initialWeights && { initialWeights: o.initialWeights }),
       });
       this.coordinator = coordinator;
@@ -196,6 +201,10 @@ export class Simulation extends TypedEmitter<SimulationEvents> {
       const agent = new DeviceAgent(client, { deviceId: id, fleet: o.fleet, data: examples, follow: o.follow }, {
         trainer: timed, clock, gate: timing.gate(id),
         dropout: (round) => dropsOut(profile, o.seed, round.round, id),
+        ...(held.signer && { trust: held.signer.trust(o.fleet) }),
+      });
+      agent.on('untrusted', (u) => {
+        if (!held.closing) this.emit('deviceWarning', { deviceId: id, error: new Error(`refused ${u.detail} (${u.reason})`) });
       });
       agent.on('updatePublished', () => timing.finished(id));
       agent.on('roundSkipped', ({ round, reason }) => {
