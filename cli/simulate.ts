@@ -42,6 +42,7 @@ export const simulateCommand: Command = {
     passwords: { type: 'string', placeholder: 'FILE', description: "with --broker run with --auth: ROLE NAME PASSWORD lines, an aggregator's and each simulated device's (device-0, device-1, ...)" },
     certs: { type: 'string', placeholder: 'DIR', description: "with an mqtts:// or wss:// --broker run with --require-client-cert: a fedmq certs folder with an aggregator's and each simulated device's certificate" },
     ca: tlsFlags.ca!,
+    sign: { type: 'boolean', description: "sign the fleet's task, global and round messages with a key made for this run, and start every device trusting it (as fedmq aggregator --sign-key and agent --trust)" },
     attack: { type: 'string', placeholder: 'SPEC', description: 'malicious devices: signflip|scale|noise|labelflip|zero:FRACTION[:PARAM]' },
     profiles: { type: 'string', placeholder: 'SPEC', description: 'device profiles (speed, links, dropout): pi-zero-2|pi-4|pi-5:SHARE,... or FILE.json' },
     overselect: { type: 'string', placeholder: 'F', description: 'choose F times the wanted participants, for dropouts (1.3 in Bonawitz et al. 2019)', default: '1' },
@@ -69,6 +70,7 @@ export const simulateCommand: Command = {
       partition: str(flags, 'partition'),
       brokerUrl: str(flags, 'broker'),
       security,
+      sign: flags.sign === true,
       attack: str(flags, 'attack'),
       profiles: str(flags, 'profiles'),
       overselect: num(flags, 'overselect'),
@@ -86,7 +88,7 @@ export const simulateCommand: Command = {
       devices: o.partition.kind === 'by' ? specs.partition : o.devices, ...federationSettings(o), task: taskSource, partition: specs.partition,
       data: o.data, holdout: o.holdout > 0 ? o.holdout : undefined, evaluate: o.evaluate.join(',') === 'central' ? undefined : o.evaluate.join(','),
       'eval-data': o.evalData, attack: specs.attack, profiles: specs.profiles,
-      overselect: o.overselect === 1 ? undefined : o.overselect, workers: o.workers, backend: o.backend, broker: o.brokerUrl ?? 'embedded', security: o.security?.describe,
+      overselect: o.overselect === 1 ? undefined : o.overselect, workers: o.workers, backend: o.backend, broker: o.brokerUrl ?? 'embedded', security: o.security?.describe, signed: o.sign ? 'yes' : undefined,
     })}`);
 
     const bar = new ProgressBar();
