@@ -35,7 +35,8 @@ export class PhaseCollection {
     let reply: EvaluationMessage | StatisticsMessage;
     try {
       const decoded = decodeMessage(DEVICE_MESSAGE_TYPES, payload, { maxBytes: MAX_PHASE_MESSAGE_BYTES });
-      if (decoded.type === 'update' || decoded.type === 'sync') return { kind: 'not-mine' };
+      // An update, a sync or a secure-aggregation step (protocol/secagg.ts) is not a phase's reply.
+      if (decoded.type !== 'evaluation' && decoded.type !== 'statistics') return { kind: 'not-mine' };
       reply = decoded;
     } catch {
       // Not a valid reply: the update collection judges it (and counts it malformed).

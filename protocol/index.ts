@@ -11,3 +11,4 @@ export * from './rejections.js';
 export * from './admission.js';
 export * from './task.js';
 export * from './signed.js';
+export * from './secagg.js';

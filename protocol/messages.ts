@@ -5,6 +5,7 @@
 export const PROTOCOL_VERSION = 1;
 
 import type { Task } from './taskTypes.js';
+import type { SecAggWireMessage, TaskSecAgg } from './secagg.js';
 
 export const MessageType = {
   Task: 'task',
@@ -18,6 +19,14 @@ export const MessageType = {
   CatchUp: 'catchUp',
   Status: 'status',
   Metrics: 'metrics',
+  // Secure aggregation (protocol/secagg.ts): device -> aggregator on update/{id}, aggregator -> device on to/{id}.
+  SecAggKeys: 'secaggKeys',
+  SecAggSetup: 'secaggSetup',
+  SecAggShares: 'secaggShares',
+  SecAggShareDelivery: 'secaggShareDelivery',
+  SecAggMasked: 'secaggMasked',
+  SecAggUnmaskRequest: 'secaggUnmaskRequest',
+  SecAggUnmaskResponse: 'secaggUnmaskResponse',
 } as const;
 export type MessageType = (typeof MessageType)[keyof typeof MessageType];
 
@@ -61,6 +70,12 @@ export interface TaskMessage {
    * before it encodes. Absent: devices send their updates as trained.
    */
   dp?: TaskDp;
+  /**
+   * Secure aggregation (`--secagg`, docs/privacy.md): every training round is a SecAgg+ round;
+   * a device quantizes its update with these settings and sends it masked (protocol/secagg.ts)
+   * instead of an `update`. Absent: plain updates in the task's codec.
+   */
+  secagg?: TaskSecAgg;
 }
 
 /** What a device needs to apply local DP. */
@@ -333,7 +348,8 @@ export type Message =
   | SyncMessage
   | CatchUpMessage
   | StatusMessage
-  | MetricsMessage;
+  | MetricsMessage
+  | SecAggWireMessage;
 
 /** Omit `v` and `type`: what callers fill in; the builders add the rest. */
 export type Body<M extends Message> = Omit<M, 'v' | 'type'>;

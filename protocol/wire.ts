@@ -27,6 +27,11 @@ import {
   type UpdateMessage,
 } from './messages.js';
 import { isValidId } from './topics.js';
+import {
+  PROTOCOL_SECAGG_BUILD, SECAGG_DEVICE_TYPES, secaggValidators, taskSecAgg,
+  type SecAggKeysMessage, type SecAggMaskedMessage, type SecAggSetupMessage, type SecAggShareDeliveryMessage, type SecAggSharesMessage,
+  type SecAggUnmaskRequestMessage, type SecAggUnmaskResponseMessage,
+} from './secagg.js';
 import { parseTask } from './task.js';
 import { taskLayout } from './taskLayout.js';
 import type { Task } from './taskTypes.js';
@@ -73,6 +78,7 @@ export const build = {
   catchUp: (b: Body<CatchUpMessage>): CatchUpMessage => ({ v: PROTOCOL_VERSION, type: MessageType.CatchUp, ...b }),
   status: (b: Body<StatusMessage>): StatusMessage => ({ v: PROTOCOL_VERSION, type: MessageType.Status, ...b }),
   metrics: (b: Body<MetricsMessage>): MetricsMessage => ({ v: PROTOCOL_VERSION, type: MessageType.Metrics, ...b }),
+  ...PROTOCOL_SECAGG_BUILD,
 };
 
 type ByType = {
@@ -87,6 +93,13 @@ type ByType = {
   catchUp: CatchUpMessage;
   status: StatusMessage;
   metrics: MetricsMessage;
+  secaggKeys: SecAggKeysMessage;
+  secaggSetup: SecAggSetupMessage;
+  secaggShares: SecAggSharesMessage;
+  secaggShareDelivery: SecAggShareDeliveryMessage;
+  secaggMasked: SecAggMaskedMessage;
+  secaggUnmaskRequest: SecAggUnmaskRequestMessage;
+  secaggUnmaskResponse: SecAggUnmaskResponseMessage;
 };
 
 export interface DecodeOptions {
@@ -144,7 +157,7 @@ function innerMap(payload: Uint8Array): f.Obj {
 }
 
 /** What a device may publish on `update/{id}`. */
-export const DEVICE_MESSAGE_TYPES = [MessageType.Update, MessageType.Evaluation, MessageType.Statistics, MessageType.Sync] as const;
+export const DEVICE_MESSAGE_TYPES = [MessageType.Update, MessageType.Evaluation, MessageType.Statistics, MessageType.Sync, ...SECAGG_DEVICE_TYPES] as const;
 
 /** Most steps a `catchUp` may chain: more than any model's worth of steps an aggregator keeps. */
 export const MAX_CATCHUP_STEPS = 4096;
@@ -213,6 +226,7 @@ const validators: { [K in MessageType]: (o: f.Obj) => ByType[K] } = {
       ...(o.buffer !== undefined && { buffer: f.int(o, 'buffer', 1, MAX_BUFFER) }),
       ...(o.init !== undefined && { init: initialWeights(f.obj(o, 'init')) }),
       ...(o.dp !== undefined && { dp: taskDp(f.obj(o, 'dp')) }),
+      ...(o.secagg !== undefined && { secagg: taskSecAgg(f.obj(o, 'secagg')) }),
     }),
   // The weights are checked (length, finiteness, sha256) when decoded against the task's
   // parameter count: see protocol/downlink.ts.
@@ -321,6 +335,7 @@ const validators: { [K in MessageType]: (o: f.Obj) => ByType[K] } = {
       wallMs: f.num(o, 'wallMs'),
       ...(o.privacy !== undefined && { privacy: roundPrivacy(f.obj(o, 'privacy')) }),
     }),
+  ...secaggValidators,
 };
 
 function taskDp(o: f.Obj): TaskDp {
