@@ -18,6 +18,9 @@ export interface GlobalRelease {
   delta: Uint8Array | null;
 }
 
+/** Models of at most this many parameters get float32 steps, whatever the downlink's step codec (16 KB at most). */
+export const DENSE_STEPS_UP_TO = 4096;
+
 /** What a device that holds some version downloads to hold the current one. */
 export interface CatchUp {
   /** The encoded `catchUp` message for `to/{id}`. */
@@ -69,10 +72,12 @@ export class GlobalBroadcaster {
     const rng = Rng.derive(this.seed, 'downlink', version);
     let delta: Uint8Array | null = null;
     if (this.downlink.delta && this.previous) {
-      const step = encodeGlobalDelta(this.previous, weights, this.downlink.delta, rng);
+      // A small model's step goes whole (float32): a few KB, and a sparse step would starve it.
+      const codec = weights.length <= DENSE_STEPS_UP_TO ? this.downlink.full : this.downlink.delta;
+      const step = encodeGlobalDelta(this.previous, weights, codec, rng);
       weights = step.weights;
       delta = this.seal(encodeMessage(build.globalDelta({
-        version, baseVersion: version - 1, round, codec: this.downlink.delta.spec, delta: step.bytes, sha256: step.sha256,
+        version, baseVersion: version - 1, round, codec: codec.spec, delta: step.bytes, sha256: step.sha256,
       })));
     }
     const full = encodeGlobal(weights, this.downlink.full, rng);

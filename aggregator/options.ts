@@ -6,15 +6,25 @@ import { BUILTIN_TASK_NAMES, builtinTask, isBuiltinTask, isBuiltinTaskName, type
 import { parseDp, type DpSpec } from '../privacy/index.js';
 import { DEFAULT_STRATEGY, parseStrategy, type Strategy } from './strategies/index.js';
 import { dpStrategyRefusal } from './strategies/dpFedAvg.js';
+import { resolveSecAgg, secaggRefusal, type SecAggOptions, type SecAggSetting } from './secureOptions.js';
 
 export const DEFAULT_ROUNDS = 5;
 export const DEFAULT_FRACTION = 1;
 export const DEFAULT_EPOCHS = 1;
 export const DEFAULT_BATCH_SIZE = 20;
 export const DEFAULT_LR = 0.05;
-/** The codecs bench's best trade-off (README, Benchmarks): 180x smaller than f32, 0.3 pt behind it after 80 non-IID rounds. */
-export const DEFAULT_CODEC = 'topk:0.01+int8+ef';
-export const DEFAULT_DOWNLINK = 'f32';
+/**
+ * Communication both ways (docs/benchmarks.md, "Communication both ways"): dense unbiased
+ * ternary updates (TernGrad), deflated, about 21 KB for the 2NN's 797 KB; no error feedback,
+ * so a device that trains rarely carries no stale residual.
+ */
+export const DEFAULT_CODEC = 'ternary+deflate';
+/**
+ * Each new global goes out as a step: the top 2% of the gap between the aggregator's model and
+ * the fleet's, ternary and deflated, with server-side error feedback; devices that missed
+ * versions catch up by the chain of steps (or the full copy when that is smaller).
+ */
+export const DEFAULT_DOWNLINK = 'delta:topk:0.02+ternary+deflate+ef';
 export const DEFAULT_MODEL: BuiltinTaskName = 'mlp';
 /** Where a global is evaluated: on a file the aggregator holds, and/or on the devices' held-out data. */
 export const EVALUATIONS = ['central', 'federated'] as const;
@@ -97,6 +107,12 @@ export interface CoordinatorOptions extends TrainConfig {
    */
   dp: DpSpec | undefined;
   /**
+   * Secure aggregation (`--secagg`, aggregator/secureOptions.ts): every training round is a
+   * SecAgg+ round; the codec is replaced by its quantization (`codec` becomes f32 on the wire,
+   * unused) and the influence bound is off. Sync mode and mean-based strategies only. None by default.
+   */
+  secagg: SecAggOptions | undefined;
+  /**
    * Saved after every round (atomically), and taken up at start when it exists: a restarted
    * aggregator goes on from the last closed round. None by default.
    */
@@ -115,13 +131,15 @@ export interface CoordinatorOptions extends TrainConfig {
  * What a caller may pass: any option left out takes its default, and the codec, downlink and
  * strategy may be given as spec strings (`'int8'`) or as objects already resolved.
  */
-export type CoordinatorSettings = Partial<Omit<CoordinatorOptions, 'codec' | 'downlink' | 'strategy' | 'dp'>> & {
+export type CoordinatorSettings = Partial<Omit<CoordinatorOptions, 'codec' | 'downlink' | 'strategy' | 'dp' | 'secagg'>> & {
   /** A built-in task by name; `task` wins when both are given. */
   model?: string;
   codec?: string | Codec;
   downlink?: string | Downlink;
   strategy?: string | Strategy;
   dp?: string | DpSpec;
+  /** `true`, or `{ clip }`. */
+  secagg?: SecAggSetting;
 };
 
 export function defaultCoordinatorOptions(): CoordinatorOptions {
@@ -145,6 +163,7 @@ export function defaultCoordinatorOptions(): CoordinatorOptions {
     strategy: parseStrategy(DEFAULT_STRATEGY),
     influence: DEFAULT_INFLUENCE,
     dp: undefined,
+    secagg: undefined,
     checkpoint: undefined,
     seed: 0,
     epochs: DEFAULT_EPOCHS,
@@ -162,7 +181,7 @@ function integer(name: string, v: number, min: number, max = Number.MAX_SAFE_INT
  * `OptionsError` naming the bad option. Objects already resolved pass through unchanged.
  */
 export function parseCoordinatorOptions(partial: CoordinatorSettings = {}): CoordinatorOptions {
-  const { codec, downlink, strategy, dp, model, task: givenTask, ...rest } = stripUndefined(partial);
+  const { codec, downlink, strategy, dp, secagg, model, task: givenTask, ...rest } = stripUndefined(partial);
   if (givenTask === undefined && model !== undefined && !isBuiltinTaskName(model)) {
     throw new OptionsError('model', `unknown model "${String(model)}"; known: ${BUILTIN_TASK_NAMES.join(', ')} (or give a task)`);
   }
@@ -222,6 +241,13 @@ export function parseCoordinatorOptions(partial: CoordinatorSettings = {}): Coor
     if (o.mode === 'async') throw new OptionsError('dp', 'async mode is not supported with DP: its globals mix updates of several versions, discounted by staleness, and the accountant has no analysis for that; use --mode sync');
     const refusal = o.dp.local ? null : dpStrategyRefusal(o.strategy.name);
     if (refusal) throw new OptionsError('dp', refusal);
+  }
+  o.secagg = resolveSecAgg(secagg, o.codec);
+  if (o.secagg) {
+    const refusal = secaggRefusal(o);
+    if (refusal) throw new OptionsError('secagg', refusal);
+    o.codec = parseCodec('f32');
+    o.influence = 'off';
   }
   return o;
 }
