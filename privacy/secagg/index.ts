@@ -14,3 +14,4 @@ export { PRGS as SECAGG_PRGS, type SecAggPrg } from './prg.js';
 export { secaggQuantizer, quantizeForSecAgg, dequantizeSum, type SecAggQuantizer } from './quantize.js';
 export { runSecAggRound, type SecAggRoundRun, type SecAggRoundRunOptions } from './inMemory.js';
 export * from './messages.js';
+export { secaggToWire, secaggFromWire } from './transport.js';
