@@ -7,6 +7,7 @@ import type { Criterion } from './selection.js';
 import type { InfluenceRound, Strategy } from './strategies/index.js';
 import type { GaussianSource } from '../privacy/index.js';
 import type { PrivacyRefusal } from './privacy.js';
+import type { SecureRoundSummary } from './secureRound.js';
 
 /*
  * What a coordinator (sync or async) promises: the events it emits, what one closed round
@@ -85,6 +86,8 @@ export type CoordinatorEvents = {
    * the budget (`budget`) or had too few participants for adaptive clipping (`participants`).
    */
   privacyStopped: [info: PrivacyRefusal & { round: number; epsilon: number }];
+  /** `--secagg`: a secure round ended: its (n, k, t), survivors, dropouts, or why the sum could not be recovered. */
+  secureRound: [info: SecureRoundSummary];
   resumed: [info: { file: string; round: number; version: number; strategy: string; restoredState: string[]; savedStrategy: string | null }];
 };
 

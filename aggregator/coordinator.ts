@@ -34,6 +34,7 @@ import { Outbox } from './outbox.js';
 import { eligibleDevices, selectParticipants, type Criterion } from './selection.js';
 import { createPrivacyRun, type PrivacyRun } from './privacy.js';
 import { AdaptiveNormBound, type Strategy } from './strategies/index.js';
+import { SecureRound } from './secureRound.js';
 
 export type { CoordinatorDeps, CoordinatorEvents, Evaluator, RoundReport } from './contract.js';
 
@@ -265,11 +266,12 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
     }
     if (this.privacyStops(round, participants.length)) return null;
     const message = this.roundMessage(round, participants);
-    const collection = new RoundCollection(message, o.codec, this.aggregator.beginRound(round, this.target), DEFAULT_MAX_MESSAGE_BYTES, this.examplesCap);
+    const collection = o.secagg ? this.secureRound(message) : new RoundCollection(message, o.codec, this.aggregator.beginRound(round, this.target), DEFAULT_MAX_MESSAGE_BYTES, this.examplesCap);
     this.collection = collection;
     const roundBytes = await this.announce(message);
 
-    const closedBy = await this.collect(collection);
+    const closedBy = collection instanceof SecureRound ? await collection.run() : await this.collect(collection);
+    if (collection instanceof SecureRound) this.emit('secureRound', collection.summary);
     const step = this.broadcaster.downloadBytes;
     const bytesDown = this.downloads(roundBytes * participants.length, new Map(participants.map((id) => [id, step])));
     const closing = this.closed(round, collection.close(this.quorum, this.aggregator));
@@ -311,6 +313,22 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
     this.emit('privacyStopped', { round, epsilon: this.privacy.privacy().epsilon, ...refusal });
     this.stop();
     return true;
+  }
+
+  /** `--secagg`: the round is a SecAgg+ round over `update/{id}` and `to/{id}` (aggregator/secureRound.ts). */
+  private secureRound(message: RoundMessage): SecureRound {
+    const dp = this.privacy?.strategy;
+    const eligible = eligibleDevices(this.registry.all(), { criterion: this.criterion }).length;
+    const round = message.round;
+    return new SecureRound(message, {
+      fleet: this.options.fleet, clip: this.options.secagg!.clip, phaseMs: Math.max(1000, this.options.roundTimeoutMs / 4), strategy: dp?.inner ?? this.strategy, global: this.target,
+      ...(dp && { dp: { strategy: dp, sampling: { participants: message.participants.length, eligible: Math.max(eligible, message.participants.length) } } }),
+    }, {
+      now: () => this.clock.now(), sleepUntil: (at) => this.sleepUntil(at), stopped: () => this.stopped, isOnline: (id) => this.registry.isOnline(id),
+      send: (id, payload) => this.publish(this.topics.to(id), payload, false),
+      accepted: (deviceId, bytes) => this.emit('updateAccepted', { round, deviceId, bytes }),
+      refused: (deviceId, reason, detail) => this.emit('updateRejected', { round, deviceId, reason, detail }),
+    });
   }
 
   /** Tells `aggregateRefused` when the strategy's step was thrown away for not being finite. */
@@ -484,6 +502,7 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
       mode: o.mode, ...(o.mode === 'async' && { buffer: o.buffer }),
       ...(this.seededStart && { init: { seed: o.seed, sha256: sha256Hex(taskInitialWeights(this.task, o.seed)) } }),
       ...(this.privacy?.taskDp && { dp: this.privacy.taskDp }),
+      ...(o.secagg && { secagg: { clip: o.secagg.clip, ...(o.dp && !o.dp.local && o.dp.clip.kind === 'fixed' && { normClip: o.dp.clip.norm }) } }),
     }))));
   }
 
@@ -514,6 +533,7 @@ export class Coordinator extends TypedEmitter<CoordinatorEvents> {
     if (!parsed || parsed.fleet !== this.options.fleet) return;
     if (parsed.kind === 'update') {
       if (this.serveSync(parsed.deviceId, payload)) return;
+      if (this.collection instanceof SecureRound && this.collection.take(parsed.deviceId, payload)) return this.wake();
       // An evaluation or statistics reply goes to the open phase; an update to the round's collection.
       const reply = this.phase?.receive(parsed.deviceId, payload);
       if (reply && reply.kind !== 'not-mine') {

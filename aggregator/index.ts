@@ -29,3 +29,5 @@ export { registerAggregatorMetrics, ROUND_DURATION_BUCKETS } from './metrics.js'
 export { loadTaskSource, type TaskSource } from './taskSource.js';
 export { PhaseCollection, fleetEvaluation, fleetStatistics } from './phase.js';
 export { EVALUATIONS, type Evaluation } from './options.js';
+export { SecureRound, SECAGG_MEAN_ID, type SecureRoundSummary, type SecureRoundHost, type SecureRoundSettings } from './secureRound.js';
+export { DEFAULT_SECAGG_CLIP, resolveSecAgg, secaggRefusal, type SecAggOptions, type SecAggSetting } from './secureOptions.js';
