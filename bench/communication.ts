@@ -7,11 +7,15 @@
  * Each run is an in-process `Simulation` (workers: the cores, one run at a time) that stops at
  * 97% or at the task's round cap, with training time fixed per example so simulated time
  * reproduces. Bytes are the run report's: bytesUp = update payloads published; bytesDown =
- * per participant, the global (full, or its delta) and the round message.
+ * for each participant the round message and the global's step (or the full global), or what
+ * its catch-up sent instead, plus every catch-up sent (see aggregator/coordinator.ts downloads).
  * Usage: npm run build && node dist/bench/communication.js [--tasks codecs,iid] [--settings a,b]
- *        [--max-rounds-codecs 80] [--max-rounds-iid 200] [--quick] [--fresh] [--out-dir DIR]
- * --quick: f32 and today's default only, caps 60 (codecs) and 150 (iid). Rows already in the
- * task's JSON with the very same settings are reused unless --fresh (an interrupted bench resumes).
+ *        [--try UPLINK/DOWNLINK;...] [--max-rounds-codecs 80] [--max-rounds-iid 200] [--quick]
+ *        [--fresh] [--out-dir DIR]
+ * --settings names rows of SETTINGS (`none` for only --try); --try adds candidates by their specs.
+ * --quick: f32 and the default only, caps 60 (codecs) and 150 (iid). A saved run in the task's
+ * JSON with the same settings but another round cap is reused, cut to this cap, when it went as
+ * far (an interrupted bench resumes); --fresh runs everything again.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -22,18 +26,22 @@ import { codecsTask } from './tasks.js';
 import { flag, printTable, writeResults } from './table.js';
 
 interface Setting { name: string; codec: string; downlink: string }
+/** Before issue 14: top-1% int8 updates with error feedback, the full float32 global down. */
+const BEFORE = { codec: 'topk:0.01+int8+ef', downlink: 'f32' };
 const SETTINGS: Setting[] = [
   { name: 'f32', codec: 'f32', downlink: 'f32' },
   { name: 'default', codec: DEFAULT_CODEC, downlink: DEFAULT_DOWNLINK },
-  { name: 'default+delta:f16', codec: DEFAULT_CODEC, downlink: 'delta:f16' },
-  { name: 'default+delta:int8', codec: DEFAULT_CODEC, downlink: 'delta:int8' },
+  { name: 'before (topk:0.01+int8+ef, f32 down)', ...BEFORE },
   { name: 'int8', codec: 'int8', downlink: 'f32' },
-  { name: 'int8+delta:int8', codec: 'int8', downlink: 'delta:int8' },
   { name: 'topk:0.05+int8+ef', codec: 'topk:0.05+int8+ef', downlink: 'f32' },
+  { name: 'topk:0.05+int4 up, 10% steps down', codec: 'topk:0.05+int4+deflate+ef', downlink: 'delta:topk:0.1+ternary+deflate+ef' },
+  { name: 'topk:0.05+int4 up, 2% steps down', codec: 'topk:0.05+int4+deflate+ef', downlink: 'delta:topk:0.02+ternary+deflate+ef' },
+  { name: 'before + delta:f16', codec: BEFORE.codec, downlink: 'delta:f16' },
+  { name: 'before + delta:int8', codec: BEFORE.codec, downlink: 'delta:int8' },
 ];
 const QUICK = ['f32', 'default'];
-/** Run unless --settings names others (int8+delta:int8 only when asked). */
-const DEFAULT_SETTINGS = SETTINGS.map((s) => s.name).filter((n) => n !== 'int8+delta:int8');
+/** Run unless --settings names others: f32, the default, and what it replaced. */
+const DEFAULT_SETTINGS = ['f32', 'default', 'before (topk:0.01+int8+ef, f32 down)'];
 
 interface Task { name: 'codecs' | 'iid'; target: number; settings: SimulationSettings }
 const quick = process.argv.includes('--quick');
@@ -59,7 +67,7 @@ const TASKS: Task[] = [
 const STOP_AT = 0.97;
 const MS_PER_EXAMPLE = 0.1;
 
-const names = flag('settings', (quick ? QUICK : DEFAULT_SETTINGS).join(',')).split(',');
+const names = flag('settings', (quick ? QUICK : DEFAULT_SETTINGS).join(',')).split(',').filter((n) => n !== '' && n !== 'none');
 const settings = names.map((n) => {
   const s = SETTINGS.find((x) => x.name === n);
   if (!s) throw new Error(`unknown setting ${n}; known: ${SETTINGS.map((x) => x.name).join(', ')}`);
@@ -101,6 +109,17 @@ async function run(task: Task, setting: Setting, args: string): Promise<Run> {
   };
 }
 
+/**
+ * A saved run answers for a setting when everything but the round cap is the same, and it went
+ * as far: up to this cap, or it stopped at STOP_AT before it.
+ */
+function covers(saved: Run, args: string, cap: number): boolean {
+  const withoutCap = (a: string): string => JSON.stringify({ ...(JSON.parse(a) as object), rounds: undefined });
+  if (withoutCap(saved.args) !== withoutCap(args)) return false;
+  const last = saved.rounds.at(-1);
+  return last !== undefined && (last.round >= cap || last.accuracy >= STOP_AT);
+}
+
 const MB = 2 ** 20;
 /** Bytes up and down summed over the rounds up to and including `last`. */
 const bytesTo = (r: Run, last: number): { up: number; down: number } => r.rounds.filter((x) => x.round <= last)
@@ -116,9 +135,9 @@ for (const task of tasks) {
   const runs: Run[] = [];
   for (const setting of settings) {
     const args = JSON.stringify({ ...config, codec: setting.codec, downlink: setting.downlink });
-    const old = saved.find((r) => r.setting === setting.name && r.args === args);
-    if (old) console.log(`[${task.name} ${setting.name}] reusing the saved run`);
-    runs.push(old ?? await run(task, setting, args));
+    const old = saved.find((r) => covers(r, args, task.settings.rounds!));
+    if (old) console.log(`[${task.name} ${setting.name}] reusing the saved run of ${old.codec} / ${old.downlink}`);
+    runs.push(old ? { ...old, setting: setting.name, rounds: old.rounds.filter((x) => x.round <= task.settings.rounds!) } : await run(task, setting, args));
     // Saved after each run, so an interrupted bench keeps what it has measured.
     const kept = saved.filter((r) => !runs.some((x) => x.setting === r.setting));
     await writeResults(`communication-${task.name}`, { task: task.name, target: task.target, config, runs: [...runs, ...kept] }, file);
