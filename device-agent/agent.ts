@@ -35,6 +35,7 @@ import { LocalDp, type GaussianSource } from '../privacy/index.js';
 import { boundResources, readResources } from './resources.js';
 import type { TrainPolicy } from './trainPolicy.js';
 import { LocalTrainer, type Trainer, type TrainOutcome } from './trainer.js';
+import { SecAggSession, maskedBytes, type SecAggStep } from './secagg.js';
 
 export interface AgentOptions {
   deviceId: string;
@@ -101,6 +102,14 @@ export interface AgentDeps {
    * taken: a refused one is counted (`untrusted`) and changes nothing. By default none is checked.
    */
   trust?: FleetTrust;
+  /**
+   * Simulated failure under `--secagg`: when it returns true for a round, the device masks its
+   * update but drops out before the masked input goes (says offline, comes back): the
+   * aggregator removes its pairwise masks with its neighbours' shares and sums the rest.
+   */
+  secaggDropout?: (round: RoundMessage) => boolean;
+  /** Tests only: told each quantized input this device masks under `--secagg`, before masking. */
+  secaggInput?: (round: number, input: Uint32Array) => void;
 }
 
 /** What a device is about to report for a round. */
@@ -139,6 +148,8 @@ export type AgentEvents = {
   warning: [error: Error];
   /** `AgentDeps.trust`: a message was refused (unsigned, another key, a bad signature, a replay, expired); `total` refused so far. */
   untrusted: [info: { kind: string; reason: TrustRefusal; detail: string; total: number }];
+  /** `--secagg`: a step of a secure round went out (keys, shares, the masked input, the unmask answer). */
+  secaggStep: [info: { round: number; step: SecAggStep; bytes: number }];
 };
 
 /**
@@ -171,6 +182,9 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
   private localDp: LocalDp | null = null;
   private readonly dpNoise: GaussianSource | undefined;
   private readonly trust: FleetTrust | undefined;
+  /** `--secagg` (task.secagg): the open secure round, from its keys to its unmask answer. */
+  private secure: SecAggSession | null = null;
+  private readonly secaggDeps: Pick<AgentDeps, 'secaggDropout' | 'secaggInput'>;
   /** Messages refused by `trust`, by reason. */
   readonly untrusted: Record<TrustRefusal, number> = { unsigned: 0, 'other-key': 0, 'bad-signature': 0, replay: 0, expired: 0 };
   private readonly global: GlobalCopy;
@@ -214,6 +228,7 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
     this.policy = deps.policy;
     this.dpNoise = deps.dpNoise;
     this.trust = deps.trust;
+    this.secaggDeps = { secaggDropout: deps.secaggDropout, secaggInput: deps.secaggInput };
     this.resources = deps.resources ?? (deps.policy ? () => readResources() : undefined);
     this.policyEveryMs = deps.policyEveryMs ?? 30_000;
     if (!(this.policyEveryMs > 0)) throw new RangeError(`policyEveryMs must be positive, got ${this.policyEveryMs}`);
@@ -322,6 +337,7 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
     this.client.off('message', this.onMessage);
     this.client.off('connect', this.onConnect);
     this.training?.stop.abort();
+    this.secure?.abandon();
     this.policyWatch.abort();
     if (this.client.connected) await this.publishStatus(DeviceState.Offline).catch(() => undefined);
     await this.keeper?.stop();
@@ -338,6 +354,7 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
     const kind = parsed.kind;
     if (kind !== 'task' && kind !== 'global' && kind !== 'global-delta' && kind !== 'round' && kind !== 'to') return;
     if (kind === 'to' && parsed.deviceId !== this.deviceId) return;
+    if (kind === 'to' && this.secure?.receive(payload)) return;
     try {
       // With `trust`, a message is taken only signed by the aggregator's key (protocol/signed.ts).
       if (this.trust && kind !== 'to') this.trust.open(kind === 'global-delta' ? 'globalDelta' : kind, payload);
@@ -530,6 +547,7 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
     try {
       this.emit('trainingStarted', round);
       await this.publishStatus(DeviceState.Training);
+      if (task.secagg) await this.openSecure(round, task.secagg);
       const outcome = await this.trainer.train({
         task: task.task,
         global: weights,
@@ -560,6 +578,7 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
     for (let i = 0; i < delta.length; i++) delta[i] = outcome.weights[i]! - start[i]!;
     // Local DP: clipped and noised before anything else sees it; the codec and error feedback work on the noised update.
     this.localDp?.privatize(delta);
+    if (this.secure?.round === round) return this.reportMasked(this.secure, round, delta, outcome);
     const rng = Rng.derive(round.seed, 'codec', this.deviceId);
     // Error feedback: add what earlier rounds left out, and keep what this one leaves out.
     const feedback = codec.errorFeedback ? await this.residuals.load(this.deviceId, delta.length, codec.spec) : null;
@@ -575,6 +594,36 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
     // Saved once the update is out: a failed publish must not drop the residual it carried.
     if (feedback) await this.residuals.save(this.deviceId, codec.spec, feedback);
     this.emit('updatePublished', { round: round.round, bytes: update.byteLength, trainMs: outcome.ms, loss: outcome.loss, metrics: outcome.metrics });
+  }
+
+  /** `--secagg`: a secure round for `round`, its keys sent now (its shares go while the device trains). */
+  private async openSecure(round: RoundMessage, settings: NonNullable<TaskMessage['secagg']>): Promise<void> {
+    this.secure?.abandon();
+    this.secure = new SecAggSession(round, this.deviceId, this.topics.fleet, settings, {
+      publish: (payload) => this.client.publishAsync(this.topics.update(this.deviceId), Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), { qos: 1 }).then(() => undefined),
+      warn: (e) => this.emit('warning', e),
+      leave: async () => {
+        await this.publishStatus(DeviceState.Offline);
+        await this.publishStatus(this.idleState());
+      },
+      step: (info) => this.emit('secaggStep', info),
+    });
+    await this.secure.start();
+  }
+
+  /** `--secagg`: the update quantized and masked (device-agent/secagg.ts) instead of encoded; late, or a simulated dropout, sends nothing. */
+  private async reportMasked(session: SecAggSession, round: RoundMessage, delta: Float32Array, outcome: TrainOutcome): Promise<void> {
+    const input = session.quantize(delta);
+    this.secaggDeps.secaggInput?.(round.round, input);
+    if ((await this.gate?.({ round, outcome: 'update', bytes: maskedBytes(input.length) })) === 'late') {
+      session.abandon();
+      return this.skip(round, 'missed-deadline');
+    }
+    if (this.secaggDeps.secaggDropout?.(round)) {
+      session.abandon();
+      return this.dropOut(round);
+    }
+    session.supply(input, (bytes) => this.emit('updatePublished', { round: round.round, bytes, trainMs: outcome.ms, loss: outcome.loss, metrics: outcome.metrics }));
   }
 
   /**

@@ -18,3 +18,4 @@ export {
 } from './predictServer.js';
 export { boundResources, readResources, type ResourceReaderOptions } from './resources.js';
 export { IDLE_LOAD, TRAIN_WHEN_USAGE, parseTrainPolicy, type PolicyRule, type TrainPolicy } from './trainPolicy.js';
+export { SecAggSession, maskedBytes, type SecAggStep, type SecAggSessionIo } from './secagg.js';
