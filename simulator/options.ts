@@ -10,6 +10,7 @@ import { FOLLOW_MODES, type FollowMode } from '../device-agent/index.js';
 import { parseAttack, type Attack } from './attacks.js';
 import { parseProfiles, type ProfileMix } from './profiles.js';
 import type { FleetSecurity } from './security.js';
+import { checkSecaggDropout } from './secaggDropout.js';
 
 export const DEFAULT_DEVICES = 10;
 export const DEFAULT_PARTITION = 'iid';
@@ -75,6 +76,12 @@ export interface SimulationOptions extends CoordinatorOptions {
    * thread, one device after another. @default os.availableParallelism()
    */
   workers: number;
+  /**
+   * `secagg` only: the fraction of each round's participants (exactly floor(fraction x n),
+   * drawn by the seed) that mask their update and drop out before sending it
+   * (simulator/secaggDropout.ts). @default 0
+   */
+  secaggDropout: number;
 }
 
 /** What a caller may pass: defaults for what is left out, spec strings or resolved objects. */
@@ -142,6 +149,7 @@ export function parseSimulationOptions(partial: SimulationSettings = {}): Simula
   return {
     ...coordinator, devices, partition, data, dataConfig, evalData, holdout, initialWeights,
     backend, brokerUrl: given.brokerUrl, security: given.security, sign: given.sign ?? false, follow, attack, profiles, msPerExample, workers,
+    secaggDropout: checkSecaggDropout(given.secaggDropout, coordinator.secagg !== undefined),
   };
 }
 

@@ -1,5 +1,5 @@
 import type { MqttClient } from 'mqtt';
-import { ManualClock, OptionsError, TypedEmitter } from '../protocol/index.js';
+import { ManualClock, OptionsError, TypedEmitter, type RoundMessage } from '../protocol/index.js';
 import { startBroker, type BrokerHandle } from '../broker/index.js';
 import { initBackend } from '../learning/index.js';
 import { Coordinator, connectAggregator, createCoordinator, createEvaluator, type CoordinatorEvents, type DeviceRecord, type RoundReport } from '../aggregator/index.js';
@@ -11,6 +11,7 @@ import { assignProfiles, dropsOut, timedTrainer, type DeviceProfile } from './pr
 import { LOCAL_PROFILE } from './simClock.js';
 import { asyncTiming, syncTiming, type FleetTiming } from './fleetTiming.js';
 import { AvailabilityTimeline } from './availability.js';
+import { secaggDropsOut } from './secaggDropout.js';
 import { TrainerPool } from './trainerPool.js';
 import { MessageSigner } from '../privacy/index.js';
 import { buildReport, reportRound, type PrivacyStop, type ReportRound, type RunReport } from './report.js';
@@ -29,6 +30,8 @@ export type SimulationEvents = {
   deviceWarning: [info: { deviceId: string; error: Error }];
   phaseStarted: CoordinatorEvents['phaseStarted'];
   statisticsGathered: CoordinatorEvents['statisticsGathered'];
+  /** `secagg`: a secure round ended (its n, k, t, survivors, dropouts, or why it failed). */
+  secureRound: CoordinatorEvents['secureRound'];
 };
 
 type SetupStage = 'backend' | 'trainers' | 'data' | 'broker' | 'devices';
@@ -137,7 +140,7 @@ export class Simulation extends TypedEmitter<SimulationEvents> {
       coordinator.on('starved', (_eligible, _needed, retryAt) => timing.idle(Math.max(o.roundTimeoutMs, retryAt - clock.now())));
       let privacyStop: PrivacyStop | undefined;
       coordinator.on('privacyStopped', (info) => (privacyStop = info));
-      for (const event of ['roundStarted', 'resumed', 'updateAccepted', 'updateRejected', 'phaseStarted', 'statisticsGathered', 'privacyStopped'] as const) {
+      for (const event of ['roundStarted', 'resumed', 'updateAccepted', 'updateRejected', 'phaseStarted', 'statisticsGathered', 'privacyStopped', 'secureRound'] as const) {
         coordinator.on(event, (...args: unknown[]) => (this.emit as (e: string, ...a: unknown[]) => void)(event, ...args));
       }
       const rounds: ReportRound[] = [];
@@ -201,6 +204,7 @@ export class Simulation extends TypedEmitter<SimulationEvents> {
       const agent = new DeviceAgent(client, { deviceId: id, fleet: o.fleet, data: examples, follow: o.follow }, {
         trainer: timed, clock, gate: timing.gate(id),
         dropout: (round) => dropsOut(profile, o.seed, round.round, id),
+        ...(o.secaggDropout > 0 && { secaggDropout: (round: RoundMessage) => secaggDropsOut(o.secaggDropout, o.seed, round, id) }),
         ...(held.signer && { trust: held.signer.trust(o.fleet) }),
       });
       agent.on('untrusted', (u) => {
