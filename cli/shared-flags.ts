@@ -34,6 +34,7 @@ export const federationFlags: FlagSpecs = {
   checkpoint: { type: 'string', placeholder: 'FILE', description: 'save the global after every round; resume from it when it exists' },
   influence: { type: 'string', placeholder: 'MODE', description: "adaptive (scale an update longer than 4x the median accepted length down to it) | off", default: d.influence },
   dp: { type: 'string', placeholder: 'SPEC', description: `differential privacy (docs/privacy.md): ${DP_SPEC_GRAMMAR}; central DP-FedAvg unless local`, default: 'none' },
+  secagg: { type: 'boolean', description: 'secure aggregation (SecAgg+, docs/privacy.md): the aggregator learns only the sum of each round\'s updates; replaces --codec with int32 quantization (clip 1 per coordinate); sync mode, mean-based strategies' },
 };
 
 export function federationOptions(flags: Flags): CoordinatorSettings & { backend?: BackendName | 'auto' } {
@@ -58,6 +59,7 @@ export function federationOptions(flags: Flags): CoordinatorSettings & { backend
     checkpoint: str(flags, 'checkpoint'),
     influence: str(flags, 'influence') as CoordinatorOptions['influence'] | undefined,
     dp: str(flags, 'dp'),
+    secagg: flags.secagg === true ? true : undefined,
     backend: str(flags, 'backend') as BackendName | 'auto' | undefined,
   };
 }
@@ -67,7 +69,8 @@ export function federationSettings(o: CoordinatorOptions): Record<string, string
   const s = coordinatorSpecs(o);
   return {
     rounds: s.rounds, mode: s.mode === 'async' ? `async, buffer ${s.buffer}` : undefined, fraction: s.fraction, model: s.model,
-    epochs: s.epochs, 'batch-size': s.batchSize, lr: s.lr, strategy: s.strategy, codec: s.codec, downlink: s.downlink, seed: s.seed,
+    epochs: s.epochs, 'batch-size': s.batchSize, lr: s.lr, strategy: s.strategy, downlink: s.downlink, seed: s.seed,
+    codec: o.secagg ? `secagg int32 (clip ${o.secagg.clip}; replaces ${o.secagg.replaces}, no error feedback)` : s.codec,
     'round-timeout': `${s.roundTimeoutMs / 1000}s`, dp: s.dp,
   };
 }
