@@ -248,6 +248,9 @@ export function parseCoordinatorOptions(partial: CoordinatorSettings = {}): Coor
     if (refusal) throw new OptionsError('secagg', refusal);
     o.codec = parseCodec('f32');
     o.influence = 'off';
+    // A SecAgg+ round needs 3 devices (2 neighbours each, threshold 2): a round of fewer could only fail.
+    o.minParticipants = Math.max(o.minParticipants, 3);
+    o.minDevices = Math.max(o.minDevices, o.minParticipants);
   }
   return o;
 }
