@@ -25,6 +25,7 @@ export {
   type EvaluationView,
 } from './evaluation.js';
 export { SysTracker, type BrokerView } from './sys.js';
+export { SIGNED_TOPIC_KINDS, SignatureTracker, webCryptoTrust, type MonitorTrust, type SignatureCheck, type SignatureState, type SignatureView, type SignedTopicKind } from './signatures.js';
 export { TOPIC_FAMILIES, TrafficMeter, DEFAULT_RATE_WINDOW_S, type FamilyTraffic, type TopicFamily } from './traffic.js';
 export { TopicLog, MAX_TOPICS, type TopicEntry } from './topicLog.js';
 export { inspectPayload, topicLine, l2, type InspectOptions, type Inspected } from './inspect.js';

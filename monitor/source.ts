@@ -1,6 +1,7 @@
 import mqtt, { type IClientOptions, type ISecureClientOptions, type MqttClient } from 'mqtt';
 import { fleetTopics } from '../protocol/index.js';
 import { FleetState } from './state.js';
+import type { MonitorTrust } from './signatures.js';
 
 /** Options of {@link watchFleet}. */
 export interface WatchOptions {
@@ -23,6 +24,10 @@ export interface WatchOptions {
   onMessage?: (message: { topic: string; payload: Uint8Array; retained: boolean; at: number }) => void;
   /** @default Date.now */
   clock?: () => number;
+  /** The aggregator's key, to show whether the fleet's messages verify (monitor/signatures.ts). */
+  trust?: MonitorTrust | null;
+  /** Why there is no `trust`, shown in the views. */
+  trustNote?: string;
 }
 
 /** A live read-only subscription feeding a {@link FleetState}. */
@@ -44,7 +49,7 @@ export const RECONNECT_PERIOD_MS = 2_000;
 export function watchFleet(options: WatchOptions): FleetWatch {
   const clock = options.clock ?? Date.now;
   const topics = fleetTopics(options.fleet);
-  const state = new FleetState({ fleet: topics.fleet, url: options.url });
+  const state = new FleetState({ fleet: topics.fleet, url: options.url, trust: options.trust ?? null, ...(options.trustNote !== undefined && { trustNote: options.trustNote }) });
   const clientOptions: IClientOptions = {
     clientId: options.clientId ?? `fedmq-monitor-${randomHex(8)}`,
     // A fresh session each time: the retained messages re-sent on subscribe rebuild the state.

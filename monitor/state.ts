@@ -15,6 +15,7 @@ import {
   type UpdateMessage,
 } from '../protocol/index.js';
 import { DeviceTable, type DeviceView } from './devices.js';
+import { SIGNED_TOPIC_KINDS, SignatureTracker, type MonitorTrust, type SignatureView, type SignedTopicKind } from './signatures.js';
 import { boundedFederated, boundedRecord, type EvaluationView } from './evaluation.js';
 import { RoundTracker, type PhaseView, type RoundView } from './round.js';
 import { SysTracker, type BrokerView } from './sys.js';
@@ -62,6 +63,8 @@ export interface MonitorSnapshot {
   devices: { total: number; online: number; training: number; busy: number; offline: number; unknown: number; list: DeviceView[] };
   history: RoundHistoryEntry[];
   traffic: Record<string, FamilyTraffic>;
+  /** Whether the fleet's task, global and round messages verify (monitor/signatures.ts). */
+  signatures: SignatureView;
   /** Messages on fleet topics that failed validation. */
   invalid: { count: number; last?: { topic: string; error: string; at: number } };
   /** `--dp`: the privacy spent as of the last closed round that reported it. */
@@ -75,6 +78,10 @@ export interface FleetStateOptions {
   url?: string;
   /** Closed rounds kept. @default 10_000 */
   maxHistory?: number;
+  /** The aggregator's key to check signed messages with; without one they show as `unverified`. */
+  trust?: MonitorTrust | null;
+  /** Said in the view when there is no `trust` (e.g. the browser has no Ed25519). */
+  trustNote?: string;
 }
 
 export const DEFAULT_MAX_HISTORY = 10_000;
@@ -93,6 +100,7 @@ export class FleetState {
   private readonly rounds = new RoundTracker();
   private readonly sys = new SysTracker();
   private readonly traffic = new TrafficMeter();
+  private readonly signatures: SignatureTracker;
   private readonly history = new Map<number, RoundHistoryEntry>();
   private readonly maxHistory: number;
   private task: TaskView | null = null;
@@ -106,6 +114,7 @@ export class FleetState {
     this.fleet = topics.fleet;
     this.prefix = `${topics.prefix}/`;
     this.maxHistory = options.maxHistory ?? DEFAULT_MAX_HISTORY;
+    this.signatures = new SignatureTracker(this.fleet, options.trust ?? null, options.trustNote);
     this.conn = { state: 'connecting', url: options.url ?? '', since: 0 };
   }
 
@@ -134,6 +143,7 @@ export class FleetState {
     }
     const parsed = parseTopic(topic);
     if (!parsed || parsed.fleet !== this.fleet) return;
+    if ((SIGNED_TOPIC_KINDS as readonly string[]).includes(parsed.kind) && payload.byteLength > 0) this.signatures.observe(parsed.kind as SignedTopicKind, payload, now);
     try {
       switch (parsed.kind) {
         case 'status':
@@ -198,6 +208,7 @@ export class FleetState {
       devices: { ...this.devices.counts(), list: this.devices.list() },
       history: [...this.history.values()].sort((a, b) => a.round - b.round),
       traffic: this.traffic.snapshot(now),
+      signatures: this.signatures.view(),
       invalid: { count: this.invalidCount, ...(this.lastInvalid && { last: { ...this.lastInvalid } }) },
       ...this.lastPrivacy(),
     };

@@ -37,6 +37,8 @@ export function renderTerminal(snapshot: MonitorSnapshot, options: TerminalOptio
     (t ? `task   ${t.model} ${taskShape(t)}  ${t.paramCount.toLocaleString('en-US')} params  codec ${t.codec}  downlink ${t.downlink}` : 'task   (none yet)') +
       (g ? `   global v${g.version} (round ${g.round}, ${g.codec}) ${formatBytes(g.bytes)}` : ''),
   );
+  const sig = s.signatures;
+  if (sig.state !== null) lines.push(signatureLine(sig, paint));
   lines.push('');
 
   const r = s.round;
@@ -208,4 +210,12 @@ export function frameSignature(s: MonitorSnapshot): string {
     s.devices.list.map((d) => [d.id, d.state, d.reason, d.lastUpdateRound, d.evalRound]),
     s.invalid.count,
   ]);
+}
+
+/** `signed  verified by key 0123...  task verified  global verified  round verified`: whether the fleet's messages verify. */
+function signatureLine(sig: MonitorSnapshot['signatures'], paint: (style: Style, text: string) => string): string {
+  const color = (state: string): string => paint(state === 'verified' ? 'green' : state === 'unverified' ? 'yellow' : 'red', state);
+  const who = sig.trustedKey ? ` (key ${sig.trustedKey})` : sig.note ? ` (${sig.note})` : '';
+  const kinds = Object.entries(sig.byKind).map(([kind, k]) => `${kind} ${color(k.state)}${k.key && k.key !== sig.trustedKey ? ` by ${k.key}` : ''}`).join('  ');
+  return `signed ${color(sig.state ?? 'unsigned')}${who}  ${kinds}${sig.counts.failed > 0 ? paint('red', `  ${sig.counts.failed} failed`) : ''}`;
 }
