@@ -619,11 +619,11 @@ export class DeviceAgent extends TypedEmitter<AgentEvents> {
       session.abandon();
       return this.skip(round, 'missed-deadline');
     }
-    if (this.secaggDeps.secaggDropout?.(round)) {
-      session.abandon();
-      return this.dropOut(round);
-    }
-    session.supply(input, (bytes) => this.emit('updatePublished', { round: round.round, bytes, trainMs: outcome.ms, loss: outcome.loss, metrics: outcome.metrics }));
+    session.supply(input, {
+      drop: this.secaggDeps.secaggDropout?.(round) ?? false,
+      sent: (bytes) => this.emit('updatePublished', { round: round.round, bytes, trainMs: outcome.ms, loss: outcome.loss, metrics: outcome.metrics }),
+      dropped: () => void this.dropOut(round),
+    });
   }
 
   /**

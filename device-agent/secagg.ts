@@ -22,6 +22,13 @@ export interface SecAggSessionIo {
   step(info: { round: number; step: SecAggStep; bytes: number }): void;
 }
 
+/** What becomes of a supplied update: sent, or (a simulated dropout) masked and withheld. */
+export interface SupplyOutcome {
+  drop: boolean;
+  sent(bytes: number): void;
+  dropped(): void;
+}
+
 /** Bytes of a masked input on the wire beyond its 4 bytes a word (CBOR map, ids, tags). */
 const MASKED_OVERHEAD = 128;
 
@@ -41,7 +48,7 @@ export function maskedBytes(words: number): number {
 export class SecAggSession {
   private readonly device: SecAggDevice;
   private delivery: SecAggShareDelivery | null = null;
-  private pending: { input: Uint32Array; sent: (bytes: number) => void } | null = null;
+  private pending: { input: Uint32Array; then: SupplyOutcome } | null = null;
   private ended = false;
 
   constructor(
@@ -75,10 +82,14 @@ export class SecAggSession {
     return quantizeForSecAgg(delta, secaggQuantizer(this.settings.clip, this.round.participants.length), () => rng.next());
   }
 
-  /** The quantized update is ready: it goes out masked once the shares addressed to this device arrived (`sent` then). */
-  supply(input: Uint32Array, sent: (bytes: number) => void): void {
+  /**
+   * The quantized update is ready: it is masked once the shares addressed to this device
+   * arrived, and goes out (`then.sent`); or, a simulated dropout (`then.drop`), the device
+   * masks it and leaves instead (`then.dropped`).
+   */
+  supply(input: Uint32Array, then: SupplyOutcome): void {
     if (this.ended) return;
-    this.pending = { input, sent };
+    this.pending = { input, then };
     void this.maybeMask();
   }
 
@@ -123,8 +134,12 @@ export class SecAggSession {
     this.pending = null;
     try {
       const payload = encodeMessage(secaggToWire.masked(this.device.mask(delivery, pending.input)));
+      if (pending.then.drop) {
+        this.abandon();
+        return pending.then.dropped();
+      }
       await this.send('masked', payload);
-      pending.sent(payload.byteLength);
+      pending.then.sent(payload.byteLength);
     } catch (e) {
       await this.fail(e as Error);
     }
