@@ -1,4 +1,5 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, type KeyObject } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { DEFAULT_FLEET } from '../protocol/index.js';
 import {
   DEFAULT_DASHBOARD_HOST,
@@ -14,6 +15,7 @@ import { UsageError, num, str, type Command, type Flags } from './args.js';
 import { clientTls, login, loginFlags, tlsFlags } from './shared-flags.js';
 import { certificateClientId } from '../broker/index.js';
 import { onShutdown } from './signals.js';
+import { parsePublicKey, rawPublicKey, signatureVerifier } from '../privacy/index.js';
 
 /** Redraw and snapshot period. */
 const TICK_MS = 1000;
@@ -37,6 +39,7 @@ export const monitorCommand: Command = {
     web: { type: 'string', placeholder: 'PORT', description: 'serve the web dashboard on this port (0 = any free port)' },
     'ws-url': { type: 'string', placeholder: 'URL', description: "with --web: the broker's MQTT-over-WebSocket URL the page connects to (wss://: the browser must trust the broker's certificate)" },
     host: { type: 'string', placeholder: 'ADDR', description: 'with --web: address the dashboard listens on', default: DEFAULT_DASHBOARD_HOST },
+    trust: { type: 'string', placeholder: 'FILE', description: "the aggregator's public key (fedmq keygen's aggregator.pub): show whether the fleet's messages verify (with --web the page checks them with the browser's WebCrypto)" },
     ...loginFlags,
     ...tlsFlags,
   },
@@ -52,8 +55,9 @@ export const monitorCommand: Command = {
     const json = flags.json === true;
     const topics = flags.topics === true;
     const print = (line: string): void => void process.stdout.write(`${line}\n`);
+    const key = await trustedKey(flags);
     const watch = watchFleet({
-      url,
+      url, ...(key ? { trust: signatureVerifier(key) } : { trustNote: 'no --trust key' }),
       fleet: str(flags, 'fleet'),
       ...login(flags),
       ...(secure && { tls: secure.tls }),
@@ -119,7 +123,9 @@ async function serveDashboard(flags: Flags): Promise<number> {
   if (wsUrl === undefined) {
     throw new UsageError("--web needs --ws-url ws://HOST:PORT, the broker's WebSocket listener (fedmq broker --ws-port PORT)");
   }
-  const dashboard = await startDashboard({ wsUrl, fleet: str(flags, 'fleet'), host: str(flags, 'host'), port: num(flags, 'web') });
+  const key = await trustedKey(flags);
+  const trustKey = key && Buffer.from(rawPublicKey(key)).toString('base64');
+  const dashboard = await startDashboard({ wsUrl, fleet: str(flags, 'fleet'), host: str(flags, 'host'), port: num(flags, 'web'), ...(trustKey && { trustKey }) });
   // The exact line tests and scripts wait for.
   console.log(`dashboard on ${dashboard.url} (the page connects to ${wsUrl})`);
   await new Promise<void>((resolve) => {
@@ -130,4 +136,16 @@ async function serveDashboard(flags: Flags): Promise<number> {
   });
   await dashboard.close();
   return 0;
+}
+
+/** `--trust FILE`: the aggregator's public key, read with one-line errors; undefined without the flag. */
+async function trustedKey(flags: Flags): Promise<KeyObject | undefined> {
+  const file = str(flags, 'trust');
+  if (file === undefined) return undefined;
+  try {
+    return parsePublicKey(await readFile(file, 'utf8'));
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException;
+    throw new UsageError(`--trust ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
+  }
 }

@@ -101,9 +101,9 @@ export async function webCryptoTrust(rawPublicKey: Uint8Array): Promise<MonitorT
   if (!subtle) return null;
   let key: Parameters<typeof subtle.verify>[1];
   try {
-    key = await subtle.importKey('raw', rawPublicKey, { name: 'Ed25519' }, false, ['verify']);
+    key = await subtle.importKey('raw', new Uint8Array(rawPublicKey), { name: 'Ed25519' }, false, ['verify']);
   } catch {
     return null;
   }
-  return { keyId: keyIdOf(rawPublicKey), verify: (data, sig) => subtle.verify({ name: 'Ed25519' }, key, sig, data) };
+  return { keyId: keyIdOf(rawPublicKey), verify: (data, sig) => subtle.verify({ name: 'Ed25519' }, key, sig as Uint8Array<ArrayBuffer>, data as Uint8Array<ArrayBuffer>) };
 }

@@ -16,6 +16,11 @@ export interface DashboardOptions {
   port?: number;
   /** Where the built page is (`npm run build` puts it beside this file). @default './static/' */
   assetsDir?: string;
+  /**
+   * The aggregator's Ed25519 public key, its 32 raw bytes in base64: the page checks the fleet's
+   * signed messages with WebCrypto (or says `unverified` where the browser has no Ed25519).
+   */
+  trustKey?: string;
 }
 
 export interface DashboardHandle {
@@ -86,7 +91,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       throw new DashboardAssetsError(`dashboard file ${name} is missing in ${dir}: run \`npm run build\``, { cause });
     }
   }
-  files.set('/config.json', { body: Buffer.from(JSON.stringify({ wsUrl: options.wsUrl, fleet })), type: TYPES.json! });
+  files.set('/config.json', { body: Buffer.from(JSON.stringify({ wsUrl: options.wsUrl, fleet, ...(options.trustKey !== undefined && { trustKey: options.trustKey }) })), type: TYPES.json! });
 
   const server = createServer((request, response) => serve(files, request, response));
   const { port: bound, origin } = await listenHttp(server, host, port);

@@ -4,6 +4,7 @@
  */
 import { fleetTopics } from '../../../protocol/index.js';
 import { watchFleet } from '../../source.js';
+import { webCryptoTrust, type MonitorTrust } from '../../signatures.js';
 import { TopicLog } from '../../topicLog.js';
 import { RoundCharts } from './charts.js';
 import { TopicExplorer } from './explorer.js';
@@ -12,6 +13,15 @@ import { renderSummary } from './views.js';
 interface PageConfig {
   wsUrl: string;
   fleet: string;
+  /** The aggregator's raw Ed25519 public key, base64 (`fedmq monitor --web --trust FILE`). */
+  trustKey?: string;
+}
+
+/** A WebCrypto check of the fleet's signatures, or why there is none (the view then says `unverified`). */
+async function pageTrust(config: PageConfig): Promise<{ trust: MonitorTrust | null; trustNote?: string }> {
+  if (config.trustKey === undefined) return { trust: null, trustNote: 'no key given to the dashboard (fedmq monitor --web --trust FILE)' };
+  const trust = await webCryptoTrust(Uint8Array.from(atob(config.trustKey), (c) => c.charCodeAt(0)));
+  return trust ? { trust } : { trust: null, trustNote: 'this browser has no Ed25519 in WebCrypto' };
 }
 
 /** The login typed into the page, kept for the tab's life only (sessionStorage), never in the address. */
@@ -43,7 +53,7 @@ async function main(): Promise<void> {
   const url = params.get('ws') ?? config.wsUrl;
   const fleet = params.get('fleet') ?? config.fleet;
   const log = new TopicLog(`${fleetTopics(fleet).prefix}/`);
-  const watch = watchFleet({ url, fleet, ...savedLogin(), onMessage: (m) => log.record(m.topic, m.payload, m.retained, m.at) });
+  const watch = watchFleet({ url, fleet, ...savedLogin(), ...(await pageTrust(config)), onMessage: (m) => log.record(m.topic, m.payload, m.retained, m.at) });
   const form = document.getElementById('login') as HTMLFormElement;
   const charts = new RoundCharts(document);
   const explorer = new TopicExplorer(document, log);

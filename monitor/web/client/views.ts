@@ -41,7 +41,7 @@ export function renderSummary(doc: Document, s: MonitorSnapshot): void {
   setText(doc, 'connection', s.connection.state + (s.connection.error && s.connection.state !== 'connected' ? `: ${s.connection.error}` : ''));
   setText(doc, 'clock', new Date(s.ts).toLocaleTimeString());
   const t = s.task;
-  setText(doc, 'task', t ? `${t.model}, ${t.paramCount.toLocaleString()} params, codec ${t.codec}, downlink ${t.downlink}` + (s.global ? `, global v${s.global.version} ${formatBytes(s.global.bytes)}` : '') : '');
+  setText(doc, 'task', t ? `${t.model}, ${t.paramCount.toLocaleString()} params, codec ${t.codec}, downlink ${t.downlink}` + (s.global ? `, global v${s.global.version} ${formatBytes(s.global.bytes)}` : '') + signatureText(s.signatures) : '');
 
   const r = s.round;
   const ph = s.phase;
@@ -152,4 +152,12 @@ function renderEvaluation(doc: Document, s: MonitorSnapshot): void {
       return tr;
     }),
   );
+}
+
+/** `, signed: verified (key 0123...)`: whether the fleet's messages verify, after the task line. */
+function signatureText(sig: MonitorSnapshot['signatures']): string {
+  if (sig.state === null) return '';
+  const failed = Object.entries(sig.byKind).filter(([, k]) => k.state !== 'verified').map(([kind, k]) => `${kind} ${k.state}`);
+  const who = sig.trustedKey ? ` by key ${sig.trustedKey}` : sig.note ? ` (${sig.note})` : '';
+  return `, signed: ${sig.state}${who}${sig.state !== 'verified' && failed.length > 0 ? ` [${failed.join(', ')}]` : ''}`;
 }
