@@ -207,7 +207,9 @@ export class Simulation extends TypedEmitter<SimulationEvents> {
         ...(o.secaggDropout > 0 && { secaggDropout: (round: RoundMessage) => secaggDropsOut(o.secaggDropout, o.seed, round, id) }),
         ...(held.signer && { trust: held.signer.trust(o.fleet) }),
       });
+      // As a refused message's warning: the device will not answer what it refused.
       agent.on('untrusted', (u) => {
+        timing.failed(id);
         if (!held.closing) this.emit('deviceWarning', { deviceId: id, error: new Error(`refused ${u.detail} (${u.reason})`) });
       });
       agent.on('updatePublished', () => timing.finished(id));
