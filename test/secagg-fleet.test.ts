@@ -155,4 +155,17 @@ describe('fedmq simulate --secagg', () => {
     expect(report.rounds.map((r) => [r.participants, r.accepted])).toEqual([[10, 7], [10, 7]]);
     expect(report.rounds[1]!.accuracy).toBeGreaterThan(0.5);
   }, 300_000);
+
+  it('with central --dp (fixed clip): the secure round completes and is accounted, epsilon in the report', async () => {
+    const simulation = new Simulation({ devices: 4, rounds: 1, model: '2nn', backend: 'wasm', secagg: true, dp: 'noise:0.5,clip:1,delta:1e-5', seed: 4 });
+    const summaries: SecureRoundSummary[] = [];
+    simulation.on('secureRound', (s) => summaries.push(s));
+    const report = await simulation.run();
+
+    expect(summaries.map((s) => [s.survivors, s.failure])).toEqual([[4, null]]);
+    expect(report.rounds[0]!.accepted).toBe(4);
+    const privacy = report.rounds[0]!.privacy!;
+    expect(privacy).toMatchObject({ mode: 'central', noiseMultiplier: 0.5, clip: 1, rounds: 1 });
+    expect(privacy.epsilon).toBeGreaterThan(0);
+  }, 300_000);
 });
