@@ -84,9 +84,10 @@ export class GlobalCopy {
     this.deltaMode = task.downlink.startsWith('delta:');
     this.catchUpBroken = false;
     this.chainFailed = false;
-    // Another task (a restarted aggregator numbers its versions anew): what we hold is not its
-    // global. The same task again (a broker restart) leaves the copy as it is.
-    if (changed || (this.weights && this.weights.length !== task.paramCount)) {
+    // With steps, another task (a restarted aggregator numbers its versions anew) means what we
+    // hold may not be its global: start again from version 0 or a full copy. The same task again
+    // (a broker restart) leaves the copy as it is; without steps the retained global replaces it.
+    if ((changed && this.deltaMode) || (this.weights && this.weights.length !== task.paramCount)) {
       this.forget();
       this.newest = -1;
     }

@@ -20,7 +20,7 @@ describe('async mode (FedBuff) over a real broker', () => {
   it('makes a global every K updates, discounts stale ones, refills idle devices and refuses repeats', async () => {
     // Prepare: three devices all training at once, a new global every 2 updates.
     const { broker, control, evaluator } = await fixture.start();
-    const coordinator = new BufferedCoordinator({ fleet: 'test', rounds: 2, buffer: 2, minDevices: 3, codec: 'f32' }, { client: control, evaluate: evaluator });
+    const coordinator = new BufferedCoordinator({ fleet: 'test', rounds: 2, buffer: 2, minDevices: 3, codec: 'f32', downlink: 'f32' }, { client: control, evaluate: evaluator });
     const reports: RoundReport[] = [];
     const rejected: string[] = [];
     coordinator.on('roundClosed', (r) => reports.push(r));
@@ -61,7 +61,7 @@ describe('async mode (FedBuff) over a real broker', () => {
 
   it('keeps an update that arrives after the buffer filled (in the same network read) for the next global', async () => {
     const { broker, control, evaluator } = await fixture.start();
-    const coordinator = new BufferedCoordinator({ fleet: 'test', rounds: 2, buffer: 2, minDevices: 3, codec: 'f32' }, { client: control, evaluate: evaluator });
+    const coordinator = new BufferedCoordinator({ fleet: 'test', rounds: 2, buffer: 2, minDevices: 3, codec: 'f32', downlink: 'f32' }, { client: control, evaluate: evaluator });
     const reports: RoundReport[] = [];
     coordinator.on('roundClosed', (r) => reports.push(r));
     const ids = ['a', 'b', 'c'];
@@ -92,7 +92,7 @@ describe('async mode (FedBuff) over a real broker', () => {
   it('replaces a device that goes offline mid-assignment', async () => {
     const { broker, control, evaluator } = await fixture.start();
     // Two of three devices train at once: one idle device is there to take over.
-    const coordinator = new BufferedCoordinator({ fleet: 'test', rounds: 1, buffer: 2, minDevices: 3, minParticipants: 2, fraction: 0.5, codec: 'f32' }, { client: control, evaluate: evaluator });
+    const coordinator = new BufferedCoordinator({ fleet: 'test', rounds: 1, buffer: 2, minDevices: 3, minParticipants: 2, fraction: 0.5, codec: 'f32', downlink: 'f32' }, { client: control, evaluate: evaluator });
     const reports: RoundReport[] = [];
     coordinator.on('roundClosed', (r) => reports.push(r));
     const ids = ['a', 'b', 'c'];

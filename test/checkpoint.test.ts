@@ -18,7 +18,7 @@ describe('an aggregator restarted from its checkpoint', () => {
     const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'fedmq-resume-')), 'global.ckpt');
     const device = await rawDevice(broker.url, 'a');
     fixture.cleanup(() => device.client.endAsync());
-    const options = { fleet: 'test', rounds: 3, minDevices: 1, codec: 'f32', strategy: 'fedavgm', checkpoint: file };
+    const options = { fleet: 'test', rounds: 3, minDevices: 1, codec: 'f32', downlink: 'f32', strategy: 'fedavgm', checkpoint: file };
 
     // Execute: the first aggregator closes round 1 and is stopped during round 2.
     const before = new Coordinator(options, { client: first, evaluate: evaluator });

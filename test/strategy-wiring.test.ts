@@ -12,7 +12,7 @@ describe('the --strategy option over a real broker', () => {
   it('aggregates with the median named on the command line and sends FedProx mu to devices', async () => {
     // Prepare: three devices; one sends an outlier that would drag a mean far away.
     const { broker, control, evaluator } = await fixture.start();
-    const coordinator = new Coordinator({ fleet: 'test', rounds: 1, minDevices: 3, codec: 'f32', strategy: 'normbound:1000+median' }, { client: control, evaluate: evaluator });
+    const coordinator = new Coordinator({ fleet: 'test', rounds: 1, minDevices: 3, codec: 'f32', downlink: 'f32', strategy: 'normbound:1000+median' }, { client: control, evaluate: evaluator });
     const devices = await Promise.all(['a', 'b', 'c'].map((id) => rawDevice(broker.url, id)));
     fixture.cleanup(...devices.map((d) => () => d.client.endAsync()));
     // Execute
