@@ -31,9 +31,9 @@ describe('fedmq as separate processes: broker, aggregator and three agents', () 
     const [, url] = await broker.waitFor(/broker listening on (mqtt:\/\/\S+)/);
 
     // Execute: an aggregator that waits for three devices, and three agents on an IID split.
-    const aggregator = new FedmqProcess(['aggregator', '--broker', url!, '--fleet', 'it', '--rounds', '2', '--min-devices', '3', '--round-timeout', '120', '--seed', '3']);
+    const aggregator = new FedmqProcess(['aggregator', '--broker', url!, '--fleet', 'it', '--rounds', '2', '--min-devices', '3', '--round-timeout', '120', '--seed', '3', '--codec', 'topk:0.01+int8+ef']);
     processes.push(aggregator);
-    // The default codec keeps an error-feedback residual on disk: in a scratch folder, not ~/.fedmq.
+    // An error-feedback codec keeps a residual on disk: in a scratch folder, not ~/.fedmq.
     const stateDir = mkdtempSync(path.join(os.tmpdir(), 'fedmq-agents-'));
     const agents = [0, 1, 2].map((i) => new FedmqProcess(['agent', '--broker', url!, '--fleet', 'it', '--id', `pi-${i}`, '--data', `mnist:iid:${i}/3`, '--seed', '3', '--state-dir', stateDir]));
     processes.push(...agents);
