@@ -21,6 +21,8 @@ const fleet = {
   // About 3x the slowest device's round (a Pi Zero 2 W: 0.5 s training + 1 s moving float32 weights).
   'round-timeout': flag('round-timeout', '5'),
   'target-accuracy': String(target),
+  // Made before the step downlink became the default: the float32 global down.
+  downlink: flag('downlink', 'f32'),
 };
 const jobs = Number(flag('jobs', String(Math.min(2, os.cpus().length))));
 const fresh = process.argv.includes('--fresh');

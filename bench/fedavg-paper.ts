@@ -31,7 +31,7 @@ const runs: GridRun[] = rows.flatMap((r) => variantsOf(r).map((v) => ({
   name: `${r.model} ${r.partition} ${v.codec} ${v.strategy}`,
   flags: {
     devices: '100', fraction: '0.1', model: r.model, partition: r.partition, epochs: String(r.epochs), 'batch-size': String(r.batch),
-    lr: flag('lr', '0.1'), seed: flag('seed', '1'), codec: v.codec, strategy: v.strategy,
+    lr: flag('lr', '0.1'), seed: flag('seed', '1'), codec: v.codec, strategy: v.strategy, downlink: flag('downlink', 'f32'),
     rounds: maxRounds(r), 'target-accuracy': String(r.target),
     // A CNN round is ~3,000 SGD steps a device: more than the default 120 s deadline allows here.
     ...(r.model === 'cnn' && { 'round-timeout': '900' }),

@@ -12,14 +12,15 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { DEFAULT_CODEC, DEFAULT_INFLUENCE_MULTIPLIER, type Influence, type RoundReport } from '../aggregator/index.js';
+import { DEFAULT_INFLUENCE_MULTIPLIER, type Influence, type RoundReport } from '../aggregator/index.js';
 import { Simulation, type RunReport, type SimulationSettings } from '../simulator/index.js';
 import { roundsTo } from './grid.js';
 import { codecsTask } from './tasks.js';
 import { flag, printTable, writeResults } from './table.js';
 
 const task = codecsTask();
-const codecs = flag('codecs', `${DEFAULT_CODEC},f32`).split(',');
+// The committed table's codecs: the default before issue 14, and f32.
+const codecs = flag('codecs', 'topk:0.01+int8+ef,f32').split(',');
 const workers = Number(flag('workers', String(os.availableParallelism())));
 const fresh = process.argv.includes('--fresh');
 const dir = path.join('bench', 'results', 'influence');
@@ -34,7 +35,7 @@ function settings(codec: string, influence: Influence): SimulationSettings {
   return {
     devices: Number(task.devices), rounds: Number(task.rounds), partition: task.partition, model: task.model as '2nn',
     lr: Number(task.lr), batchSize: Number(task['batch-size']), epochs: Number(task.epochs), seed: Number(task.seed),
-    codec, influence, workers,
+    codec, influence, workers, downlink: task.downlink,
   };
 }
 

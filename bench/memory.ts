@@ -66,6 +66,8 @@ const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) console.log('note: run with node --expose-gc for a steadier heap reading');
 
 const settings: SimulationSettings = {
+  // The committed tables' codec and downlink (the defaults before issue 14); --codec and --downlink change them.
+  codec: opt('codec') ?? 'topk:0.01+int8+ef', downlink: opt('downlink') ?? 'f32',
   rounds, workers: 0, task: source.task, ...(source.weights && { initialWeights: source.weights }),
   ...(devices !== undefined && { devices }), ...(partition !== undefined && { partition }), ...(data !== undefined && { data, dataConfig }),
   ...(evaluate !== undefined && { evaluate }), ...(holdout !== undefined && { holdout }),

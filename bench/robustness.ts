@@ -20,6 +20,8 @@ import { flag, printTable, writeResults } from './table.js';
 const task = {
   devices: flag('devices', '20'), partition: 'shards:2', model: '2nn', lr: flag('lr', '0.1'),
   'batch-size': '20', epochs: '1', seed: flag('seed', '1'), codec: 'f32',
+  // Made before the step downlink became the default: the float32 global down.
+  downlink: flag('downlink', 'f32'),
 };
 const rounds = flag('rounds', '15');
 const speedRounds = flag('speed-rounds', '60');

@@ -15,5 +15,7 @@ export function codecsTask(): Record<string, string> {
     'batch-size': flag('batch-size', '20'),
     epochs: flag('epochs', '1'),
     seed: flag('seed', '1'),
+    // The tables made with this task (codecs, influence) predate the step downlink: they send the float32 global.
+    downlink: flag('downlink', 'f32'),
   };
 }

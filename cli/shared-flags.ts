@@ -27,7 +27,7 @@ export const federationFlags: FlagSpecs = {
   lr: { type: 'string', placeholder: 'RATE', description: "local learning rate (of the task's optimizer)", default: `the task's; ${d.lr} for mlp|2nn|cnn` },
   codec: { type: 'string', placeholder: 'SPEC', description: `update codec: ${CODEC_SPECS.join(' | ')} (e.g. topk:0.01+int8+ef)`, default: d.codec },
   strategy: { type: 'string', placeholder: 'SPEC', description: `aggregation: ${STRATEGY_SPECS.join(' | ')}`, default: d.strategy },
-  downlink: { type: 'string', placeholder: 'SPEC', description: 'how the global travels: f32 | f16 | delta:SPEC (e.g. delta:f16)', default: d.downlink },
+  downlink: { type: 'string', placeholder: 'SPEC', description: 'how the global travels: steps delta:SPEC[+ef] (e.g. delta:int8) | full f32 | f16', default: d.downlink },
   seed: { type: 'string', placeholder: 'N', description: 'seed of initialisation, selection, shuffles, rounding', default: String(d.seed) },
   backend: { type: 'string', placeholder: 'NAME', description: 'auto | tensorflow | wasm | cpu', default: 'auto' },
   report: { type: 'string', placeholder: 'FILE', description: 'write the run report (JSON) here' },
