@@ -9,6 +9,8 @@ import { dpStrategyRefusal } from './strategies/dpFedAvg.js';
 import { resolveSecAgg, secaggRefusal, type SecAggOptions, type SecAggSetting } from './secureOptions.js';
 
 export const DEFAULT_ROUNDS = 5;
+/** Fewest participants of a `--secagg` round: the smallest fleet SecAgg+'s parameters exist for (chooseGraphParams). */
+export const MIN_SECAGG_PARTICIPANTS = 4;
 export const DEFAULT_FRACTION = 1;
 export const DEFAULT_EPOCHS = 1;
 export const DEFAULT_BATCH_SIZE = 20;
@@ -248,8 +250,9 @@ export function parseCoordinatorOptions(partial: CoordinatorSettings = {}): Coor
     if (refusal) throw new OptionsError('secagg', refusal);
     o.codec = parseCodec('f32');
     o.influence = 'off';
-    // A SecAgg+ round needs 3 devices (2 neighbours each, threshold 2): a round of fewer could only fail.
-    o.minParticipants = Math.max(o.minParticipants, 3);
+    // A SecAgg+ round that tolerates a third dropping out needs 4 devices (3 neighbours each,
+    // threshold 2; privacy/secagg/params.ts finds no parameters for 3): fewer could only fail.
+    o.minParticipants = Math.max(o.minParticipants, MIN_SECAGG_PARTICIPANTS);
     o.minDevices = Math.max(o.minDevices, o.minParticipants);
   }
   return o;

@@ -50,7 +50,7 @@ describe('fedmq refuses --secagg where it cannot hold, in one line naming --seca
 
 describe('fedmq simulate --secagg', () => {
   it('says in its start-up line that the quantization replaced the codec, and runs', async () => {
-    const { code, stdout, stderr } = await run(['simulate', '--secagg', '--devices', '3', '--rounds', '1', '--model', '2nn', '--backend', 'wasm', '--codec', 'topk:0.01+int8+ef'], 180_000);
+    const { code, stdout, stderr } = await run(['simulate', '--secagg', '--devices', '4', '--rounds', '1', '--model', '2nn', '--backend', 'wasm', '--codec', 'topk:0.01+int8+ef'], 180_000);
 
     expect(code, stderr).toBe(0);
     expect(stdout).toMatch(/codec=secagg int32 \(clip 1; replaces topk:0\.01\+int8\+ef, no error feedback\)/);
