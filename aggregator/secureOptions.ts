@@ -1,4 +1,5 @@
 import { OptionsError, type Codec } from '../protocol/index.js';
+import { needsIndividualUpdates } from './strategies/index.js';
 import type { DpSpec } from '../privacy/index.js';
 
 /**
@@ -29,30 +30,14 @@ export function resolveSecAgg(setting: SecAggSetting | undefined, codec: Codec):
   return { clip, replaces: given.replaces ?? codec.spec };
 }
 
-/**
- * Strategies that need the individual updates: under secure aggregation the aggregator learns
- * only their sum, so a coordinate-wise or distance-based robust rule has nothing to work on.
- */
-const NEEDS_INDIVIDUAL_UPDATES: Record<string, string> = {
-  median: 'the coordinate-wise median',
-  'trimmed-mean': 'the coordinate-wise trimmed mean',
-  krum: 'Krum',
-  multikrum: 'Multi-Krum',
-  cclip: 'centered clipping',
-  bucket: 'bucketing',
-  normbound: 'norm bounding (each update\'s L2 norm)',
-};
-
 /** Why `--secagg` cannot hold with these settings (one line), or null. */
 export function secaggRefusal(o: { mode: string; strategy: { name: string }; dp: DpSpec | undefined }): string | null {
   if (o.mode === 'async') {
     return 'async mode is not supported with secure aggregation: a SecAgg+ round masks and unmasks the updates of one set of devices together, and FedBuff folds in each update alone as it arrives; use --mode sync';
   }
-  for (const part of o.strategy.name.split('+')) {
-    const what = NEEDS_INDIVIDUAL_UPDATES[part.split(':')[0]!];
-    if (what !== undefined) {
-      return `secure aggregation cannot run with --strategy ${o.strategy.name}: ${what} needs the individual updates, and under secure aggregation the aggregator learns only their sum; use fedavg, fedprox, fedavgm, fedadam, fedyogi, fedadagrad or momentum:...+fedavg`;
-    }
+  const what = needsIndividualUpdates(o.strategy.name, true);
+  if (what !== null) {
+    return `secure aggregation cannot run with --strategy ${o.strategy.name}: ${what} needs the individual updates, and under secure aggregation the aggregator learns only their sum; use fedavg, fedprox, fedavgm, fedadam, fedyogi, fedadagrad or momentum:...+fedavg`;
   }
   if (o.dp && !o.dp.local && o.dp.clip.kind !== 'fixed') {
     return 'secure aggregation with adaptive clipping is not supported: the clip moves with the count of clipped updates, which needs each update\'s norm; give --dp a fixed clip (each device clips to it before masking)';

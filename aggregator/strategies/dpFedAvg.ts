@@ -1,4 +1,5 @@
 import { DecodeError, DecodeReason, OptionsError, Rng, f32Codec, type RoundPrivacy } from '../../protocol/index.js';
+import { needsIndividualUpdates } from './needsIndividualUpdates.js';
 import { CentralDp, type DpRoundSummary, type DpSpec, type GaussianSource, type RoundSampling, type SamplingScheme } from '../../privacy/index.js';
 import type { FitResult, RoundAggregation, Strategy, StrategyState } from './strategy.js';
 
@@ -12,30 +13,11 @@ const HISTORY = 'dp.history';
 const PARAMS = 'dp.params';
 const SAMPLINGS: readonly SamplingScheme[] = ['poisson', 'fixed-size'];
 
-/**
- * Strategies that need the individual updates (coordinate-wise or distance-based robust
- * rules): DP-FedAvg hands the inner strategy only the noised mean, so they would have nothing
- * to be robust over, and running them on the raw updates would break the sensitivity bound.
- */
-const NEEDS_INDIVIDUAL_UPDATES: Record<string, string> = {
-  median: 'the coordinate-wise median',
-  'trimmed-mean': 'the coordinate-wise trimmed mean',
-  krum: 'Krum',
-  multikrum: 'Multi-Krum',
-  cclip: 'centered clipping',
-  bucket: 'bucketing',
-};
-
 /** Why central DP cannot run around `strategyName` (a strategy spec), or null when it can. */
 export function dpStrategyRefusal(strategyName: string): string | null {
-  for (const part of strategyName.split('+')) {
-    const name = part.split(':')[0]!;
-    const what = NEEDS_INDIVIDUAL_UPDATES[name];
-    if (what !== undefined) {
-      return `central DP cannot run with --strategy ${strategyName}: ${what} needs the individual updates, but DP-FedAvg releases only their clipped, noised sum (one device could move a robust rule's output by more than the clip, and the noise is calibrated to the clip); use fedavg, fedprox, fedavgm, fedadam, fedyogi, fedadagrad or momentum:...+fedavg`;
-    }
-  }
-  return null;
+  // DP-FedAvg releases only the clipped, noised sum: one device could move a robust rule's output by more than the clip.
+  const what = needsIndividualUpdates(strategyName);
+  return what === null ? null : `central DP cannot run with --strategy ${strategyName}: ${what} needs the individual updates, but DP-FedAvg releases only their clipped, noised sum (one device could move a robust rule's output by more than the clip, and the noise is calibrated to the clip); use fedavg, fedprox, fedavgm, fedadam, fedyogi, fedadagrad or momentum:...+fedavg`;
 }
 
 /**

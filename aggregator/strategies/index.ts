@@ -57,3 +57,4 @@ export {
   clipToNorm,
   centeredClip,
 } from './aggregate.js';
+export { needsIndividualUpdates } from './needsIndividualUpdates.js';
