@@ -3,7 +3,7 @@ import { build, decodeMessage, parseDownlink, type SyncMessage } from '../protoc
 import { GlobalBroadcaster } from './broadcast.js';
 import { CatchUpDesk } from './catchUp.js';
 
-const N = 4000;
+const N = 5000; // above DENSE_STEPS_UP_TO: the steps are the downlink codec's, not float32
 /** A model that moves by `size` each version. */
 const model = (version: number, size = 0.01): Float32Array => new Float32Array(N).map((_, i) => Math.sin(i) + size * version * Math.cos(i * version));
 const sync = (deviceId: string, have: number, round = 1): SyncMessage => build.sync({ deviceId, round, have });

@@ -63,7 +63,7 @@ describe('an aggregator given an update of huge values', () => {
     const { broker, control, evaluator } = await fixture.start();
     const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'fedmq-nonfinite-')), 'global.ckpt');
     const coordinator = new Coordinator(
-      { fleet: 'test', rounds: 3, minDevices: 1, codec: 'int8', strategy: 'fedavgm', influence: 'off', checkpoint: file },
+      { fleet: 'test', rounds: 3, minDevices: 1, codec: 'int8', downlink: 'f32', strategy: 'fedavgm', influence: 'off', checkpoint: file },
       { client: control, evaluate: evaluator },
     );
     const refused: unknown[] = [];
@@ -102,7 +102,7 @@ describe('an aggregator given an update of huge values', () => {
     // Prepare: plain FedAvg without the influence bound, f32; a and z declare 100 examples, u declares nothing.
     const { broker, control, evaluator } = await fixture.start();
     const coordinator = new Coordinator(
-      { fleet: 'test', rounds: 1, minDevices: 3, codec: 'f32', influence: 'off' },
+      { fleet: 'test', rounds: 1, minDevices: 3, codec: 'f32', downlink: 'f32', influence: 'off' },
       { client: control, evaluate: evaluator },
     );
     const [a, z, u] = await Promise.all(['a', 'z', 'u'].map((id) => rawDevice(broker.url, id)));
