@@ -194,6 +194,19 @@ describe('the fleet state of the monitor', () => {
     expect(next.evaluation?.round).toBe(1);
   });
 
+  it('takes a catch-up request on update/{id} as protocol traffic, not as an invalid update', () => {
+    // Prepare
+    const state = new FleetState({ fleet: 'lab' });
+    state.ingest(topics.status('pi-1'), status('pi-1', 'online'), true, T0);
+    // Execute: pi-1 asks for the versions it missed; a stranger's junk on pi-2's topic.
+    state.ingest(topics.update('pi-1'), encodeMessage(build.sync({ deviceId: 'pi-1', round: 3, have: 1 })), false, T0 + 1);
+    state.ingest(topics.update('pi-2'), encodeMessage({ v: 1, type: 'sync', deviceId: 'pi-2', round: 0, have: -7 } as never), false, T0 + 2);
+    const s = state.snapshot(T0 + 3);
+    // Assert: the valid sync counts as nothing wrong; the malformed one (round 0, have -7) is invalid.
+    expect(s.invalid.count).toBe(1);
+    expect(s.invalid.last?.topic).toBe(topics.update('pi-2'));
+  });
+
   it('keeps the central and federated evaluation, and a NaN accuracy, from the metrics messages', () => {
     // Prepare: a regression task's metrics: no accuracy; central and federated metrics by name.
     const state = new FleetState({ fleet: 'lab' });

@@ -1,18 +1,16 @@
 import { Decoder } from 'cbor-x';
 import {
+  DEVICE_MESSAGE_TYPES,
   DecodeError,
   DecodeReason,
   decodeMessage,
   fleetTopics,
   parseTopic,
   type Body,
-  type EvaluationMessage,
   type MessageType,
   type MetricsMessage,
   type RoundPrivacy,
-  type StatisticsMessage,
   type TaskMessage,
-  type UpdateMessage,
 } from '../protocol/index.js';
 import { DeviceTable, type DeviceView } from './devices.js';
 import { SIGNED_TOPIC_KINDS, SignatureTracker, type MonitorTrust, type SignatureView, type SignedTopicKind } from './signatures.js';
@@ -246,6 +244,9 @@ export class FleetState {
         if (own) this.devices.seen(topicId, now);
         this.rounds.statistics(topicId, message);
         break;
+      default:
+        // A catch-up request or a secure-aggregation step: the device is there, nothing to tally.
+        if (own) this.devices.seen(topicId, now);
     }
   }
 
@@ -288,20 +289,24 @@ export class FleetState {
 const cbor = new Decoder({ mapsAsObjects: true, useRecords: false });
 
 /**
- * A message on `update/{id}`: an update, or an evaluation or statistics answer. Decoded as an
- * update first (the large and common one, decoded once); only a payload of another type has its
- * `type` peeked and is decoded again with that type's validator. Anything else throws as before.
+ * A message on `update/{id}`: an update, an evaluation or statistics answer, or protocol traffic
+ * (a catch-up `sync`, secure-aggregation steps). Decoded as an update first (the large and common
+ * one, decoded once); only a payload of another type has its `type` peeked and is decoded again
+ * with the validator of what a device may send. Anything else throws as before.
  */
-export function decodeDeviceMessage(payload: Uint8Array): UpdateMessage | EvaluationMessage | StatisticsMessage {
+export function decodeDeviceMessage(payload: Uint8Array): DeviceMessage {
   try {
     return decodeMessage('update', payload);
   } catch (error) {
     if (!(error instanceof DecodeError) || error.reason !== DecodeReason.BadType) throw error;
     const type = (cbor.decode(payload) as { type?: unknown }).type;
-    if (type === 'evaluation' || type === 'statistics') return decodeMessage(type, payload);
+    if ((DEVICE_MESSAGE_TYPES as readonly unknown[]).includes(type)) return decodeMessage(DEVICE_MESSAGE_TYPES, payload);
     throw error;
   }
 }
+
+/** What a device may publish on `update/{id}`. */
+export type DeviceMessage = ReturnType<typeof decodeMessage<(typeof DEVICE_MESSAGE_TYPES)[number]>>;
 
 /** The family a topic's traffic is counted under. */
 export function familyOf(topic: string, fleetPrefix: string): TopicFamily {
