@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { Server } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { BrokerListenError } from './errors.js';
 
@@ -47,4 +47,26 @@ export function closeServer(server: Server): Promise<void> {
     // ERR_SERVER_NOT_RUNNING is the only possible error, and it means "already closed".
     server.close(() => resolve());
   });
+}
+
+/**
+ * Binds `server` (TCP or TLS) and keeps every raw socket it accepts, so that `close()` also ends
+ * the connections still open, or still in their handshake; errors after binding go to `onError`.
+ */
+export async function listenTracked(server: Server, kind: ListenerKind, host: string, port: number, onError: ListenerErrorHandler): Promise<Listener> {
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  const boundPort = await bind(server, kind, host, port);
+  server.on('error', onError);
+  return {
+    port: boundPort,
+    async close() {
+      const closed = closeServer(server);
+      for (const socket of sockets) socket.destroy();
+      await closed;
+    },
+  };
 }
