@@ -1,19 +1,11 @@
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { FedmqProcess } from './processes.js';
+import { describe, expect, it } from 'vitest';
+import { processStarter } from './processes.js';
 
 describe('a fleet behind a broker with --auth, as separate processes', () => {
-  const processes: FedmqProcess[] = [];
-  afterAll(async () => {
-    await Promise.all(processes.map((p) => p.stop()));
-  });
-  const run = (args: string[], env: Record<string, string> = {}): FedmqProcess => {
-    const p = new FedmqProcess(args, env);
-    processes.push(p);
-    return p;
-  };
+  const run = processStarter();
 
   it('adds logins with fedmq passwd, runs a round with them and refuses a wrong password', async () => {
     // Prepare: a credentials file with the aggregator and two devices (passwords from the environment and from stdin).

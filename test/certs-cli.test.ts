@@ -3,17 +3,9 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FedmqProcess } from './processes.js';
+import { processStarter } from './processes.js';
 
-const processes: FedmqProcess[] = [];
-afterAll(async () => {
-  await Promise.all(processes.map((p) => p.stop()));
-});
-const run = (args: string[]): FedmqProcess => {
-  const p = new FedmqProcess(args);
-  processes.push(p);
-  return p;
-};
+const run = processStarter();
 /** Exit code and output of a command run to its end. */
 async function finished(args: string[]): Promise<{ code: number | null; out: string }> {
   const p = run(args);

@@ -2,8 +2,8 @@ import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
-import { FedmqProcess } from './processes.js';
+import { describe, expect, it } from 'vitest';
+import { processStarter } from './processes.js';
 
 const READINGS = new URL('../examples/sensor/readings.csv', import.meta.url);
 
@@ -19,24 +19,18 @@ function moteFile(dir: string, mote: string): string {
 }
 
 describe('fedmq as separate processes: broker, aggregator and three agents', () => {
-  const processes: FedmqProcess[] = [];
-  afterAll(async () => {
-    await Promise.all(processes.map((p) => p.stop()));
-  });
+  const start = processStarter();
 
   it('completes two rounds with accuracy well above chance, then everything shuts down cleanly', async () => {
     // Prepare: a broker on a free port.
-    const broker = new FedmqProcess(['broker', '--host', '127.0.0.1', '--port', '0']);
-    processes.push(broker);
+    const broker = start(['broker', '--host', '127.0.0.1', '--port', '0']);
     const [, url] = await broker.waitFor(/broker listening on (mqtt:\/\/\S+)/);
 
     // Execute: an aggregator that waits for three devices, and three agents on an IID split.
-    const aggregator = new FedmqProcess(['aggregator', '--broker', url!, '--fleet', 'it', '--rounds', '2', '--min-devices', '3', '--round-timeout', '120', '--seed', '3', '--codec', 'topk:0.01+int8+ef']);
-    processes.push(aggregator);
+    const aggregator = start(['aggregator', '--broker', url!, '--fleet', 'it', '--rounds', '2', '--min-devices', '3', '--round-timeout', '120', '--seed', '3', '--codec', 'topk:0.01+int8+ef']);
     // An error-feedback codec keeps a residual on disk: in a scratch folder, not ~/.fedmq.
     const stateDir = mkdtempSync(path.join(os.tmpdir(), 'fedmq-agents-'));
-    const agents = [0, 1, 2].map((i) => new FedmqProcess(['agent', '--broker', url!, '--fleet', 'it', '--id', `pi-${i}`, '--data', `mnist:iid:${i}/3`, '--seed', '3', '--state-dir', stateDir]));
-    processes.push(...agents);
+    const agents = [0, 1, 2].map((i) => start(['agent', '--broker', url!, '--fleet', 'it', '--id', `pi-${i}`, '--data', `mnist:iid:${i}/3`, '--seed', '3', '--state-dir', stateDir]));
     const code = await aggregator.exit();
 
     // Assert
@@ -58,13 +52,10 @@ describe('fedmq as separate processes: broker, aggregator and three agents', () 
   }, 240_000);
 
   it('runs async mode (FedBuff) with real agents: a new global every two updates, stale ones counted', async () => {
-    const broker = new FedmqProcess(['broker', '--host', '127.0.0.1', '--port', '0']);
-    processes.push(broker);
+    const broker = start(['broker', '--host', '127.0.0.1', '--port', '0']);
     const [, url] = await broker.waitFor(/broker listening on (mqtt:\/\/\S+)/);
-    const aggregator = new FedmqProcess(['aggregator', '--broker', url!, '--fleet', 'async', '--mode', 'async', '--buffer', '2', '--rounds', '4', '--min-devices', '3', '--codec', 'f32', '--seed', '3']);
-    processes.push(aggregator);
-    const agents = [0, 1, 2].map((i) => new FedmqProcess(['agent', '--broker', url!, '--fleet', 'async', '--id', `pi-${i}`, '--data', `mnist:iid:${i}/3`, '--seed', '3']));
-    processes.push(...agents);
+    const aggregator = start(['aggregator', '--broker', url!, '--fleet', 'async', '--mode', 'async', '--buffer', '2', '--rounds', '4', '--min-devices', '3', '--codec', 'f32', '--seed', '3']);
+    const agents = [0, 1, 2].map((i) => start(['agent', '--broker', url!, '--fleet', 'async', '--id', `pi-${i}`, '--data', `mnist:iid:${i}/3`, '--seed', '3']));
     const code = await aggregator.exit();
 
     const globals = aggregator.lines.filter((l) => l.startsWith('round ') && l.includes(' acc '));
@@ -79,19 +70,16 @@ describe('fedmq as separate processes: broker, aggregator and three agents', () 
 
   it('trains a user\'s task across processes: the aggregator publishes the task file, devices bring only their own CSV', async () => {
     // Prepare: two motes with events, each agent with its own file and nothing else.
-    const broker = new FedmqProcess(['broker', '--host', '127.0.0.1', '--port', '0']);
-    processes.push(broker);
+    const broker = start(['broker', '--host', '127.0.0.1', '--port', '0']);
     const [, url] = await broker.waitFor(/broker listening on (mqtt:\/\/\S+)/);
     const dir = mkdtempSync(path.join(os.tmpdir(), 'fedmq-motes-'));
     const task = fileURLToPath(new URL('../examples/sensor/task.json', import.meta.url));
 
     // Execute
-    const aggregator = new FedmqProcess(['aggregator', '--broker', url!, '--fleet', 'motes', '--task', task, '--rounds', '2', '--min-devices', '2', '--codec', 'f32', '--round-timeout', '120']);
-    processes.push(aggregator);
-    const agents = ['1', '4'].map((mote) => new FedmqProcess([
+    const aggregator = start(['aggregator', '--broker', url!, '--fleet', 'motes', '--task', task, '--rounds', '2', '--min-devices', '2', '--codec', 'f32', '--round-timeout', '120']);
+    const agents = ['1', '4'].map((mote) => start([
       'agent', '--broker', url!, '--fleet', 'motes', '--id', `mote-${mote}`, '--data', moteFile(dir, mote), '--time', 'reading', '--window', '30', '--state-dir', dir,
     ]));
-    processes.push(...agents);
     const code = await aggregator.exit();
 
     // Assert: statistics before round 1, then two rounds each evaluated on both motes' held-out windows.

@@ -1,5 +1,5 @@
-import { afterAll, describe, expect, it } from 'vitest';
-import { FedmqProcess } from './processes.js';
+import { describe, expect, it } from 'vitest';
+import { processStarter } from './processes.js';
 
 /**
  * Secure aggregation and differential privacy across separate processes: `fedmq broker`,
@@ -7,22 +7,16 @@ import { FedmqProcess } from './processes.js';
  * connection and its own share of MNIST. The agents need no flag: the task tells them.
  */
 describe('privacy as separate processes', () => {
-  const processes: FedmqProcess[] = [];
-  afterAll(async () => {
-    await Promise.all(processes.map((p) => p.stop()));
-  });
+  const start = processStarter();
 
   it('trains two secure-aggregation rounds with central DP, and reports epsilon each round', async () => {
-    const broker = new FedmqProcess(['broker', '--host', '127.0.0.1', '--port', '0']);
-    processes.push(broker);
+    const broker = start(['broker', '--host', '127.0.0.1', '--port', '0']);
     const [, url] = await broker.waitFor(/broker listening on (mqtt:\/\/\S+)/);
-    const aggregator = new FedmqProcess([
+    const aggregator = start([
       'aggregator', '--broker', url!, '--fleet', 'private', '--rounds', '2', '--min-devices', '4', '--round-timeout', '120',
       '--seed', '3', '--secagg', '--dp', 'noise:0.5,clip:1,delta:1e-5',
     ]);
-    processes.push(aggregator);
-    const agents = [0, 1, 2, 3].map((i) => new FedmqProcess(['agent', '--broker', url!, '--fleet', 'private', '--id', `pi-${i}`, '--data', `mnist:iid:${i}/4`, '--seed', '3']));
-    processes.push(...agents);
+    const agents = [0, 1, 2, 3].map((i) => start(['agent', '--broker', url!, '--fleet', 'private', '--id', `pi-${i}`, '--data', `mnist:iid:${i}/4`, '--seed', '3']));
     const code = await aggregator.exit();
 
     const rounds = aggregator.lines.filter((l) => l.startsWith('round ') && l.includes(' acc '));

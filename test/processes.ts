@@ -1,5 +1,6 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { afterAll } from 'vitest';
 
 export const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 
@@ -51,4 +52,20 @@ export class FedmqProcess {
     clearTimeout(timer);
     return code;
   }
+}
+
+/**
+ * Starts `fedmq` subcommands for the test file or `describe` block it is called in, and stops
+ * every one after that block's tests (SIGTERM, then SIGKILL).
+ */
+export function processStarter(): (args: string[], env?: Record<string, string>) => FedmqProcess {
+  const started: FedmqProcess[] = [];
+  afterAll(async () => {
+    await Promise.all(started.map((p) => p.stop()));
+  });
+  return (args, env = {}) => {
+    const p = new FedmqProcess(args, env);
+    started.push(p);
+    return p;
+  };
 }

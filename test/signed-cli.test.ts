@@ -3,17 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MessageSigner, parsePublicKey, signatureVerifier } from '../privacy/index.js';
-import { FedmqProcess } from './processes.js';
+import { processStarter, type FedmqProcess } from './processes.js';
 
-const processes: FedmqProcess[] = [];
-afterAll(async () => {
-  await Promise.all(processes.map((p) => p.stop()));
-});
-const run = (args: string[]): FedmqProcess => {
-  const p = new FedmqProcess(args);
-  processes.push(p);
-  return p;
-};
+const run = processStarter();
 async function succeeds(args: string[]): Promise<FedmqProcess> {
   const p = run(args);
   expect(await p.exit(), p.lines.join('\n')).toBe(0);

@@ -2,17 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FedmqProcess } from './processes.js';
+import { processStarter } from './processes.js';
 
-const processes: FedmqProcess[] = [];
-afterAll(async () => {
-  await Promise.all(processes.map((p) => p.stop()));
-});
-const run = (args: string[], env: Record<string, string> = {}): FedmqProcess => {
-  const p = new FedmqProcess(args, env);
-  processes.push(p);
-  return p;
-};
+const run = processStarter();
 async function succeeds(args: string[], env: Record<string, string> = {}): Promise<void> {
   const p = run(args, env);
   expect(await p.exit(), p.lines.join('\n')).toBe(0);
