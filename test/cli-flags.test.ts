@@ -1,10 +1,9 @@
-import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MAX_BATCH_SIZE, MAX_EPOCHS, MAX_LR, MAX_ROUND_MS } from '../protocol/index.js';
-import { CLI } from './processes.js';
+import { expectRefusal, runCli as run } from './processes.js';
 
 /**
  * Every command refuses a flag that cannot work at start, in one line naming the flag (then the
@@ -151,14 +150,6 @@ const CASES: [string[], RegExp][] = [
   [['monitor', '--broker', NOWHERE, '--json=yes'], /--json takes no value/],
 ];
 
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { timeout: 20_000, killSignal: 'SIGKILL' }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 describe('fedmq agent refuses bad data', () => {
   it('names the file, line and column of a bad row, exit 1, before it reaches the broker', async () => {
@@ -182,13 +173,9 @@ describe('fedmq agent refuses bad data', () => {
 describe('fedmq refuses bad flags at start, in one line naming the flag', () => {
   it.concurrent.each(CASES.map(([args, expected]) => ({ line: args.join(' '), args, expected })))('$line', async ({ args, expected }) => {
     // Execute
-    const { code, stdout, stderr } = await run(args);
+    const result = await run(args);
 
     // Assert: exit 2, nothing started (no settings or listening line), the error then the help hint.
-    const lines = stderr.trimEnd().split('\n');
-    expect({ code, stdout, lines: lines.length }, stderr).toEqual({ code: 2, stdout: '', lines: 2 });
-    expect(lines[0]).toMatch(new RegExp(`^fedmq ${args[0]}: `));
-    expect(lines[0]).toMatch(expected);
-    expect(lines[1]).toBe(`Run 'fedmq ${args[0]} --help' for options.`);
+    expectRefusal(result, args, expected);
   });
 });

@@ -1,6 +1,6 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { afterAll } from 'vitest';
+import { afterAll, expect } from 'vitest';
 
 export const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 
@@ -68,4 +68,26 @@ export function processStarter(): (args: string[], env?: Record<string, string>)
     started.push(p);
     return p;
   };
+}
+
+/** A `fedmq` command run to its end (SIGKILL after `timeoutMs`): exit code (null if killed) and output. */
+export function runCli(args: string[], timeoutMs = 20_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { timeout: timeoutMs, killSignal: 'SIGKILL' }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/**
+ * A command refused at start as fedmq refuses a bad flag: exit 2, nothing on stdout (nothing
+ * started), and two lines on stderr: `fedmq <command>: ...` matching `expected`, then the help hint.
+ */
+export function expectRefusal({ code, stdout, stderr }: { code: number | null; stdout: string; stderr: string }, args: string[], expected: RegExp): void {
+  const lines = stderr.trimEnd().split('\n');
+  expect({ code, stdout, lines: lines.length }, stderr).toEqual({ code: 2, stdout: '', lines: 2 });
+  expect(lines[0]).toMatch(new RegExp(`^fedmq ${args[0]}: `));
+  expect(lines[0]).toMatch(expected);
+  expect(lines[1]).toBe(`Run 'fedmq ${args[0]} --help' for options.`);
 }

@@ -1,20 +1,11 @@
-import { execFile } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { CLI } from './processes.js';
+import { expectRefusal, runCli as run } from './processes.js';
 
 /**
  * `--secagg` on the command line (dist/cli/main.js: build first): where secure aggregation
  * cannot hold it is refused in one line naming --secagg with the reason, exit 2, before
  * anything starts; a run says in its start-up line that the codec was replaced.
  */
-function run(args: string[], timeout = 20_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { timeout, killSignal: 'SIGKILL' }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 const NOWHERE = 'mqtt://127.0.0.1:1';
 
@@ -32,12 +23,9 @@ const CASES: [string[], RegExp][] = [
 
 describe('fedmq refuses --secagg where it cannot hold, in one line naming --secagg', () => {
   it.concurrent.each(CASES.map(([args, expected]) => ({ line: args.join(' '), args, expected })))('$line', async ({ args, expected }) => {
-    const { code, stdout, stderr } = await run(args);
+    const result = await run(args);
 
-    const lines = stderr.trimEnd().split('\n');
-    expect({ code, stdout, lines: lines.length }, stderr).toEqual({ code: 2, stdout: '', lines: 2 });
-    expect(lines[0]).toMatch(expected);
-    expect(lines[1]).toBe(`Run 'fedmq ${args[0]} --help' for options.`);
+    expectRefusal(result, args, expected);
   });
 
   it('lists --secagg in --help of simulate and aggregator', async () => {
