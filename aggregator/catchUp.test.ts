@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { build, decodeMessage, parseDownlink, type SyncMessage } from '../protocol/index.js';
+import { DecodeError, build, decodeMessage, encodeMessage, parseDownlink, type SyncMessage } from '../protocol/index.js';
 import { GlobalBroadcaster } from './broadcast.js';
 import { CatchUpDesk } from './catchUp.js';
 
@@ -59,4 +59,20 @@ describe('the catch-up desk', () => {
     b.release(model(4), 4);
     expect(desk.answer('pi-01', sync('pi-01', 3))?.kind).toBe('steps');
   });
+
+  it('gives a device that claims a version from the future, or none, the full copy; a sync out of bounds never reaches it', () => {
+    // Prepare
+    const b = new GlobalBroadcaster(parseDownlink('delta:topk:0.1+ternary'), 1);
+    for (let v = 0; v <= 2; v++) b.release(model(v), v);
+    const desk = new CatchUpDesk(b);
+    // Execute and assert: a version the aggregator never made gets the current full copy, said to start from v2.
+    const future = desk.answer('pi-01', sync('pi-01', Number.MAX_SAFE_INTEGER))!;
+    expect([future.kind, decodeMessage('catchUp', future.message).baseVersion]).toEqual(['full', 2]);
+    // The wire refuses what a desk must never see: a version below -1, a NaN, round 0, an id no device can have.
+    for (const body of [{ have: -2 }, { have: Number.NaN }, { round: 0 }, { deviceId: 'not/an/id' }]) {
+      const bytes = encodeMessage({ v: 1, type: 'sync', deviceId: 'pi-01', round: 1, have: 0, ...body } as never);
+      expect(() => decodeMessage('sync', bytes)).toThrow(DecodeError);
+    }
+  });
 });
+
